@@ -1,0 +1,78 @@
+/*
+ * frame.h - the header the harness puts in every message, and verification.
+ *
+ * A full frame starts with a 32-byte header: length, producer, flags, sequence
+ * number, send time (CLOCK_MONOTONIC, comparable across processes on one host;
+ * the *intended* send time in the rate pattern) and a checksum. The checksum is
+ * crc32c(header with csum 0) ^ crc32c(payload): a producer that sends the same
+ * payload bytes again computes the payload part once, a consumer checks all.
+ *
+ * Transports whose largest message is smaller than the header (signals carry 8
+ * bytes) get a mini frame: only the low bytes of the sequence number. Such a run
+ * verifies by sequence number alone (no checksum, no one-way latency).
+ */
+#ifndef IPCLAB_FRAME_H
+#define IPCLAB_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPCL_FRAME_MAGIC 0x4c435049u /* "IPCL" */
+#define IPCL_FRAME_HDR 32
+
+enum {
+	IPCL_FRAME_END = 1u << 0, /* end marker: no more messages from this producer */
+};
+
+struct ipcl_frame_hdr {
+	uint32_t len; /* whole message, header included */
+	uint16_t producer;
+	uint16_t flags;
+	uint64_t seq;
+	int64_t send_ns;
+	uint32_t magic;
+	uint32_t csum;
+};
+
+_Static_assert(sizeof(struct ipcl_frame_hdr) == IPCL_FRAME_HDR, "frame header size");
+
+uint32_t ipcl_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Fill buf[IPCL_FRAME_HDR..len) with the fixed payload pattern; returns its crc. */
+uint32_t ipcl_frame_fill(void *buf, size_t len);
+
+/*
+ * Write the header of a full frame into buf (len >= IPCL_FRAME_HDR). payload_crc
+ * is what ipcl_frame_fill() returned for the bytes after the header.
+ */
+void ipcl_frame_stamp(void *buf, size_t len, uint16_t producer, uint16_t flags,
+		      uint64_t seq, int64_t send_ns, uint32_t payload_crc);
+
+/* Check a received full frame: 0 and *h filled, or IPCL_EPROTO when corrupt. */
+int ipcl_frame_check(const void *buf, size_t len, struct ipcl_frame_hdr *h);
+
+/* Mini frames: the sequence number's low `len` bytes (1..8). */
+void ipcl_mini_stamp(void *buf, size_t len, uint64_t seq);
+uint64_t ipcl_mini_seq(const void *buf, size_t len);
+/* The sequence number that marks the end in a mini frame of len bytes. */
+uint64_t ipcl_mini_end(size_t len);
+
+/*
+ * Verification of delivered messages against what was sent, per (consumer,
+ * producer) pair. seen is a bitmap with one bit per sequence number, shared by
+ * every consumer of a work queue (so a message delivered to two consumers is a
+ * duplicate) or private to one consumer of a fan-out channel.
+ */
+struct ipcl_verify {
+	uint64_t delivered;  /* messages handed to this consumer, duplicates included */
+	uint64_t duplicated; /* already seen (by this or another consumer) */
+	uint64_t reordered;  /* arrived after a higher sequence number of its producer */
+	uint64_t corrupt;    /* failed the length, magic or checksum test */
+	uint64_t beyond;     /* sequence number outside what a producer can have sent */
+};
+
+/* Record seq from one producer; highest is that producer's highest seq + 1 so far. */
+void ipcl_verify_seq(struct ipcl_verify *v, uint64_t *seen, uint64_t nbits,
+		     uint64_t *highest, uint64_t seq);
+
+#endif

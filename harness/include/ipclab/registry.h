@@ -1,0 +1,22 @@
+/*
+ * registry.h - the transports built into this binary (generated from CMake's
+ * list of enabled transports) and the ones switched off, with the reason.
+ */
+#ifndef IPCLAB_REGISTRY_H
+#define IPCLAB_REGISTRY_H
+
+#include <ipclab/transport.h>
+
+/* The n-th built-in transport, or NULL past the end. */
+const struct ipcl_transport *ipcl_transport_at(int n);
+
+/* Look a transport up by name; NULL when it is not built in. */
+const struct ipcl_transport *ipcl_transport_find(const char *name);
+
+/* The n-th transport switched off at build time: its name and why, or NULL. */
+const char *ipcl_disabled_at(int n, const char **why);
+
+/* The n-th optional library this binary was built with: name and version, or NULL. */
+const char *ipcl_libversion_at(int n, const char **version);
+
+#endif

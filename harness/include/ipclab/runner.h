@@ -1,0 +1,80 @@
+/*
+ * runner.h - one measured run: set up the channel(s), start the roles as
+ * processes (fork+exec; fork only for related-only transports) or threads, drive
+ * a pattern, verify every message, and return the result record as JSON.
+ */
+#ifndef IPCLAB_RUNNER_H
+#define IPCLAB_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <ipclab/transport.h>
+
+#define IPCL_MAX_ROLES 16
+#define IPCL_MAX_KV 16
+
+enum ipcl_pattern {
+	IPCL_PINGPONG = 0, /* round trip, one message in flight */
+	IPCL_STREAM = 1,   /* as fast as it goes */
+	IPCL_RATE = 2,     /* open loop at a fixed rate */
+};
+
+enum ipcl_placement {
+	IPCL_PLACE_NONE = 0, /* unpinned: the scheduler decides */
+	IPCL_PLACE_SAME = 1, /* every role on one CPU */
+	IPCL_PLACE_SPLIT = 2, /* roles spread over the allowed CPUs */
+	IPCL_PLACE_LIST = 3, /* --cpus: role i on cpus[i % ncpus] */
+};
+
+struct ipcl_runcfg {
+	char transport[48];
+	enum ipcl_pattern pattern;
+	size_t size;          /* bytes per message, harness header included */
+	uint64_t count;       /* measured messages per producer (0: use duration) */
+	int64_t duration_ns;  /* measured time (0: use count) */
+	uint64_t warmup;      /* messages per producer before measuring */
+	double rate;          /* rate pattern: messages per second, all producers */
+	int producers, consumers;
+	int threads;          /* roles as threads of this process */
+	enum ipcl_placement placement;
+	int ncpus;
+	int cpus[IPCL_MAX_ROLES];
+	int expect_loss;      /* loss is expected: do not fail the run for it */
+	int64_t timeout_ns;   /* watchdog: the whole run is stopped after this */
+	int64_t open_timeout_ns;
+	int64_t idle_ns;      /* a consumer of a lossy channel stops after this silence */
+	int64_t stall_ns;     /* fault: the (first) consumer sleeps this long once ... */
+	uint64_t stall_at;    /* ... after receiving this many messages */
+	int progress;         /* progress line on stderr */
+	int nkv;
+	struct ipcl_kv kv[IPCL_MAX_KV];
+};
+
+/* Defaults for everything not given. */
+void ipcl_runcfg_init(struct ipcl_runcfg *c);
+
+const char *ipcl_pattern_name(enum ipcl_pattern p);
+const char *ipcl_placement_name(enum ipcl_placement p);
+
+/*
+ * Check cfg against the transport (capabilities, limits from probe()). Returns
+ * 0, or IPCL_EINVAL/IPCL_ETOOBIG with a one-line reason in err (usage error,
+ * exit status 2), or another error (the transport cannot work here).
+ */
+int ipcl_run_check(const struct ipcl_runcfg *cfg, char *err);
+
+/*
+ * Run once. Returns the result record (always, also for a failed run: then
+ * "status" is "error" and "error" says why); *failed is set when the run failed
+ * or lost data it was not told to expect. Returns NULL only for a usage error,
+ * with err set.
+ */
+json_t *ipcl_run(const struct ipcl_runcfg *cfg, int *failed, char *err);
+
+/* Entry of an exec'd role process: `ipclab __role FD SLOT`. Returns exit status. */
+int ipcl_role_exec(int board_fd, int slot);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * registry.c - the explicit list of built-in transports, expanded from the
+ * X-macro file CMake generates (gen/ipclab_registry.def). No constructors: a
+ * static link cannot drop a transport silently.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include <ipclab/registry.h>
+
+#define IPCL_TRANSPORT(name, sym) extern const struct ipcl_transport sym;
+#define IPCL_DISABLED(name, why)
+#define IPCL_LIBVERSION(lib, ver)
+#include "ipclab_registry.def"
+#undef IPCL_TRANSPORT
+#undef IPCL_DISABLED
+#undef IPCL_LIBVERSION
+
+static const struct ipcl_transport *const builtin[] = {
+#define IPCL_TRANSPORT(name, sym) &sym,
+#define IPCL_DISABLED(name, why)
+#define IPCL_LIBVERSION(lib, ver)
+#include "ipclab_registry.def"
+#undef IPCL_TRANSPORT
+#undef IPCL_DISABLED
+#undef IPCL_LIBVERSION
+	NULL,
+};
+
+static const struct {
+	const char *name, *why;
+} disabled[] = {
+#define IPCL_TRANSPORT(name, sym)
+#define IPCL_DISABLED(name, why) {name, why},
+#define IPCL_LIBVERSION(lib, ver)
+#include "ipclab_registry.def"
+#undef IPCL_TRANSPORT
+#undef IPCL_DISABLED
+#undef IPCL_LIBVERSION
+	{NULL, NULL},
+};
+
+static const struct {
+	const char *lib, *ver;
+} libversions[] = {
+#define IPCL_TRANSPORT(name, sym)
+#define IPCL_DISABLED(name, why)
+#define IPCL_LIBVERSION(lib, ver) {lib, ver},
+#include "ipclab_registry.def"
+#undef IPCL_TRANSPORT
+#undef IPCL_DISABLED
+#undef IPCL_LIBVERSION
+	{NULL, NULL},
+};
+
+const struct ipcl_transport *ipcl_transport_at(int n)
+{
+	if (n < 0 || n >= (int)(sizeof builtin / sizeof builtin[0]))
+		return NULL;
+	return builtin[n];
+}
+
+const struct ipcl_transport *ipcl_transport_find(const char *name)
+{
+	for (int i = 0; builtin[i]; i++)
+		if (strcmp(builtin[i]->name, name) == 0)
+			return builtin[i];
+	return NULL;
+}
+
+const char *ipcl_disabled_at(int n, const char **why)
+{
+	if (n < 0 || n >= (int)(sizeof disabled / sizeof disabled[0]) || !disabled[n].name)
+		return NULL;
+	*why = disabled[n].why;
+	return disabled[n].name;
+}
+
+const char *ipcl_libversion_at(int n, const char **version)
+{
+	if (n < 0 || n >= (int)(sizeof libversions / sizeof libversions[0]) ||
+	    !libversions[n].lib)
+		return NULL;
+	*version = libversions[n].ver;
+	return libversions[n].lib;
+}

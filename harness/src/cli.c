@@ -27,7 +27,7 @@
 #define EXIT_USAGE 2
 
 static int usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -42,28 +42,28 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 }
 
 static const char main_help[] =
-	"usage: ipclab COMMAND [OPTIONS]\n"
-	"\n"
-	"Compare inter-process communication mechanisms with one harness.\n"
-	"\n"
-	"commands:\n"
-	"  list [--all] [--json] [TRANSPORT]  transports, capabilities, probed limits\n"
-	"  run -t TRANSPORT [OPTIONS]         one measured run (see `ipclab run --help`)\n"
-	"  clean [--dry-run]                  remove what killed runs left behind\n"
-	"  help COMMAND                       help on a command\n"
-	"\n"
-	"`ipclab --version` prints the version. Exit status: 0 ok, 1 a run failed or\n"
-	"lost data, 2 bad usage. The manual: man ipclab.\n";
+    "usage: ipclab COMMAND [OPTIONS]\n"
+    "\n"
+    "Compare inter-process communication mechanisms with one harness.\n"
+    "\n"
+    "commands:\n"
+    "  list [--all] [--json] [TRANSPORT]  transports, capabilities, probed limits\n"
+    "  run -t TRANSPORT [OPTIONS]         one measured run (see `ipclab run --help`)\n"
+    "  clean [--dry-run]                  remove what killed runs left behind\n"
+    "  help COMMAND                       help on a command\n"
+    "\n"
+    "`ipclab --version` prints the version. Exit status: 0 ok, 1 a run failed or\n"
+    "lost data, 2 bad usage. The manual: man ipclab.\n";
 
 /* ---- list --------------------------------------------------------------- */
 
 static const char list_help[] =
-	"usage: ipclab list [--all] [--json] [TRANSPORT]\n"
-	"\n"
-	"Lists the transports built into this binary with their capabilities and the\n"
-	"limits probed on this machine. With TRANSPORT: its options and every fact.\n"
-	"  -a, --all    also the transports switched off at build time, and why\n"
-	"  -j, --json   one JSON object per transport, one per line\n";
+    "usage: ipclab list [--all] [--json] [TRANSPORT]\n"
+    "\n"
+    "Lists the transports built into this binary with their capabilities and the\n"
+    "limits probed on this machine. With TRANSPORT: its options and every fact.\n"
+    "  -a, --all    also the transports switched off at build time, and why\n"
+    "  -j, --json   one JSON object per transport, one per line\n";
 
 static void list_caps(uint32_t caps, char *out, size_t cap)
 {
@@ -71,26 +71,27 @@ static void list_caps(uint32_t caps, char *out, size_t cap)
 		uint32_t bit;
 		const char *s;
 	} c[] = {
-		{IPCL_CAP_MSG_BOUNDARY, "msg"},    {IPCL_CAP_MULTI_PRODUCER, "mp"},
-		{IPCL_CAP_MULTI_CONSUMER, "mc"},   {IPCL_CAP_FANOUT, "fanout"},
-		{IPCL_CAP_DURABLE, "durable"},     {IPCL_CAP_LOSSY, "lossy"},
-		{IPCL_CAP_RELATED_ONLY, "fork"},   {IPCL_CAP_NEEDS_SERVER, "server"},
-		{IPCL_CAP_HAS_EOF, "eof"},         {IPCL_CAP_REQREP, "reqrep"},
-		{IPCL_CAP_THREADS_ONLY, "threads"}, {IPCL_CAP_CROSS_HOST, "net"},
+	    {IPCL_CAP_MSG_BOUNDARY, "msg"},     {IPCL_CAP_MULTI_PRODUCER, "mp"},
+	    {IPCL_CAP_MULTI_CONSUMER, "mc"},    {IPCL_CAP_FANOUT, "fanout"},
+	    {IPCL_CAP_DURABLE, "durable"},      {IPCL_CAP_LOSSY, "lossy"},
+	    {IPCL_CAP_RELATED_ONLY, "fork"},    {IPCL_CAP_NEEDS_SERVER, "server"},
+	    {IPCL_CAP_HAS_EOF, "eof"},          {IPCL_CAP_REQREP, "reqrep"},
+	    {IPCL_CAP_THREADS_ONLY, "threads"}, {IPCL_CAP_CROSS_HOST, "net"},
 	};
 	size_t n = 0;
 
 	out[0] = 0;
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
 		if ((caps & c[i].bit) && n + strlen(c[i].s) + 2 < cap)
-			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", c[i].s);
+			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "",
+					      c[i].s);
 }
 
 static json_t *list_json(const struct ipcl_transport *t, const struct ipcl_probe *p,
 			 int prc, const char *perr)
 {
-	json_t *o = json_pack("{s:s,s:s,s:o}", "name", t->name, "summary", t->summary, "caps",
-			      ipcl_caps_json(t->caps));
+	json_t *o = json_pack("{s:s,s:s,s:o}", "name", t->name, "summary", t->summary,
+			      "caps", ipcl_caps_json(t->caps));
 	json_t *lim = json_object(), *opts = json_array();
 
 	if (t->server)
@@ -106,8 +107,9 @@ static json_t *list_json(const struct ipcl_transport *t, const struct ipcl_probe
 	}
 	json_object_set_new(o, "limits", lim);
 	for (const struct ipcl_option *op = t->options; op && op->name; op++)
-		json_array_append_new(opts, json_pack("{s:s,s:s,s:s}", "name", op->name,
-						      "default", op->def, "help", op->help));
+		json_array_append_new(opts,
+				      json_pack("{s:s,s:s,s:s}", "name", op->name,
+						"default", op->def, "help", op->help));
 	json_object_set_new(o, "options", opts);
 	return o;
 }
@@ -121,7 +123,8 @@ static int cmd_list(int argc, char **argv)
 	int all = 0, json = 0, c;
 	const char *only = NULL, *name, *why;
 	const struct ipcl_transport *t;
-	struct ipcl_opts o = {.msg_size = 64, .producers = 1, .consumers = 1, .tag = "list"};
+	struct ipcl_opts o = {
+	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "list"};
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ajh", lo, NULL)) != -1) {
@@ -136,7 +139,8 @@ static int cmd_list(int argc, char **argv)
 			fputs(list_help, stdout);
 			return 0;
 		default:
-			return usage_error("list", "unknown option '%s'", argv[optind - 1]);
+			return usage_error("list", "unknown option '%s'",
+					   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -146,8 +150,8 @@ static int cmd_list(int argc, char **argv)
 	if (only && !ipcl_transport_find(only)) {
 		for (int i = 0; (name = ipcl_disabled_at(i, &why)) != NULL; i++)
 			if (strcmp(name, only) == 0) {
-				fprintf(stderr, "ipclab list: %s is not built in: %s\n", only,
-					why);
+				fprintf(stderr, "ipclab list: %s is not built in: %s\n",
+					only, why);
 				return EXIT_USAGE;
 			}
 		return usage_error("list", "unknown transport '%s'", only);
@@ -166,7 +170,8 @@ static int cmd_list(int argc, char **argv)
 		if (t->probe && (!t->server || only))
 			prc = t->probe(&o, &p, err);
 		if (json) {
-			json_t *j = list_json(t, &p, prc, err[0] ? err : ipcl_strerror(prc));
+			json_t *j =
+			    list_json(t, &p, prc, err[0] ? err : ipcl_strerror(prc));
 
 			if (t->server && !only)
 				json_object_set_new(j, "probed", json_false());
@@ -193,32 +198,39 @@ static int cmd_list(int argc, char **argv)
 		}
 		printf("%s: %s\ncapabilities: %s\n", t->name, t->summary, caps);
 		if (t->server)
-			printf("server: %s (URL from -O url=..., $%s, or a throwaway server)\n",
+			printf("server: %s (URL from -O url=..., $%s, or a throwaway "
+			       "server)\n",
 			       t->server,
 			       strcmp(t->server, "redis") == 0      ? "IPCLAB_REDIS_URL"
 			       : strcmp(t->server, "rabbitmq") == 0 ? "IPCLAB_AMQP_URL"
 								    : "IPCLAB_PG_URL");
 		if (prc)
-			printf("unavailable here: %s\n", err[0] ? err : ipcl_strerror(prc));
+			printf("unavailable here: %s\n",
+			       err[0] ? err : ipcl_strerror(prc));
 		else {
-			printf("max message: %s bytes\nlimits and settings probed here:\n", max);
+			printf(
+			    "max message: %s bytes\nlimits and settings probed here:\n",
+			    max);
 			for (int k = 0; k < p.n; k++)
 				printf("  %-28s %s\n", p.kv[k].key, p.kv[k].val);
 		}
 		if (t->options && t->options->name) {
 			printf("options (-O name=value):\n");
 			for (const struct ipcl_option *op = t->options; op->name; op++)
-				printf("  %-16s default %-10s %s\n", op->name, op->def, op->help);
+				printf("  %-16s default %-10s %s\n", op->name, op->def,
+				       op->help);
 		}
 	}
 	if (all && !only) {
 		for (int i = 0; (name = ipcl_disabled_at(i, &why)) != NULL; i++) {
 			if (json)
-				printf("{\"name\":\"%s\",\"available\":false,\"built\":false,"
+				printf("{\"name\":\"%s\",\"available\":false,\"built\":"
+				       "false,"
 				       "\"reason\":\"%s\"}\n",
 				       name, why);
 			else
-				printf("%-20s %-26s %-10s not built: %s\n", name, "-", "-", why);
+				printf("%-20s %-26s %-10s not built: %s\n", name, "-",
+				       "-", why);
 		}
 	}
 	return 0;
@@ -227,31 +239,31 @@ static int cmd_list(int argc, char **argv)
 /* ---- run ---------------------------------------------------------------- */
 
 static const char run_help[] =
-	"usage: ipclab run -t TRANSPORT [OPTIONS]\n"
-	"\n"
-	"One measured run: every message carries a sequence number, a send time and a\n"
-	"checksum, and the receiver verifies each one.\n"
-	"\n"
-	"  -t, --transport NAME   a transport from `ipclab list` (required)\n"
-	"  -p, --pattern P        pingpong (round trip, default), stream (throughput),\n"
-	"                         rate (open loop at --rate; latency from intended time)\n"
-	"  -s, --size BYTES       message size, header included (default 64; 4K, 1M)\n"
-	"  -n, --count N          measured messages per producer (default 100000; 10k)\n"
-	"  -d, --duration T       measure for a time instead (5s, 500ms, 1m)\n"
-	"  -r, --rate R           rate pattern: messages per second over all producers\n"
-	"  -w, --warmup N         unmeasured messages first (default 1000)\n"
-	"  -P, --producers N      stream/rate: producer roles (default 1)\n"
-	"  -C, --consumers N      stream/rate: consumer roles (default 1)\n"
-	"      --threads          roles as threads of one process (default: processes)\n"
-	"      --pin WHERE        none (default), same (all on one CPU), split (spread)\n"
-	"      --cpus LIST        pin role i to LIST[i %% n], e.g. 0,1\n"
-	"  -O, --opt NAME=VALUE   transport option (see `ipclab list TRANSPORT`)\n"
-	"  -o, --output FILE      append the JSON record to FILE (JSON lines)\n"
-	"      --json             print the JSON record on stdout instead of a summary\n"
-	"      --expect-loss      loss is expected: do not fail the run for it\n"
-	"      --timeout T        stop the run after T (default 300s)\n"
-	"      --fault stall:T@N  the first consumer sleeps T once after N messages\n"
-	"  -q, --quiet            no progress line\n";
+    "usage: ipclab run -t TRANSPORT [OPTIONS]\n"
+    "\n"
+    "One measured run: every message carries a sequence number, a send time and a\n"
+    "checksum, and the receiver verifies each one.\n"
+    "\n"
+    "  -t, --transport NAME   a transport from `ipclab list` (required)\n"
+    "  -p, --pattern P        pingpong (round trip, default), stream (throughput),\n"
+    "                         rate (open loop at --rate; latency from intended time)\n"
+    "  -s, --size BYTES       message size, header included (default 64; 4K, 1M)\n"
+    "  -n, --count N          measured messages per producer (default 100000; 10k)\n"
+    "  -d, --duration T       measure for a time instead (5s, 500ms, 1m)\n"
+    "  -r, --rate R           rate pattern: messages per second over all producers\n"
+    "  -w, --warmup N         unmeasured messages first (default 1000)\n"
+    "  -P, --producers N      stream/rate: producer roles (default 1)\n"
+    "  -C, --consumers N      stream/rate: consumer roles (default 1)\n"
+    "      --threads          roles as threads of one process (default: processes)\n"
+    "      --pin WHERE        none (default), same (all on one CPU), split (spread)\n"
+    "      --cpus LIST        pin role i to LIST[i %% n], e.g. 0,1\n"
+    "  -O, --opt NAME=VALUE   transport option (see `ipclab list TRANSPORT`)\n"
+    "  -o, --output FILE      append the JSON record to FILE (JSON lines)\n"
+    "      --json             print the JSON record on stdout instead of a summary\n"
+    "      --expect-loss      loss is expected: do not fail the run for it\n"
+    "      --timeout T        stop the run after T (default 300s)\n"
+    "      --fault stall:T@N  the first consumer sleeps T once after N messages\n"
+    "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
 {
@@ -259,7 +271,8 @@ static int parse_kv(const char *s, struct ipcl_runcfg *c)
 
 	if (!eq || eq == s || c->nkv >= IPCL_MAX_KV)
 		return -EINVAL;
-	if ((size_t)(eq - s) >= sizeof c->kv[0].key || strlen(eq + 1) >= sizeof c->kv[0].val)
+	if ((size_t)(eq - s) >= sizeof c->kv[0].key ||
+	    strlen(eq + 1) >= sizeof c->kv[0].val)
 		return -EINVAL;
 	snprintf(c->kv[c->nkv].key, sizeof c->kv[c->nkv].key, "%.*s", (int)(eq - s), s);
 	snprintf(c->kv[c->nkv].val, sizeof c->kv[c->nkv].val, "%s", eq + 1);
@@ -279,7 +292,8 @@ static int parse_fault(const char *s, struct ipcl_runcfg *c)
 	if (!at)
 		return -EINVAL;
 	*at = 0;
-	if (ipcl_parse_duration(buf, &c->stall_ns) || ipcl_parse_count(at + 1, &c->stall_at))
+	if (ipcl_parse_duration(buf, &c->stall_ns) ||
+	    ipcl_parse_count(at + 1, &c->stall_at))
 		return -EINVAL;
 	return 0;
 }
@@ -292,9 +306,12 @@ static double fmt_us(json_int_t ns)
 /* The human summary of one record. */
 static void print_summary(const json_t *r)
 {
-	const json_t *p = json_object_get(r, "params"), *l = json_object_get(r, "latency");
-	const json_t *v = json_object_get(r, "verify"), *tp = json_object_get(r, "throughput");
-	const json_t *cpu = json_object_get(r, "cpu"), *ow = json_object_get(r, "one_way");
+	const json_t *p = json_object_get(r, "params"),
+		     *l = json_object_get(r, "latency");
+	const json_t *v = json_object_get(r, "verify"),
+		     *tp = json_object_get(r, "throughput");
+	const json_t *cpu = json_object_get(r, "cpu"),
+		     *ow = json_object_get(r, "one_way");
 	const json_t *lag = json_object_get(r, "schedule_lag");
 	const char *status = json_string_value(json_object_get(r, "status"));
 
@@ -305,13 +322,16 @@ static void print_summary(const json_t *r)
 	       json_string_value(json_object_get(p, "mode")),
 	       json_string_value(json_object_get(p, "placement")));
 	if (strcmp(status, "ok") != 0)
-		printf("  ERROR        %s\n", json_string_value(json_object_get(r, "error")));
+		printf("  ERROR        %s\n",
+		       json_string_value(json_object_get(r, "error")));
 	if (l && json_integer_value(json_object_get(l, "count"))) {
-		printf("  %-12s min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f us"
+		printf("  %-12s min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max "
+		       "%.2f us"
 		       " (%lld samples)\n",
-		       strcmp(json_string_value(json_object_get(l, "kind")), "round_trip") == 0
-			       ? "round trip"
-			       : "one-way",
+		       strcmp(json_string_value(json_object_get(l, "kind")),
+			      "round_trip") == 0
+			   ? "round trip"
+			   : "one-way",
 		       fmt_us(json_integer_value(json_object_get(l, "min"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p90"))),
@@ -325,7 +345,8 @@ static void print_summary(const json_t *r)
 		       fmt_us(json_integer_value(json_object_get(ow, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(ow, "p99"))));
 	if (lag && json_integer_value(json_object_get(lag, "count")))
-		printf("  %-12s p50 %.2f  p99 %.2f  max %.2f us behind schedule\n", "sender lag",
+		printf("  %-12s p50 %.2f  p99 %.2f  max %.2f us behind schedule\n",
+		       "sender lag",
 		       fmt_us(json_integer_value(json_object_get(lag, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "p99"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "max"))));
@@ -335,27 +356,36 @@ static void print_summary(const json_t *r)
 		       json_real_value(json_object_get(tp, "mb_per_s")),
 		       json_real_value(json_object_get(tp, "elapsed_s")));
 	if (cpu) {
-		const json_t *s = json_object_get(cpu, "sender"), *rc = json_object_get(cpu, "receiver");
+		const json_t *s = json_object_get(cpu, "sender"),
+			     *rc = json_object_get(cpu, "receiver");
 
 		if (json_is_object(s) && json_is_object(rc))
-			printf("  %-12s sender %.2f us (user %.2f, sys %.2f), receiver %.2f us "
-			       "(user %.2f, sys %.2f)\n",
-			       "cpu/msg",
-			       json_real_value(json_object_get(s, "total_ns_per_msg")) / 1000,
-			       json_real_value(json_object_get(s, "user_ns_per_msg")) / 1000,
-			       json_real_value(json_object_get(s, "sys_ns_per_msg")) / 1000,
-			       json_real_value(json_object_get(rc, "total_ns_per_msg")) / 1000,
-			       json_real_value(json_object_get(rc, "user_ns_per_msg")) / 1000,
-			       json_real_value(json_object_get(rc, "sys_ns_per_msg")) / 1000);
+			printf(
+			    "  %-12s sender %.2f us (user %.2f, sys %.2f), receiver %.2f "
+			    "us "
+			    "(user %.2f, sys %.2f)\n",
+			    "cpu/msg",
+			    json_real_value(json_object_get(s, "total_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(s, "user_ns_per_msg")) / 1000,
+			    json_real_value(json_object_get(s, "sys_ns_per_msg")) / 1000,
+			    json_real_value(json_object_get(rc, "total_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(rc, "user_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(rc, "sys_ns_per_msg")) /
+				1000);
 	}
 	if (v) {
 		json_int_t lost = json_integer_value(json_object_get(v, "lost"));
 		json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
 		json_int_t cor = json_integer_value(json_object_get(v, "corrupt"));
 
-		printf("  %-12s sent %lld  delivered %lld  lost %lld  duplicated %lld  reordered "
+		printf("  %-12s sent %lld  delivered %lld  lost %lld  duplicated %lld  "
+		       "reordered "
 		       "%lld  corrupt %lld  %s\n",
-		       "verify", (long long)json_integer_value(json_object_get(v, "sent")),
+		       "verify",
+		       (long long)json_integer_value(json_object_get(v, "sent")),
 		       (long long)json_integer_value(json_object_get(v, "delivered")),
 		       (long long)lost, (long long)dup,
 		       (long long)json_integer_value(json_object_get(v, "reordered")),
@@ -373,40 +403,42 @@ static void warn_data(const json_t *r, int expected)
 
 	if (!v || (!lost && !dup && !cor))
 		return;
-	fprintf(stderr,
-		"ipclab: WARNING: %s %s: %lld lost, %lld duplicated, %lld corrupt of %lld "
-		"messages%s\n",
-		json_string_value(json_object_get(r, "transport")),
-		json_string_value(json_object_get(r, "pattern")), (long long)lost, (long long)dup,
-		(long long)cor, (long long)json_integer_value(json_object_get(v, "expected")),
-		expected ? " (loss expected: --expect-loss)" : "");
+	fprintf(
+	    stderr,
+	    "ipclab: WARNING: %s %s: %lld lost, %lld duplicated, %lld corrupt of %lld "
+	    "messages%s\n",
+	    json_string_value(json_object_get(r, "transport")),
+	    json_string_value(json_object_get(r, "pattern")), (long long)lost,
+	    (long long)dup, (long long)cor,
+	    (long long)json_integer_value(json_object_get(v, "expected")),
+	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
 static int cmd_run(int argc, char **argv)
 {
 	enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT };
 	static const struct option lo[] = {
-		{"transport", required_argument, NULL, 't'},
-		{"pattern", required_argument, NULL, 'p'},
-		{"size", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"duration", required_argument, NULL, 'd'},
-		{"rate", required_argument, NULL, 'r'},
-		{"warmup", required_argument, NULL, 'w'},
-		{"producers", required_argument, NULL, 'P'},
-		{"consumers", required_argument, NULL, 'C'},
-		{"opt", required_argument, NULL, 'O'},
-		{"output", required_argument, NULL, 'o'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"threads", no_argument, NULL, O_THREADS},
-		{"pin", required_argument, NULL, O_PIN},
-		{"cpus", required_argument, NULL, O_CPUS},
-		{"json", no_argument, NULL, O_JSON},
-		{"expect-loss", no_argument, NULL, O_EXPECT},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"fault", required_argument, NULL, O_FAULT},
-		{NULL, 0, NULL, 0},
+	    {"transport", required_argument, NULL, 't'},
+	    {"pattern", required_argument, NULL, 'p'},
+	    {"size", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"warmup", required_argument, NULL, 'w'},
+	    {"producers", required_argument, NULL, 'P'},
+	    {"consumers", required_argument, NULL, 'C'},
+	    {"opt", required_argument, NULL, 'O'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"threads", no_argument, NULL, O_THREADS},
+	    {"pin", required_argument, NULL, O_PIN},
+	    {"cpus", required_argument, NULL, O_CPUS},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"expect-loss", no_argument, NULL, O_EXPECT},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"fault", required_argument, NULL, O_FAULT},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ipcl_runcfg cfg;
 	const char *output = NULL;
@@ -419,7 +451,8 @@ static int cmd_run(int argc, char **argv)
 	cfg.progress = 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:p:s:n:d:r:w:P:C:O:o:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:p:s:n:d:r:w:P:C:O:o:qh", lo, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 't':
 			snprintf(cfg.transport, sizeof cfg.transport, "%s", optarg);
@@ -432,53 +465,60 @@ static int cmd_run(int argc, char **argv)
 			else if (strcmp(optarg, "rate") == 0)
 				cfg.pattern = IPCL_RATE;
 			else
-				return usage_error("run",
-						   "unknown pattern '%s': want pingpong, stream or "
-						   "rate",
-						   optarg);
+				return usage_error(
+				    "run",
+				    "unknown pattern '%s': want pingpong, stream or "
+				    "rate",
+				    optarg);
 			break;
 		case 's':
 			if (ipcl_parse_size(optarg, &cfg.size))
-				return usage_error("run", "bad --size '%s': want bytes like 64, "
-							  "4K, 1M",
+				return usage_error("run",
+						   "bad --size '%s': want bytes like 64, "
+						   "4K, 1M",
 						   optarg);
 			break;
 		case 'n':
 			if (ipcl_parse_count(optarg, &cfg.count) || cfg.count == 0)
-				return usage_error("run", "bad --count '%s': want a positive "
-							  "number like 100000 or 100k",
+				return usage_error("run",
+						   "bad --count '%s': want a positive "
+						   "number like 100000 or 100k",
 						   optarg);
 			count_given = 1;
 			break;
 		case 'd':
 			if (ipcl_parse_duration(optarg, &cfg.duration_ns))
-				return usage_error("run", "bad --duration '%s': want a time like "
-							  "5s, 500ms, 1m",
-						   optarg);
+				return usage_error(
+				    "run",
+				    "bad --duration '%s': want a time like "
+				    "5s, 500ms, 1m",
+				    optarg);
 			break;
 		case 'r':
 			if (ipcl_parse_rate(optarg, &cfg.rate))
-				return usage_error("run", "bad --rate '%s': want messages per "
-							  "second like 10000 or 10k",
+				return usage_error("run",
+						   "bad --rate '%s': want messages per "
+						   "second like 10000 or 10k",
 						   optarg);
 			break;
 		case 'w':
 			if (ipcl_parse_count(optarg, &cfg.warmup))
-				return usage_error("run", "bad --warmup '%s': want a number",
-						   optarg);
+				return usage_error(
+				    "run", "bad --warmup '%s': want a number", optarg);
 			break;
 		case 'P':
 		case 'C':
-			if (ipcl_parse_count(optarg, &n) || n < 1 || n > IPCL_MAX_ROLES - 1)
+			if (ipcl_parse_count(optarg, &n) || n < 1 ||
+			    n > IPCL_MAX_ROLES - 1)
 				return usage_error("run", "bad --%s '%s': want 1..%d",
-						   c == 'P' ? "producers" : "consumers", optarg,
-						   IPCL_MAX_ROLES - 1);
+						   c == 'P' ? "producers" : "consumers",
+						   optarg, IPCL_MAX_ROLES - 1);
 			*(c == 'P' ? &cfg.producers : &cfg.consumers) = (int)n;
 			break;
 		case 'O':
 			if (parse_kv(optarg, &cfg))
-				return usage_error("run", "bad --opt '%s': want NAME=VALUE",
-						   optarg);
+				return usage_error(
+				    "run", "bad --opt '%s': want NAME=VALUE", optarg);
 			break;
 		case 'o':
 			output = optarg;
@@ -500,24 +540,27 @@ static int cmd_run(int argc, char **argv)
 			else if (strcmp(optarg, "split") == 0)
 				cfg.placement = IPCL_PLACE_SPLIT;
 			else
-				return usage_error("run",
-						   "bad --pin '%s': want none, same or split",
-						   optarg);
+				return usage_error(
+				    "run", "bad --pin '%s': want none, same or split",
+				    optarg);
 			break;
 		case O_CPUS: {
 			cpu_set_t set;
 			int k = ipcl_parse_cpus(optarg, cfg.cpus, IPCL_MAX_ROLES);
 
 			if (k <= 0)
-				return usage_error("run", "bad --cpus '%s': want a list like 0,1",
-						   optarg);
+				return usage_error(
+				    "run", "bad --cpus '%s': want a list like 0,1",
+				    optarg);
 			sched_getaffinity(0, sizeof set, &set);
 			for (int i = 0; i < k; i++)
-				if (cfg.cpus[i] >= CPU_SETSIZE || !CPU_ISSET(cfg.cpus[i], &set))
-					return usage_error("run",
-							   "bad --cpus '%s': CPU %d is not "
-							   "available here",
-							   optarg, cfg.cpus[i]);
+				if (cfg.cpus[i] >= CPU_SETSIZE ||
+				    !CPU_ISSET(cfg.cpus[i], &set))
+					return usage_error(
+					    "run",
+					    "bad --cpus '%s': CPU %d is not "
+					    "available here",
+					    optarg, cfg.cpus[i]);
 			cfg.ncpus = k;
 			cfg.placement = IPCL_PLACE_LIST;
 			break;
@@ -534,27 +577,32 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case O_FAULT:
 			if (parse_fault(optarg, &cfg))
-				return usage_error("run",
-						   "bad --fault '%s': want stall:DURATION@COUNT, "
-						   "e.g. stall:50ms@1000",
-						   optarg);
+				return usage_error(
+				    "run",
+				    "bad --fault '%s': want stall:DURATION@COUNT, "
+				    "e.g. stall:50ms@1000",
+				    optarg);
 			break;
 		case ':':
-			return usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+			return usage_error("run", "option '%s' needs a value",
+					   argv[optind - 1]);
 		default:
-			return usage_error("run", "unknown option '%s'", argv[optind - 1]);
+			return usage_error("run", "unknown option '%s'",
+					   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return usage_error("run", "unexpected argument '%s'", argv[optind]);
 	if (!cfg.transport[0])
-		return usage_error("run", "no transport: give -t NAME (see `ipclab list`)");
+		return usage_error("run",
+				   "no transport: give -t NAME (see `ipclab list`)");
 	if (cfg.duration_ns && count_given)
 		return usage_error("run", "give --count or --duration, not both");
 	if (cfg.duration_ns)
 		cfg.count = 0;
 	if (cfg.pattern == IPCL_RATE && !cfg.duration_ns)
-		return usage_error("run", "the rate pattern needs --duration (and --rate)");
+		return usage_error("run",
+				   "the rate pattern needs --duration (and --rate)");
 	if (cfg.pattern == IPCL_RATE && cfg.rate <= 0)
 		return usage_error("run", "the rate pattern needs --rate");
 	if (cfg.duration_ns && cfg.timeout_ns < cfg.duration_ns + 30000000000LL)
@@ -563,8 +611,8 @@ static int cmd_run(int argc, char **argv)
 		int fd = open(output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
 		if (fd < 0)
-			return usage_error("run", "cannot write --output '%s': %s", output,
-					   strerror(errno));
+			return usage_error("run", "cannot write --output '%s': %s",
+					   output, strerror(errno));
 		close(fd);
 	}
 	rc = ipcl_run_check(&cfg, err);
@@ -580,7 +628,8 @@ static int cmd_run(int argc, char **argv)
 	else
 		print_summary(rec);
 	warn_data(rec, cfg.expect_loss);
-	if (failed && strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
+	if (failed &&
+	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
 		fprintf(stderr, "ipclab run: %s\n",
 			json_string_value(json_object_get(rec, "error")));
 	json_decref(rec);
@@ -590,11 +639,11 @@ static int cmd_run(int argc, char **argv)
 /* ---- clean -------------------------------------------------------------- */
 
 static const char clean_help[] =
-	"usage: ipclab clean [--dry-run]\n"
-	"\n"
-	"Removes what runs that were killed left behind: POSIX shared memory and\n"
-	"message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
-	"creating process (the number after ipcl-) no longer exists.\n";
+    "usage: ipclab clean [--dry-run]\n"
+    "\n"
+    "Removes what runs that were killed left behind: POSIX shared memory and\n"
+    "message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
+    "creating process (the number after ipcl-) no longer exists.\n";
 
 /* The pid in a name like "ipcl-1234-0a" or "ipcl-x-1234-...", or 0. */
 static pid_t clean_owner(const char *name)
@@ -653,10 +702,12 @@ static int cmd_clean(int argc, char **argv)
 
 				snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
 				if (system(cmd) != 0)
-					fprintf(stderr, "ipclab clean: could not remove %s\n",
+					fprintf(stderr,
+						"ipclab clean: could not remove %s\n",
 						path);
 			} else if (unlink(path) < 0) {
-				fprintf(stderr, "ipclab clean: %s: %s\n", path, strerror(errno));
+				fprintf(stderr, "ipclab clean: %s: %s\n", path,
+					strerror(errno));
 			}
 		}
 		closedir(dir);
@@ -673,9 +724,9 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } commands[] = {
-	{"list", cmd_list, list_help},
-	{"run", cmd_run, run_help},
-	{"clean", cmd_clean, clean_help},
+    {"list", cmd_list, list_help},
+    {"run", cmd_run, run_help},
+    {"clean", cmd_clean, clean_help},
 };
 
 int ipcl_cli_main(int argc, char **argv)
@@ -691,7 +742,8 @@ int ipcl_cli_main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "help") == 0) {
-		for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
+		for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0];
+		     i++)
 			if (strcmp(argv[2], commands[i].name) == 0) {
 				fputs(commands[i].help, stdout);
 				return 0;

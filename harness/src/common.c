@@ -17,13 +17,13 @@ static const struct {
 	const char *name;
 	const char *text;
 } own_errors[] = {
-	{IPCL_EOF, "IPCL_EOF", "end of stream: the peer closed the channel"},
-	{IPCL_EPROTO, "IPCL_EPROTO", "protocol error: the data is not a valid frame"},
-	{IPCL_EBROKER, "IPCL_EBROKER", "the server answered with an error"},
-	{IPCL_EINVAL, "IPCL_EINVAL", "invalid option value"},
-	{IPCL_ETOOBIG, "IPCL_ETOOBIG", "message larger than the transport allows"},
-	{IPCL_EUNAVAIL, "IPCL_EUNAVAIL", "mechanism unavailable on this machine"},
-	{IPCL_ETRUNC, "IPCL_ETRUNC", "receive buffer smaller than the message"},
+    {IPCL_EOF, "IPCL_EOF", "end of stream: the peer closed the channel"},
+    {IPCL_EPROTO, "IPCL_EPROTO", "protocol error: the data is not a valid frame"},
+    {IPCL_EBROKER, "IPCL_EBROKER", "the server answered with an error"},
+    {IPCL_EINVAL, "IPCL_EINVAL", "invalid option value"},
+    {IPCL_ETOOBIG, "IPCL_ETOOBIG", "message larger than the transport allows"},
+    {IPCL_EUNAVAIL, "IPCL_EUNAVAIL", "mechanism unavailable on this machine"},
+    {IPCL_ETRUNC, "IPCL_ETRUNC", "receive buffer smaller than the message"},
 };
 
 const char *ipcl_errname(int err)
@@ -105,8 +105,8 @@ int ipcl_opt_int(const struct ipcl_opts *o, const struct ipcl_option *table,
 	x = strtoll(v, &end, 0);
 	if (errno || end == v || *end || x < lo || x > hi)
 		return ipcl_seterr(err, IPCL_EINVAL,
-				   "option %s=%s: want an integer from %lld to %lld", name, v,
-				   lo, hi);
+				   "option %s=%s: want an integer from %lld to %lld",
+				   name, v, lo, hi);
 	*out = x;
 	return 0;
 }

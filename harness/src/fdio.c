@@ -34,7 +34,8 @@ int ipcl_fd_wait(int fd, short events, int64_t deadline_ns)
 		}
 		rc = poll(&p, 1, ms);
 		if (rc > 0)
-			return 0; /* readable, writable, or an error/hang-up the I/O will report */
+			return 0; /* readable, writable, or an error/hang-up the I/O will
+				     report */
 		if (rc == 0) {
 			if (deadline_ns != IPCL_FOREVER && ipcl_now_ns() >= deadline_ns)
 				return -ETIMEDOUT;
@@ -60,7 +61,8 @@ int ipcl_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline_n
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) { /* a non-blocking descriptor: wait for room */
+			if (errno ==
+			    EAGAIN) { /* a non-blocking descriptor: wait for room */
 				int rc = ipcl_fd_wait(fd, POLLOUT, deadline_ns);
 
 				if (rc)
@@ -146,8 +148,8 @@ int ipcl_stream_send(int fd, const void *msg, size_t len, int64_t deadline_ns)
 {
 	uint32_t hdr = (uint32_t)len;
 	struct iovec iov[2] = {
-		{.iov_base = &hdr, .iov_len = sizeof hdr},
-		{.iov_base = (void *)msg, .iov_len = len},
+	    {.iov_base = &hdr, .iov_len = sizeof hdr},
+	    {.iov_base = (void *)msg, .iov_len = len},
 	};
 
 	if (len > UINT32_MAX)
@@ -226,9 +228,10 @@ int ipcl_private_dir(char *path, size_t cap, const char *tag, char *err)
 		tmp = "/tmp";
 	n = snprintf(path, cap, "%s/ipcl-%s-XXXXXX", tmp, tag);
 	if (n < 0 || (size_t)n >= cap || n > 80)
-		return ipcl_seterr(err, -ENAMETOOLONG,
-				   "temp dir name too long for a socket path: %s/ipcl-%s-XXXXXX",
-				   tmp, tag);
+		return ipcl_seterr(
+		    err, -ENAMETOOLONG,
+		    "temp dir name too long for a socket path: %s/ipcl-%s-XXXXXX", tmp,
+		    tag);
 	if (!mkdtemp(path))
 		return ipcl_seterr(err, -errno, "mkdtemp %s: %s", path, strerror(errno));
 	return 0;
@@ -248,7 +251,8 @@ void ipcl_remove_dir(const char *path)
 
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
-			if (snprintf(p, sizeof p, "%s/%s", path, e->d_name) < (int)sizeof p)
+			if (snprintf(p, sizeof p, "%s/%s", path, e->d_name) <
+			    (int)sizeof p)
 				unlink(p);
 		}
 		closedir(d);

@@ -32,8 +32,8 @@ static void crc_init(void)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p,
-							     size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc,
+							    const uint8_t *p, size_t len)
 {
 	uint64_t c = crc;
 
@@ -98,13 +98,13 @@ void ipcl_frame_stamp(void *buf, size_t len, uint16_t producer, uint16_t flags,
 		      uint64_t seq, int64_t send_ns, uint32_t payload_crc)
 {
 	struct ipcl_frame_hdr h = {
-		.len = (uint32_t)len,
-		.producer = producer,
-		.flags = flags,
-		.seq = seq,
-		.send_ns = send_ns,
-		.magic = IPCL_FRAME_MAGIC,
-		.csum = 0,
+	    .len = (uint32_t)len,
+	    .producer = producer,
+	    .flags = flags,
+	    .seq = seq,
+	    .send_ns = send_ns,
+	    .magic = IPCL_FRAME_MAGIC,
+	    .csum = 0,
 	};
 
 	h.csum = ipcl_crc32c(0, &h, sizeof h) ^ payload_crc;
@@ -123,8 +123,8 @@ int ipcl_frame_check(const void *buf, size_t len, struct ipcl_frame_hdr *h)
 	want = h->csum;
 	h->csum = 0;
 	if ((ipcl_crc32c(0, h, sizeof *h) ^
-	     ipcl_crc32c(0, (const uint8_t *)buf + IPCL_FRAME_HDR, len - IPCL_FRAME_HDR)) !=
-	    want)
+	     ipcl_crc32c(0, (const uint8_t *)buf + IPCL_FRAME_HDR,
+			 len - IPCL_FRAME_HDR)) != want)
 		return IPCL_EPROTO;
 	h->csum = want;
 	return 0;

@@ -111,8 +111,8 @@ int ipcl_parse_duration(const char *s, int64_t *ns)
 	static const struct {
 		const char *suf;
 		double mul;
-	} units[] = {{"", 1e9},  {"s", 1e9},    {"ms", 1e6}, {"us", 1e3},
-		     {"ns", 1},  {"m", 60e9},   {"min", 60e9}, {"h", 3600e9}};
+	} units[] = {{"", 1e9}, {"s", 1e9},  {"ms", 1e6},   {"us", 1e3},
+		     {"ns", 1}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
 	const char *suf;
 	double v;
 

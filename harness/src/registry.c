@@ -24,7 +24,7 @@ static const struct ipcl_transport *const builtin[] = {
 #undef IPCL_TRANSPORT
 #undef IPCL_DISABLED
 #undef IPCL_LIBVERSION
-	NULL,
+    NULL,
 };
 
 static const struct {
@@ -37,7 +37,7 @@ static const struct {
 #undef IPCL_TRANSPORT
 #undef IPCL_DISABLED
 #undef IPCL_LIBVERSION
-	{NULL, NULL},
+    {NULL, NULL},
 };
 
 static const struct {
@@ -50,7 +50,7 @@ static const struct {
 #undef IPCL_TRANSPORT
 #undef IPCL_DISABLED
 #undef IPCL_LIBVERSION
-	{NULL, NULL},
+    {NULL, NULL},
 };
 
 const struct ipcl_transport *ipcl_transport_at(int n)
@@ -70,7 +70,8 @@ const struct ipcl_transport *ipcl_transport_find(const char *name)
 
 const char *ipcl_disabled_at(int n, const char **why)
 {
-	if (n < 0 || n >= (int)(sizeof disabled / sizeof disabled[0]) || !disabled[n].name)
+	if (n < 0 || n >= (int)(sizeof disabled / sizeof disabled[0]) ||
+	    !disabled[n].name)
 		return NULL;
 	*why = disabled[n].why;
 	return disabled[n].name;

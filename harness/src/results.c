@@ -17,9 +17,9 @@
 #include <ipclab/server.h>
 
 static const char *const cap_names[] = {
-	"msg_boundary", "durable", "multi_producer", "multi_consumer",
-	"cross_host",   "related_only", "needs_server", "lossy",
-	"fanout",       "threads_only", "has_eof",      "reqrep",
+    "msg_boundary", "durable",      "multi_producer", "multi_consumer",
+    "cross_host",   "related_only", "needs_server",   "lossy",
+    "fanout",       "threads_only", "has_eof",        "reqrep",
 };
 
 json_t *ipcl_caps_json(uint32_t caps)
@@ -44,9 +44,12 @@ json_t *ipcl_hist_json(const struct ipcl_hist *h, int with_buckets)
 	if (!h->count)
 		return o;
 	json_object_set_new(o, "min", json_integer((json_int_t)h->min));
-	json_object_set_new(o, "p50", json_integer((json_int_t)ipcl_hist_percentile(h, 50)));
-	json_object_set_new(o, "p90", json_integer((json_int_t)ipcl_hist_percentile(h, 90)));
-	json_object_set_new(o, "p99", json_integer((json_int_t)ipcl_hist_percentile(h, 99)));
+	json_object_set_new(o, "p50",
+			    json_integer((json_int_t)ipcl_hist_percentile(h, 50)));
+	json_object_set_new(o, "p90",
+			    json_integer((json_int_t)ipcl_hist_percentile(h, 90)));
+	json_object_set_new(o, "p99",
+			    json_integer((json_int_t)ipcl_hist_percentile(h, 99)));
 	json_object_set_new(o, "p99_9",
 			    json_integer((json_int_t)ipcl_hist_percentile(h, 99.9)));
 	json_object_set_new(o, "p99_99",
@@ -59,14 +62,15 @@ json_t *ipcl_hist_json(const struct ipcl_hist *h, int with_buckets)
 	n = ipcl_hist_spectrum(h, pct, val, 128);
 	spec = json_array();
 	for (int i = 0; i < n; i++)
-		json_array_append_new(spec, json_pack("[f,I]", pct[i], (json_int_t)val[i]));
+		json_array_append_new(spec,
+				      json_pack("[f,I]", pct[i], (json_int_t)val[i]));
 	json_object_set_new(o, "spectrum", spec);
 	if (with_buckets) {
 		bk = json_array();
 		for (int i = 0; i < IPCL_HIST_BUCKETS; i++)
 			if (h->b[i])
 				json_array_append_new(
-					bk, json_pack("[i,I]", i, (json_int_t)h->b[i]));
+				    bk, json_pack("[i,I]", i, (json_int_t)h->b[i]));
 		json_object_set_new(o, "hist",
 				    json_pack("{s:i,s:o}", "sub_bits", IPCL_HIST_SUB_BITS,
 					      "buckets", bk));
@@ -80,8 +84,8 @@ int ipcl_hist_from_json(const json_t *lat, struct ipcl_hist *h)
 	size_t i;
 
 	ipcl_hist_init(h);
-	if (!hist || json_integer_value(json_object_get(hist, "sub_bits")) !=
-			     IPCL_HIST_SUB_BITS)
+	if (!hist ||
+	    json_integer_value(json_object_get(hist, "sub_bits")) != IPCL_HIST_SUB_BITS)
 		return -EINVAL;
 	bk = json_object_get(hist, "buckets");
 	json_array_foreach(bk, i, e)
@@ -149,8 +153,8 @@ json_t *ipcl_env_json(void)
 
 	uname(&u);
 	env_cpu_model(cpu, sizeof cpu);
-	env_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", clk,
-		      sizeof clk);
+	env_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		      clk, sizeof clk);
 	env_read_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", gov,
 		      sizeof gov);
 	json_object_set_new(env, "kernel", json_sprintf("%s %s", u.sysname, u.release));
@@ -199,11 +203,13 @@ static json_t *result_params(const struct ipcl_runcfg *c, const void *board)
 	if (board && ipcl_board_msg_size(board) != c->size)
 		json_object_set_new(p, "size_on_wire",
 				    json_integer((json_int_t)ipcl_board_msg_size(board)));
-	json_object_set_new(p, "frame", json_string(board && ipcl_board_mini(board)
-							    ? "mini (sequence number only)"
-							    : "full"));
+	json_object_set_new(p, "frame",
+			    json_string(board && ipcl_board_mini(board)
+					    ? "mini (sequence number only)"
+					    : "full"));
 	if (c->duration_ns)
-		json_object_set_new(p, "duration_s", json_real((double)c->duration_ns / 1e9));
+		json_object_set_new(p, "duration_s",
+				    json_real((double)c->duration_ns / 1e9));
 	else
 		json_object_set_new(p, "count", json_integer((json_int_t)c->count));
 	json_object_set_new(p, "warmup", json_integer((json_int_t)c->warmup));
@@ -214,11 +220,13 @@ static json_t *result_params(const struct ipcl_runcfg *c, const void *board)
 	json_object_set_new(p, "consumers",
 			    json_integer(c->pattern == IPCL_PINGPONG ? 1 : c->consumers));
 	json_object_set_new(p, "mode", json_string(c->threads ? "thread" : "process"));
-	json_object_set_new(p, "placement", json_string(ipcl_placement_name(c->placement)));
+	json_object_set_new(p, "placement",
+			    json_string(ipcl_placement_name(c->placement)));
 	if (c->stall_ns)
-		json_object_set_new(p, "fault", json_sprintf("consumer stall %.0f ms after %llu msgs",
-							     (double)c->stall_ns / 1e6,
-							     (unsigned long long)c->stall_at));
+		json_object_set_new(p, "fault",
+				    json_sprintf("consumer stall %.0f ms after %llu msgs",
+						 (double)c->stall_ns / 1e6,
+						 (unsigned long long)c->stall_at));
 	for (int i = 0; i < c->nkv; i++) {
 		char red[256];
 
@@ -233,8 +241,9 @@ static json_t *result_cpu(uint64_t msgs, int64_t user, int64_t sys)
 {
 	if (!msgs)
 		return json_null();
-	return json_pack("{s:f,s:f,s:f,s:I}", "user_ns_per_msg", (double)user / (double)msgs,
-			 "sys_ns_per_msg", (double)sys / (double)msgs, "total_ns_per_msg",
+	return json_pack("{s:f,s:f,s:f,s:I}", "user_ns_per_msg",
+			 (double)user / (double)msgs, "sys_ns_per_msg",
+			 (double)sys / (double)msgs, "total_ns_per_msg",
 			 (double)(user + sys) / (double)msgs, "msgs", (json_int_t)msgs);
 }
 
@@ -335,23 +344,25 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 	if (c->pattern != IPCL_PINGPONG && ipcl_board_fanout(board))
 		expected = sent * (uint64_t)c->consumers;
 	json_object_set_new(
-		rec, "verify",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)sent,
-			  "expected", (json_int_t)expected, "delivered",
-			  (json_int_t)v.delivered, "unique", (json_int_t)unique, "lost",
-			  (json_int_t)(expected > unique ? expected - unique : 0), "duplicated",
-			  (json_int_t)v.duplicated, "reordered", (json_int_t)v.reordered,
-			  "corrupt", (json_int_t)(v.corrupt + v.beyond)));
+	    rec, "verify",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)sent,
+		      "expected", (json_int_t)expected, "delivered",
+		      (json_int_t)v.delivered, "unique", (json_int_t)unique, "lost",
+		      (json_int_t)(expected > unique ? expected - unique : 0),
+		      "duplicated", (json_int_t)v.duplicated, "reordered",
+		      (json_int_t)v.reordered, "corrupt",
+		      (json_int_t)(v.corrupt + v.beyond)));
 	if (lost_rtt)
-		json_object_set_new(json_object_get(rec, "verify"), "timed_out_round_trips",
+		json_object_set_new(json_object_get(rec, "verify"),
+				    "timed_out_round_trips",
 				    json_integer((json_int_t)lost_rtt));
 
 	if (lat.count) {
 		json_t *l = ipcl_hist_json(&lat, 1);
 
-		json_object_set_new(l, "kind", json_string(c->pattern == IPCL_PINGPONG
-								  ? "round_trip"
-								  : "one_way"));
+		json_object_set_new(
+		    l, "kind",
+		    json_string(c->pattern == IPCL_PINGPONG ? "round_trip" : "one_way"));
 		if (c->pattern == IPCL_RATE)
 			json_object_set_new(l, "from", json_string("intended send time"));
 		json_object_set_new(rec, "latency", l);
@@ -365,17 +376,17 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		size_t size = ipcl_board_msg_size(board);
 
 		json_object_set_new(
-			rec, "throughput",
-			json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)measured, "elapsed_s",
-				  el, "msgs_per_s", (double)measured / el, "mb_per_s",
-				  (double)measured * (double)size / el / 1e6));
+		    rec, "throughput",
+		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)measured,
+			      "elapsed_s", el, "msgs_per_s", (double)measured / el,
+			      "mb_per_s", (double)measured * (double)size / el / 1e6));
 	}
 	json_object_set_new(
-		rec, "cpu",
-		json_pack("{s:o,s:o,s:s}", "sender",
-			  result_cpu(cpu_msgs[0], cpu[0][0], cpu[0][1]), "receiver",
-			  result_cpu(cpu_msgs[1], cpu[1][0], cpu[1][1]), "clock",
-			  c->threads ? "per-thread rusage" : "per-process rusage"));
+	    rec, "cpu",
+	    json_pack("{s:o,s:o,s:s}", "sender",
+		      result_cpu(cpu_msgs[0], cpu[0][0], cpu[0][1]), "receiver",
+		      result_cpu(cpu_msgs[1], cpu[1][0], cpu[1][1]), "clock",
+		      c->threads ? "per-thread rusage" : "per-process rusage"));
 	return rec;
 }
 

@@ -42,7 +42,7 @@
 #include <ipclab/server.h>
 
 #define BOARD_MAGIC 0x424c4349u
-#define NS 1000000000LL
+#define NS          1000000000LL
 
 enum slot_state { SLOT_STARTING = 0, SLOT_READY, SLOT_DONE, SLOT_FAILED };
 enum role_kind { ROLE_PRODUCER = 0, ROLE_CONSUMER, ROLE_PINGER, ROLE_PONGER };
@@ -57,7 +57,7 @@ struct slot {
 	uint64_t msgs;             /* sent (producer, pinger) or received */
 	uint64_t measured;         /* of which after warm-up */
 	uint64_t bytes;
-	uint64_t lost_rtt;         /* pinger: round trips that timed out (lossy) */
+	uint64_t lost_rtt; /* pinger: round trips that timed out (lossy) */
 	struct ipcl_verify v;
 	int64_t t_first, t_last; /* measured window: first measured send, last receive */
 	int64_t cpu_user_ns, cpu_sys_ns;
@@ -221,7 +221,8 @@ static void stamp(struct board *b, void *buf, uint16_t producer, uint16_t flags,
 {
 	if (b->mini)
 		ipcl_mini_stamp(buf, b->msg_size,
-				flags & IPCL_FRAME_END ? ipcl_mini_end(b->msg_size) : seq);
+				flags & IPCL_FRAME_END ? ipcl_mini_end(b->msg_size)
+						       : seq);
 	else
 		ipcl_frame_stamp(buf, b->msg_size, producer, flags, seq, when, pcrc);
 }
@@ -312,7 +313,8 @@ static int run_pinger(struct role_ctx *x, struct ipcl_ep *out, struct ipcl_ep *i
 		}
 		s->msgs++;
 	again:
-		rc = t->recv(in, rx, size, &len, lossy ? t0 + b->cfg.idle_ns : IPCL_FOREVER);
+		rc = t->recv(in, rx, size, &len,
+			     lossy ? t0 + b->cfg.idle_ns : IPCL_FOREVER);
 		t1 = ipcl_now_ns();
 		if (rc == -ETIMEDOUT && lossy) {
 			s->lost_rtt++;
@@ -430,7 +432,11 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 		return role_fail(s, -ENOMEM, "out of memory");
 	pcrc = b->mini ? 0 : ipcl_frame_fill(buf, size);
 	if (rate) {
-		/* Sleep precisely (no 50 us timer slack), spin only the last few us. */
+		/*
+		 * Pace by sleeping until 60 us before each send and spinning the rest:
+		 * waking from a sleep takes tens of us on a VM, and that lateness would
+		 * count as latency. The sender's CPU time therefore includes pacing.
+		 */
 		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 		period = (int64_t)((double)NS * c->producers / c->rate);
 		if (period < 1)
@@ -447,8 +453,8 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 		if (rate) {
 			intended = t0 + (int64_t)seq * period;
 			if (intended > when) {
-				if (intended - when > 20000)
-					sleep_until(intended - 5000);
+				if (intended - when > 100000)
+					sleep_until(intended - 60000);
 				while ((when = ipcl_now_ns()) < intended)
 					;
 			}
@@ -491,8 +497,8 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 		int n = (t->caps & IPCL_CAP_FANOUT) ? 1 : c->consumers;
 		int64_t stop = ipcl_now_ns() + c->idle_ns + c->idle_ns;
 
-		stamp(b, buf, (uint16_t)x->slot, IPCL_FRAME_END, UINT64_MAX, ipcl_now_ns(),
-		      pcrc);
+		stamp(b, buf, (uint16_t)x->slot, IPCL_FRAME_END, UINT64_MAX,
+		      ipcl_now_ns(), pcrc);
 		do {
 			for (int i = 0; i < n; i++)
 				if (t->send(out, buf, size, ipcl_now_ns() + c->idle_ns))
@@ -502,7 +508,8 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 			if (!(t->caps & IPCL_CAP_LOSSY))
 				break;
 			nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-		} while (atomic_load(&b->consumers_done) < c->consumers && ipcl_now_ns() < stop);
+		} while (atomic_load(&b->consumers_done) < c->consumers &&
+			 ipcl_now_ns() < stop);
 	}
 	free(buf);
 	return rc;
@@ -514,7 +521,8 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 	struct slot *s = &b->slot[x->slot];
 	const struct ipcl_transport *t = x->t;
 	const struct ipcl_runcfg *c = &b->cfg;
-	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0, idx = x->slot - c->producers;
+	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0,
+	    idx = x->slot - c->producers;
 	int stall = c->stall_ns > 0 && idx == 0;
 	int eof = (t->caps & IPCL_CAP_HAS_EOF) != 0;
 	size_t size = b->msg_size, len;
@@ -576,14 +584,15 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 		}
 		s->msgs++;
 		if ((s->msgs & 1023) == 0)
-			atomic_store_explicit(&s->progress, s->msgs, memory_order_relaxed);
+			atomic_store_explicit(&s->progress, s->msgs,
+					      memory_order_relaxed);
 		if (t->ack && (rc = t->ack(in)) != 0) {
 			role_fail(s, rc, in->err);
 			break;
 		}
 		if (reqrep) {
-			ipcl_frame_stamp(ack, sizeof ack, (uint16_t)producer, 0, seq, sent,
-					 ipcl_crc32c(0, NULL, 0));
+			ipcl_frame_stamp(ack, sizeof ack, (uint16_t)producer, 0, seq,
+					 sent, ipcl_crc32c(0, NULL, 0));
 			rc = t->reply(in, ack, sizeof ack, IPCL_FOREVER);
 			if (rc) {
 				role_fail(s, rc, in->err);
@@ -625,18 +634,22 @@ static void role_run(struct role_ctx *x)
 	case ROLE_PINGER:
 		rc = ipcl_ep_open(x->chan[0], IPCL_PRODUCER, 0, deadline, &ep[0], err);
 		if (!rc && !reqrep)
-			rc = ipcl_ep_open(x->chan[1], IPCL_CONSUMER, 0, deadline, &ep[1], err);
+			rc = ipcl_ep_open(x->chan[1], IPCL_CONSUMER, 0, deadline, &ep[1],
+					  err);
 		break;
 	case ROLE_PONGER:
 		rc = ipcl_ep_open(x->chan[0], IPCL_CONSUMER, 0, deadline, &ep[0], err);
 		if (!rc && !reqrep)
-			rc = ipcl_ep_open(x->chan[1], IPCL_PRODUCER, 0, deadline, &ep[1], err);
+			rc = ipcl_ep_open(x->chan[1], IPCL_PRODUCER, 0, deadline, &ep[1],
+					  err);
 		break;
 	case ROLE_PRODUCER:
-		rc = ipcl_ep_open(x->chan[0], IPCL_PRODUCER, index, deadline, &ep[0], err);
+		rc =
+		    ipcl_ep_open(x->chan[0], IPCL_PRODUCER, index, deadline, &ep[0], err);
 		break;
 	default:
-		rc = ipcl_ep_open(x->chan[0], IPCL_CONSUMER, index, deadline, &ep[0], err);
+		rc =
+		    ipcl_ep_open(x->chan[0], IPCL_CONSUMER, index, deadline, &ep[0], err);
 		break;
 	}
 	if (rc) {
@@ -692,7 +705,8 @@ int ipcl_role_exec(int fd, int slot)
 		fprintf(stderr, "ipclab __role: not a board or no such slot\n");
 		return 2;
 	}
-	b = mmap(NULL, (size_t)board_bytes(&head), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	b = mmap(NULL, (size_t)board_bytes(&head), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	if (b == MAP_FAILED) {
 		fprintf(stderr, "ipclab __role: mmap board: %s\n", strerror(errno));
 		return 1;
@@ -738,7 +752,8 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 				   "unknown transport '%s' (see `ipclab list --all`)",
 				   c->transport);
 	if (c->size == 0)
-		return ipcl_seterr(err, IPCL_EINVAL, "message size must be at least 1 byte");
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "message size must be at least 1 byte");
 	if (c->size > ((size_t)1 << 30))
 		return ipcl_seterr(err, IPCL_EINVAL, "message size %zu is over 1 GiB",
 				   c->size);
@@ -748,7 +763,8 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 	if (c->pattern != IPCL_RATE && c->rate > 0)
 		return ipcl_seterr(err, IPCL_EINVAL, "--rate is only for --pattern rate");
 	if (!c->count && !c->duration_ns)
-		return ipcl_seterr(err, IPCL_EINVAL, "give a message count or a duration");
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "give a message count or a duration");
 	if (np < 1 || nc < 1 || np + nc > IPCL_MAX_ROLES)
 		return ipcl_seterr(err, IPCL_EINVAL,
 				   "producers + consumers must be 2..%d, not %d + %d",
@@ -758,13 +774,16 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 				   "pingpong has one pinger and one echoer: drop "
 				   "--producers/--consumers");
 	if (np > 1 && !(t->caps & IPCL_CAP_MULTI_PRODUCER))
-		return ipcl_seterr(err, IPCL_EINVAL, "%s takes only one producer", t->name);
+		return ipcl_seterr(err, IPCL_EINVAL, "%s takes only one producer",
+				   t->name);
 	if (nc > 1 && !(t->caps & (IPCL_CAP_MULTI_CONSUMER | IPCL_CAP_FANOUT)))
-		return ipcl_seterr(err, IPCL_EINVAL, "%s takes only one consumer", t->name);
+		return ipcl_seterr(err, IPCL_EINVAL, "%s takes only one consumer",
+				   t->name);
 	if (np > 0xffff)
 		return IPCL_EINVAL;
 	if ((t->caps & IPCL_CAP_THREADS_ONLY) && !c->threads)
-		return ipcl_seterr(err, IPCL_EINVAL, "%s works only with --threads", t->name);
+		return ipcl_seterr(err, IPCL_EINVAL, "%s works only with --threads",
+				   t->name);
 	for (int i = 0; i < c->nkv; i++) {
 		const struct ipcl_option *o = t->options;
 
@@ -837,7 +856,8 @@ static uint64_t run_progress(struct board *b)
 		int kind = b->slot[i].kind;
 
 		if (kind == ROLE_PINGER || kind == ROLE_PRODUCER)
-			p += atomic_load_explicit(&b->slot[i].progress, memory_order_relaxed);
+			p += atomic_load_explicit(&b->slot[i].progress,
+						  memory_order_relaxed);
 	}
 	return p;
 }
@@ -853,14 +873,15 @@ static void run_show_progress(struct board *b, int64_t start, int final)
 		return;
 	}
 	if (c->duration_ns)
-		fprintf(stderr, "\r\033[K[%s %s %zuB] %.1fs of %.1fs, %llu msgs", c->transport,
-			ipcl_pattern_name(c->pattern), b->msg_size, el,
+		fprintf(stderr, "\r\033[K[%s %s %zuB] %.1fs of %.1fs, %llu msgs",
+			c->transport, ipcl_pattern_name(c->pattern), b->msg_size, el,
 			(double)c->duration_ns / NS, (unsigned long long)done);
 	else {
 		uint64_t total = (c->count + c->warmup) * (uint64_t)c->producers;
 		double f = total ? (double)done / (double)total : 0;
 
-		fprintf(stderr, "\r\033[K[%s %s %zuB] %3.0f%% %llu/%llu msgs, %.1fs elapsed",
+		fprintf(stderr,
+			"\r\033[K[%s %s %zuB] %3.0f%% %llu/%llu msgs, %.1fs elapsed",
 			c->transport, ipcl_pattern_name(c->pattern), b->msg_size, f * 100,
 			(unsigned long long)done, (unsigned long long)total, el);
 		if (f > 0.02)
@@ -873,7 +894,8 @@ static void run_show_progress(struct board *b, int64_t start, int final)
 static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int spawned)
 {
 	const struct ipcl_runcfg *c = &b->cfg;
-	int64_t start = ipcl_now_ns(), watchdog = start + c->open_timeout_ns + c->timeout_ns;
+	int64_t start = ipcl_now_ns(),
+		watchdog = start + c->open_timeout_ns + c->timeout_ns;
 	int64_t shown = 0;
 	const char *why = NULL;
 	int all_ready = 0, left = spawned;
@@ -900,7 +922,8 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 				all_ready = 1;
 				watchdog = b->t_go + c->timeout_ns;
 			} else if (now - start > c->open_timeout_ns) {
-				why = "the roles did not all open their endpoints in time";
+				why =
+				    "the roles did not all open their endpoints in time";
 				atomic_store(&b->abort, 1);
 				all_ready = 1;
 				watchdog = now + 2 * NS;
@@ -908,8 +931,10 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 		}
 		if (now > watchdog) {
 			if (!why)
-				why = "watchdog: the run overran its time limit (--timeout) and was "
-				      "killed; a message may have been lost on a channel that "
+				why = "watchdog: the run overran its time limit "
+				      "(--timeout) and was "
+				      "killed; a message may have been lost on a channel "
+				      "that "
 				      "cannot report it";
 			atomic_store(&b->abort, 1);
 			if (tids)
@@ -944,9 +969,11 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 						struct slot *s = &b->slot[i];
 
 						if (!s->rc)
-							role_fail(s, -EINTR, "role process killed");
+							role_fail(s, -EINTR,
+								  "role process killed");
 						snprintf(s->err, sizeof s->err,
-							 "role process killed by signal %d (%s)",
+							 "role process killed by signal "
+							 "%d (%s)",
 							 WTERMSIG(status),
 							 strsignal(WTERMSIG(status)));
 						atomic_store(&b->abort, 1);
@@ -999,8 +1026,8 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 	head.fanout = (t->caps & IPCL_CAP_FANOUT) != 0;
 	head.msg_size = cfg.size;
 	for (int i = 0; i < 2; i++)
-		snprintf(head.tag[i], sizeof head.tag[i], "%d-%u%c", (int)getpid(), run_no,
-			 'a' + i);
+		snprintf(head.tag[i], sizeof head.tag[i], "%d-%u%c", (int)getpid(),
+			 run_no, 'a' + i);
 	run_no++;
 
 	rc = run_server_url(&cfg, t, &srv, serr);
@@ -1017,26 +1044,30 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 			goto report;
 		}
 	}
-	if (probe.max_msg && cfg.size > probe.max_msg && probe.max_msg >= IPCL_FRAME_HDR) {
-		ipcl_seterr(err, IPCL_ETOOBIG,
-			    "message size %zu is over the %s limit of %zu bytes on this machine",
-			    cfg.size, t->name, probe.max_msg);
+	if (probe.max_msg && cfg.size > probe.max_msg &&
+	    probe.max_msg >= IPCL_FRAME_HDR) {
+		ipcl_seterr(
+		    err, IPCL_ETOOBIG,
+		    "message size %zu is over the %s limit of %zu bytes on this machine",
+		    cfg.size, t->name, probe.max_msg);
 		goto out;
 	}
 	if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR) {
 		head.mini = 1; /* the sequence number is all that fits */
 		head.msg_size = probe.max_msg < 8 ? probe.max_msg : 8;
 	} else if (cfg.size < IPCL_FRAME_HDR) {
-		ipcl_seterr(err, IPCL_EINVAL,
-			    "message size %zu is below the %d-byte ipclab header; use %d or "
-			    "more",
-			    cfg.size, IPCL_FRAME_HDR, IPCL_FRAME_HDR);
+		ipcl_seterr(
+		    err, IPCL_EINVAL,
+		    "message size %zu is below the %d-byte ipclab header; use %d or "
+		    "more",
+		    cfg.size, IPCL_FRAME_HDR, IPCL_FRAME_HDR);
 		goto out;
 	}
 	if (cfg.pattern == IPCL_RATE)
-		head.nbits = cfg.warmup + (uint64_t)(cfg.rate * (double)cfg.duration_ns / NS /
-						     cfg.producers) +
-			     64;
+		head.nbits =
+		    cfg.warmup +
+		    (uint64_t)(cfg.rate * (double)cfg.duration_ns / NS / cfg.producers) +
+		    64;
 	else if (cfg.duration_ns)
 		head.nbits = (uint64_t)1 << 31;
 	else
@@ -1054,7 +1085,8 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		why = serr;
 		goto report;
 	}
-	b = mmap(NULL, (size_t)board_bytes(&head), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	b = mmap(NULL, (size_t)board_bytes(&head), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	if (b == MAP_FAILED) {
 		ipcl_seterr(serr, -errno, "board mmap: %s", strerror(errno));
 		why = serr;
@@ -1100,8 +1132,8 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		for (int i = 0; i < b->nchan; i++)
 			ipcl_chan_detach(chan[i]);
 	{
-		const char *w = run_wait(b, cfg.threads ? NULL : pids, cfg.threads ? tids : NULL,
-					 spawned);
+		const char *w = run_wait(b, cfg.threads ? NULL : pids,
+					 cfg.threads ? tids : NULL, spawned);
 
 		if (w && !why)
 			why = w;

@@ -32,9 +32,9 @@ static const struct {
 	int (*start)(struct ipcl_server *, int64_t, char *);
 	int stop_sig;
 } kinds[] = {
-	{"redis", "IPCLAB_REDIS_URL", ipcl_redis_server_start, SIGTERM},
-	{"rabbitmq", "IPCLAB_AMQP_URL", ipcl_rabbitmq_server_start, SIGTERM},
-	{"postgres", "IPCLAB_PG_URL", ipcl_postgres_server_start, SIGINT},
+    {"redis", "IPCLAB_REDIS_URL", ipcl_redis_server_start, SIGTERM},
+    {"rabbitmq", "IPCLAB_AMQP_URL", ipcl_rabbitmq_server_start, SIGTERM},
+    {"postgres", "IPCLAB_PG_URL", ipcl_postgres_server_start, SIGINT},
 };
 
 const char *ipcl_server_env(const char *kind)
@@ -55,7 +55,8 @@ int ipcl_server_start(const char *kind, struct ipcl_server *s, int64_t deadline_
 		snprintf(s->kind, sizeof s->kind, "%s", kind);
 		if (!kinds[i].start)
 			return ipcl_seterr(err, IPCL_EUNAVAIL,
-					   "no launcher for %s servers in this build", kind);
+					   "no launcher for %s servers in this build",
+					   kind);
 		return kinds[i].start(s, deadline_ns, err);
 	}
 	return ipcl_seterr(err, IPCL_EINVAL, "unknown server kind '%s'", kind);
@@ -73,7 +74,7 @@ static int server_reap(pid_t pid, int64_t deadline_ns)
 				goto wait;
 			return 1;
 		}
-wait:
+	wait:
 		if (ipcl_now_ns() >= deadline_ns)
 			return 0;
 		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
@@ -110,7 +111,8 @@ void ipcl_server_stop(struct ipcl_server *s)
 		if (strncmp(s->dir, "/tmp/", 5) == 0 || getenv("TMPDIR")) {
 			snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", s->dir);
 			if (system(cmd) != 0) {
-				/* best effort; the dir name is printed by `ipclab clean` */
+				/* best effort; the dir name is printed by `ipclab clean`
+				 */
 			}
 		}
 		s->dir[0] = 0;

@@ -32,8 +32,9 @@ struct pipe_ep {
 };
 
 static const struct ipcl_option pipe_options[] = {
-	{"capacity", "0", "pipe buffer size in bytes set with F_SETPIPE_SZ (0: kernel default)"},
-	{NULL, NULL, NULL},
+    {"capacity", "0",
+     "pipe buffer size in bytes set with F_SETPIPE_SZ (0: kernel default)"},
+    {NULL, NULL, NULL},
 };
 
 static int pipe_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
@@ -66,7 +67,8 @@ static int pipe_setup(struct ipcl_chan *c)
 	long long capacity;
 	int rc;
 
-	rc = ipcl_opt_int(c->opts, pipe_options, "capacity", 0, 1 << 30, &capacity, c->err);
+	rc = ipcl_opt_int(c->opts, pipe_options, "capacity", 0, 1 << 30, &capacity,
+			  c->err);
 	if (rc)
 		return rc;
 	if (pipe(pc->fd) < 0)
@@ -164,18 +166,18 @@ static void pipe_close(struct ipcl_ep *ep)
 }
 
 const struct ipcl_transport ipcl_transport_pipe = {
-	.name = "pipe",
-	.summary = "anonymous pipe between a parent and a forked child (pipe2, read/write)",
-	.caps = IPCL_CAP_RELATED_ONLY | IPCL_CAP_HAS_EOF,
-	.chan_state_size = sizeof(struct pipe_chan),
-	.ep_state_size = sizeof(struct pipe_ep),
-	.options = pipe_options,
-	.probe = pipe_probe,
-	.setup = pipe_setup,
-	.detach = pipe_detach,
-	.teardown = pipe_teardown,
-	.open = pipe_open,
-	.send = pipe_send,
-	.recv = pipe_recv,
-	.close = pipe_close,
+    .name = "pipe",
+    .summary = "anonymous pipe between a parent and a forked child (pipe2, read/write)",
+    .caps = IPCL_CAP_RELATED_ONLY | IPCL_CAP_HAS_EOF,
+    .chan_state_size = sizeof(struct pipe_chan),
+    .ep_state_size = sizeof(struct pipe_ep),
+    .options = pipe_options,
+    .probe = pipe_probe,
+    .setup = pipe_setup,
+    .detach = pipe_detach,
+    .teardown = pipe_teardown,
+    .open = pipe_open,
+    .send = pipe_send,
+    .recv = pipe_recv,
+    .close = pipe_close,
 };

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define IPCL_FRAME_MAGIC 0x4c435049u /* "IPCL" */
-#define IPCL_FRAME_HDR 32
+#define IPCL_FRAME_HDR   32
 
 enum {
 	IPCL_FRAME_END = 1u << 0, /* end marker: no more messages from this producer */

@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #define IPCL_HIST_SUB_BITS 7
-#define IPCL_HIST_SUB (1 << IPCL_HIST_SUB_BITS)
-#define IPCL_HIST_SHIFTS 41
-#define IPCL_HIST_BUCKETS ((IPCL_HIST_SHIFTS + 1) * IPCL_HIST_SUB)
+#define IPCL_HIST_SUB      (1 << IPCL_HIST_SUB_BITS)
+#define IPCL_HIST_SHIFTS   41
+#define IPCL_HIST_BUCKETS  ((IPCL_HIST_SHIFTS + 1) * IPCL_HIST_SUB)
 
 struct ipcl_hist {
 	uint64_t count;

@@ -14,7 +14,7 @@
 #include <ipclab/transport.h>
 
 #define IPCL_MAX_ROLES 16
-#define IPCL_MAX_KV 16
+#define IPCL_MAX_KV    16
 
 enum ipcl_pattern {
 	IPCL_PINGPONG = 0, /* round trip, one message in flight */
@@ -23,32 +23,32 @@ enum ipcl_pattern {
 };
 
 enum ipcl_placement {
-	IPCL_PLACE_NONE = 0, /* unpinned: the scheduler decides */
-	IPCL_PLACE_SAME = 1, /* every role on one CPU */
+	IPCL_PLACE_NONE = 0,  /* unpinned: the scheduler decides */
+	IPCL_PLACE_SAME = 1,  /* every role on one CPU */
 	IPCL_PLACE_SPLIT = 2, /* roles spread over the allowed CPUs */
-	IPCL_PLACE_LIST = 3, /* --cpus: role i on cpus[i % ncpus] */
+	IPCL_PLACE_LIST = 3,  /* --cpus: role i on cpus[i % ncpus] */
 };
 
 struct ipcl_runcfg {
 	char transport[48];
 	enum ipcl_pattern pattern;
-	size_t size;          /* bytes per message, harness header included */
-	uint64_t count;       /* measured messages per producer (0: use duration) */
-	int64_t duration_ns;  /* measured time (0: use count) */
-	uint64_t warmup;      /* messages per producer before measuring */
-	double rate;          /* rate pattern: messages per second, all producers */
+	size_t size;         /* bytes per message, harness header included */
+	uint64_t count;      /* measured messages per producer (0: use duration) */
+	int64_t duration_ns; /* measured time (0: use count) */
+	uint64_t warmup;     /* messages per producer before measuring */
+	double rate;         /* rate pattern: messages per second, all producers */
 	int producers, consumers;
-	int threads;          /* roles as threads of this process */
+	int threads; /* roles as threads of this process */
 	enum ipcl_placement placement;
 	int ncpus;
 	int cpus[IPCL_MAX_ROLES];
-	int expect_loss;      /* loss is expected: do not fail the run for it */
-	int64_t timeout_ns;   /* watchdog: the whole run is stopped after this */
+	int expect_loss;    /* loss is expected: do not fail the run for it */
+	int64_t timeout_ns; /* watchdog: the whole run is stopped after this */
 	int64_t open_timeout_ns;
-	int64_t idle_ns;      /* a consumer of a lossy channel stops after this silence */
-	int64_t stall_ns;     /* fault: the (first) consumer sleeps this long once ... */
-	uint64_t stall_at;    /* ... after receiving this many messages */
-	int progress;         /* progress line on stderr */
+	int64_t idle_ns;   /* a consumer of a lossy channel stops after this silence */
+	int64_t stall_ns;  /* fault: the (first) consumer sleeps this long once ... */
+	uint64_t stall_at; /* ... after receiving this many messages */
+	int progress;      /* progress line on stderr */
 	int nkv;
 	struct ipcl_kv kv[IPCL_MAX_KV];
 };

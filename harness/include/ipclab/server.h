@@ -12,7 +12,8 @@
 
 struct ipcl_server {
 	char kind[16]; /* "redis", "rabbitmq", "postgres" */
-	char url[256]; /* redis://127.0.0.1:P, amqp://guest:guest@127.0.0.1:P/, postgresql://... */
+	char url[256]; /* redis://127.0.0.1:P, amqp://guest:guest@127.0.0.1:P/,
+			  postgresql://... */
 	char dir[108]; /* the temp dir with data, logs and sockets */
 	char version[64];
 	pid_t pid;     /* the server process */

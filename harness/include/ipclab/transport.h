@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPCL_ADDR_MAX 512 /* bytes of chan->addr, NUL included */
-#define IPCL_ERR_MAX 256  /* bytes of an err buffer, NUL included */
-#define IPCL_FACTS_MAX 24 /* key/value facts one probe may report */
+#define IPCL_ADDR_MAX  512 /* bytes of chan->addr, NUL included */
+#define IPCL_ERR_MAX   256 /* bytes of an err buffer, NUL included */
+#define IPCL_FACTS_MAX 24  /* key/value facts one probe may report */
 
 /* An absolute CLOCK_MONOTONIC time in ns that never comes: block with no timer. */
 #define IPCL_FOREVER INT64_MAX
@@ -33,11 +33,11 @@
  * can fail returns 0 on success or -errno / one of these on failure.
  */
 enum {
-	IPCL_EOF = -10000,   /* the peer closed the channel cleanly: no more messages */
-	IPCL_EPROTO = -10001,   /* the peer sent something that is not a valid frame */
-	IPCL_EBROKER = -10002,  /* the server answered with an error */
-	IPCL_EINVAL = -10003,   /* a transport option has a bad value (exit status 2) */
-	IPCL_ETOOBIG = -10004,  /* the message is larger than the transport allows */
+	IPCL_EOF = -10000,     /* the peer closed the channel cleanly: no more messages */
+	IPCL_EPROTO = -10001,  /* the peer sent something that is not a valid frame */
+	IPCL_EBROKER = -10002, /* the server answered with an error */
+	IPCL_EINVAL = -10003,  /* a transport option has a bad value (exit status 2) */
+	IPCL_ETOOBIG = -10004, /* the message is larger than the transport allows */
 	IPCL_EUNAVAIL = -10005, /* the mechanism cannot work here (reason in err) */
 	IPCL_ETRUNC = -10006,   /* the receive buffer is smaller than the message */
 };
@@ -53,19 +53,20 @@ enum ipcl_role {
 
 /* Capabilities: what a transport guarantees or needs. */
 enum {
-	IPCL_CAP_MSG_BOUNDARY = 1u << 0,  /* the mechanism itself keeps message boundaries */
-	IPCL_CAP_DURABLE = 1u << 1,       /* messages can survive a crash of the server */
+	IPCL_CAP_MSG_BOUNDARY = 1u
+				<< 0, /* the mechanism itself keeps message boundaries */
+	IPCL_CAP_DURABLE = 1u << 1,   /* messages can survive a crash of the server */
 	IPCL_CAP_MULTI_PRODUCER = 1u << 2, /* several producers may share a channel */
 	IPCL_CAP_MULTI_CONSUMER = 1u << 3, /* several consumers share the work */
-	IPCL_CAP_CROSS_HOST = 1u << 4,    /* could span hosts (loopback here) */
-	IPCL_CAP_RELATED_ONLY = 1u << 5,  /* peers must share an ancestor: fork, no exec */
-	IPCL_CAP_NEEDS_SERVER = 1u << 6,  /* a broker process must be running */
-	IPCL_CAP_LOSSY = 1u << 7,         /* may drop messages by design (UDP, signals) */
-	IPCL_CAP_FANOUT = 1u << 8,        /* every consumer receives every message */
-	IPCL_CAP_THREADS_ONLY = 1u << 9,  /* endpoints must live in one process */
-	IPCL_CAP_HAS_EOF = 1u << 10,      /* recv() reports IPCL_EOF when producers close */
-	IPCL_CAP_REQREP = 1u << 11,       /* request/response: replies come back on the
-					     same channel (see reply()) */
+	IPCL_CAP_CROSS_HOST = 1u << 4,     /* could span hosts (loopback here) */
+	IPCL_CAP_RELATED_ONLY = 1u << 5, /* peers must share an ancestor: fork, no exec */
+	IPCL_CAP_NEEDS_SERVER = 1u << 6, /* a broker process must be running */
+	IPCL_CAP_LOSSY = 1u << 7,        /* may drop messages by design (UDP, signals) */
+	IPCL_CAP_FANOUT = 1u << 8,       /* every consumer receives every message */
+	IPCL_CAP_THREADS_ONLY = 1u << 9, /* endpoints must live in one process */
+	IPCL_CAP_HAS_EOF = 1u << 10, /* recv() reports IPCL_EOF when producers close */
+	IPCL_CAP_REQREP = 1u << 11,  /* request/response: replies come back on the
+					same channel (see reply()) */
 };
 
 /* One "key": "value" fact: a probed limit, a setting actually used, a version. */
@@ -83,7 +84,7 @@ struct ipcl_probe {
 
 /* Add a fact; values that parse as integers are written as JSON numbers. */
 void ipcl_fact(struct ipcl_probe *p, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* A transport option: name=value given with `-O name=value`. */
 struct ipcl_option {
@@ -94,12 +95,12 @@ struct ipcl_option {
 
 /* The run parameters a transport may look at. */
 struct ipcl_opts {
-	size_t msg_size;  /* largest message the harness will send on this channel */
-	int producers;    /* producer endpoints that will open this channel */
-	int consumers;    /* consumer endpoints that will open this channel */
-	int threads;      /* 1: all endpoints are threads of the creating process */
-	const char *tag;  /* unique per run and channel: use it in names (mq, keys ...) */
-	int nkv;          /* transport options from the command line */
+	size_t msg_size; /* largest message the harness will send on this channel */
+	int producers;   /* producer endpoints that will open this channel */
+	int consumers;   /* consumer endpoints that will open this channel */
+	int threads;     /* 1: all endpoints are threads of the creating process */
+	const char *tag; /* unique per run and channel: use it in names (mq, keys ...) */
+	int nkv;         /* transport options from the command line */
 	const struct ipcl_kv *kv;
 };
 
@@ -112,8 +113,7 @@ const char *ipcl_opt(const struct ipcl_opts *o, const struct ipcl_option *table,
 
 /* Parse an option as an integer in [lo, hi]; IPCL_EINVAL with err set otherwise. */
 int ipcl_opt_int(const struct ipcl_opts *o, const struct ipcl_option *table,
-		 const char *name, long long lo, long long hi, long long *out,
-		 char *err);
+		 const char *name, long long lo, long long hi, long long *out, char *err);
 
 /*
  * A one-way channel. setup() runs in the creating process and must write into
@@ -225,7 +225,7 @@ struct ipcl_transport {
 
 /* Write a one-line explanation into an err buffer (IPCL_ERR_MAX bytes); returns rc. */
 int ipcl_seterr(char *err, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* CLOCK_MONOTONIC now, in ns. */
 int64_t ipcl_now_ns(void);

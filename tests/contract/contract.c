@@ -1,0 +1,452 @@
+/*
+ * contract.c - the contract suite: the same cases run against every built-in
+ * transport (`contract_suite NAME`, one ctest per transport). Endpoints are
+ * threads of this process (opts.threads = 1); process mode is covered by the
+ * end-to-end CLI tests. A transport that needs a server gets its URL from the
+ * environment or a throwaway server started once for the suite.
+ *
+ * Cases: round trip of sizes 1 B to the limit, message boundaries, EOF after
+ * the producer closes, receive timeout, close after a failed open, teardown
+ * leaves nothing behind (also from a fresh channel that knows only the
+ * address, as after a crash), and a message over the limit is refused.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ipclab/endpoint.h>
+#include <ipclab/registry.h>
+#include <ipclab/server.h>
+
+#include "testutil.h"
+
+#define SEC 1000000000LL
+
+static const struct ipcl_transport *T;
+static struct ipcl_server srv;
+static struct ipcl_kv url_kv;
+static int have_url;
+static int tag_no;
+static char tags[64][32];
+
+static int lossy(void)
+{
+	return (T->caps & IPCL_CAP_LOSSY) != 0;
+}
+
+static int reqrep(void)
+{
+	return (T->caps & IPCL_CAP_REQREP) != 0;
+}
+
+static void make_opts(struct ipcl_opts *o, size_t size)
+{
+	memset(o, 0, sizeof *o);
+	o->msg_size = size;
+	o->producers = 1;
+	o->consumers = 1;
+	o->threads = 1;
+	snprintf(tags[tag_no % 64], sizeof tags[0], "%d-c%d", (int)getpid(), tag_no);
+	o->tag = tags[tag_no % 64];
+	tag_no++;
+	if (have_url) {
+		o->nkv = 1;
+		o->kv = &url_kv;
+	}
+}
+
+static size_t max_msg(void)
+{
+	struct ipcl_opts o;
+	struct ipcl_probe p = {0};
+	char err[IPCL_ERR_MAX] = "";
+
+	make_opts(&o, 64);
+	if (T->probe && T->probe(&o, &p, err) != 0)
+		fail_msg("probe failed: %s", err);
+	return p.max_msg;
+}
+
+static void fill(unsigned char *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(seed * 31 + i * 7 + 1);
+}
+
+/* A consumer thread: open, receive want messages (replying when req/rep), close. */
+struct consumer {
+	struct ipcl_chan *chan;
+	size_t cap;
+	int want, got, rc, eof_rc;
+	int check_eof;
+	int64_t deadline;
+	unsigned char **msgs;
+	size_t *lens;
+	char err[IPCL_ERR_MAX];
+};
+
+static void *consumer_main(void *arg)
+{
+	struct consumer *c = arg;
+	struct ipcl_ep *ep = NULL;
+	unsigned char *buf = malloc(c->cap ? c->cap : 1);
+
+	c->rc = ipcl_ep_open(c->chan, IPCL_CONSUMER, 0, ipcl_now_ns() + 20 * SEC, &ep,
+			     c->err);
+	if (c->rc)
+		goto out;
+	while (c->got < c->want) {
+		size_t len = 0;
+		int rc = T->recv(ep, buf, c->cap, &len, c->deadline);
+
+		if (rc == -ETIMEDOUT && lossy())
+			break;
+		if (rc) {
+			c->rc = rc;
+			snprintf(c->err, sizeof c->err, "recv: %s (%.200s)",
+				 ipcl_strerror(rc), ep->err);
+			goto out;
+		}
+		c->msgs[c->got] = malloc(len ? len : 1);
+		memcpy(c->msgs[c->got], buf, len);
+		c->lens[c->got] = len;
+		c->got++;
+		if (T->ack)
+			assert_int_equal(T->ack(ep), 0);
+		if (reqrep()) {
+			c->rc = T->reply(ep, buf, len, ipcl_now_ns() + 10 * SEC);
+			if (c->rc)
+				goto out;
+		}
+	}
+	if (c->check_eof) {
+		size_t len;
+
+		c->eof_rc = T->recv(ep, buf, c->cap, &len, ipcl_now_ns() + 5 * SEC);
+	}
+out:
+	ipcl_ep_close(ep, ipcl_now_ns() + 5 * SEC);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Send n messages of the given lengths over a fresh channel and check that they
+ * arrive whole, in order, each on its own. Lossy transports may drop some: what
+ * arrives must still be intact and in order, and something must arrive.
+ */
+static void exchange(size_t cap, int n, const size_t *lens, int gap_us)
+{
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL;
+	struct ipcl_ep *ep = NULL;
+	struct consumer c = {0};
+	pthread_t th;
+	char err[IPCL_ERR_MAX] = "";
+	unsigned char *buf = malloc(cap), *reply = malloc(cap);
+	int rc, next = 0;
+
+	make_opts(&o, cap);
+	rc = ipcl_chan_create(T, &o, &chan, err);
+	if (rc)
+		fail_msg("setup (size %zu): %s", cap, err);
+	c.chan = chan;
+	c.cap = cap;
+	c.want = n;
+	c.deadline = ipcl_now_ns() + (lossy() ? 3 : 30) * SEC;
+	c.msgs = calloc((size_t)n, sizeof *c.msgs);
+	c.lens = calloc((size_t)n, sizeof *c.lens);
+	assert_int_equal(pthread_create(&th, NULL, consumer_main, &c), 0);
+	rc = ipcl_ep_open(chan, IPCL_PRODUCER, 0, ipcl_now_ns() + 20 * SEC, &ep, err);
+	if (rc) {
+		pthread_join(th, NULL);
+		fail_msg("producer open: %s", err);
+	}
+	for (int i = 0; i < n; i++) {
+		fill(buf, lens[i], (unsigned)i);
+		rc = T->send(ep, buf, lens[i], ipcl_now_ns() + 20 * SEC);
+		if (rc)
+			fail_msg("send %d (%zu B): %s (%s)", i, lens[i],
+				 ipcl_strerror(rc), ep->err);
+		if (reqrep()) {
+			size_t rlen;
+
+			rc = T->recv(ep, reply, cap, &rlen, ipcl_now_ns() + 20 * SEC);
+			if (rc)
+				fail_msg("reply %d: %s", i, ipcl_strerror(rc));
+			assert_int_equal(rlen, lens[i]);
+			assert_memory_equal(reply, buf, lens[i]);
+		}
+		if (gap_us)
+			usleep((useconds_t)gap_us);
+	}
+	rc = ipcl_ep_close(ep, ipcl_now_ns() + 10 * SEC);
+	assert_int_equal(rc, 0);
+	pthread_join(th, NULL);
+	if (c.rc)
+		fail_msg("consumer: %s", c.err);
+	if (!lossy())
+		assert_int_equal(c.got, n);
+	assert_true(c.got > 0);
+	for (int i = 0; i < c.got; i++) {
+		/* Find which message this is (lossy channels may skip some). */
+		while (next < n && c.lens[i] != lens[next])
+			next++;
+		if (next >= n)
+			fail_msg("message %d (%zu B) does not match any sent in order", i,
+				 c.lens[i]);
+		fill(buf, lens[next], (unsigned)next);
+		assert_memory_equal(c.msgs[i], buf, lens[next]);
+		next++;
+		free(c.msgs[i]);
+	}
+	free(c.msgs);
+	free(c.lens);
+	free(buf);
+	free(reply);
+	ipcl_chan_destroy(chan);
+}
+
+static void test_round_trip_sizes(void **state)
+{
+	size_t sizes[] = {1, 2, 31, 32, 64, 1000, 4096, 65536, 1 << 20};
+	size_t lim = max_msg();
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t s = sizes[i], l[2];
+
+		if (lim && s > lim)
+			continue;
+		l[0] = s;
+		l[1] = s;
+		exchange(s, 2, l, lossy() ? 2000 : 0);
+	}
+	if (lim && lim <= (1 << 20)) {
+		size_t l[1] = {lim};
+
+		exchange(lim, 1, l, 0);
+	}
+}
+
+static void test_boundaries(void **state)
+{
+	size_t lim = max_msg(), cap = 256, lens[40];
+
+	if (lim && lim < cap)
+		cap = lim;
+	for (int i = 0; i < 40; i++)
+		lens[i] = 1 + (size_t)(i * 37) % cap;
+	exchange(cap, 40, lens, lossy() ? 2000 : 0);
+}
+
+static void test_eof(void **state)
+{
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL;
+	struct ipcl_ep *ep = NULL;
+	struct consumer c = {0};
+	pthread_t th;
+	char err[IPCL_ERR_MAX];
+	unsigned char msg[64];
+
+	if (!(T->caps & IPCL_CAP_HAS_EOF))
+		skip(); /* the harness ends such channels with an end marker */
+	make_opts(&o, sizeof msg);
+	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
+	c.chan = chan;
+	c.cap = sizeof msg;
+	c.want = 1;
+	c.check_eof = 1;
+	c.deadline = ipcl_now_ns() + 20 * SEC;
+	c.msgs = calloc(1, sizeof *c.msgs);
+	c.lens = calloc(1, sizeof *c.lens);
+	assert_int_equal(pthread_create(&th, NULL, consumer_main, &c), 0);
+	assert_int_equal(
+	    ipcl_ep_open(chan, IPCL_PRODUCER, 0, ipcl_now_ns() + 20 * SEC, &ep, err), 0);
+	fill(msg, sizeof msg, 1);
+	assert_int_equal(T->send(ep, msg, sizeof msg, IPCL_FOREVER), 0);
+	ipcl_ep_close(ep, ipcl_now_ns() + 5 * SEC);
+	pthread_join(th, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.got, 1);
+	assert_int_equal(c.eof_rc, IPCL_EOF);
+	free(c.msgs[0]);
+	free(c.msgs);
+	free(c.lens);
+	ipcl_chan_destroy(chan);
+}
+
+struct opener {
+	struct ipcl_chan *chan;
+	struct ipcl_ep *ep;
+	int rc;
+	char err[IPCL_ERR_MAX];
+};
+
+static void *open_consumer(void *arg)
+{
+	struct opener *op = arg;
+
+	op->rc = ipcl_ep_open(op->chan, IPCL_CONSUMER, 0, ipcl_now_ns() + 20 * SEC,
+			      &op->ep, op->err);
+	return NULL;
+}
+
+static void test_timeout(void **state)
+{
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL;
+	struct ipcl_ep *ep = NULL;
+	struct opener op = {0};
+	pthread_t th;
+	char err[IPCL_ERR_MAX];
+	unsigned char buf[64];
+	size_t len;
+	int64_t t0, el;
+	int rc;
+
+	make_opts(&o, sizeof buf);
+	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
+	op.chan = chan;
+	assert_int_equal(pthread_create(&th, NULL, open_consumer, &op), 0);
+	rc = ipcl_ep_open(chan, IPCL_PRODUCER, 0, ipcl_now_ns() + 20 * SEC, &ep, err);
+	pthread_join(th, NULL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(op.rc, 0);
+	t0 = ipcl_now_ns();
+	rc = T->recv(op.ep, buf, sizeof buf, &len, t0 + SEC / 5);
+	el = ipcl_now_ns() - t0;
+	assert_int_equal(rc, -ETIMEDOUT);
+	assert_true(el >= SEC / 5 - SEC / 100); /* not early ... */
+	assert_true(el < 5 * SEC);              /* ... and not stuck */
+	ipcl_ep_close(ep, ipcl_now_ns() + 5 * SEC);
+	ipcl_ep_close(op.ep, ipcl_now_ns() + 5 * SEC);
+	ipcl_chan_destroy(chan);
+}
+
+static void test_close_after_failed_open(void **state)
+{
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL;
+	struct ipcl_ep *ep = NULL;
+	char err[IPCL_ERR_MAX] = "";
+	const char *bad[] = {"", "garbage that is no address"};
+
+	make_opts(&o, 64);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		for (int role = 0; role < 2; role++) {
+			assert_int_equal(ipcl_chan_attach(T, &o, bad[i], &chan, err), 0);
+			err[0] = 0;
+			/* ipcl_ep_open calls close() after the failed open(). */
+			assert_int_not_equal(ipcl_ep_open(chan, (enum ipcl_role)role, 0,
+							  ipcl_now_ns() + SEC, &ep, err),
+					     0);
+			assert_null(ep);
+			assert_true(err[0] != 0);
+			ipcl_chan_release(chan);
+		}
+	}
+}
+
+static void test_cleanup(void **state)
+{
+	static char before[65536], after[65536];
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL, *again = NULL;
+	char err[IPCL_ERR_MAX];
+	size_t l[3] = {40, 50, 60};
+
+	ipcl_test_leftovers(before, sizeof before);
+	exchange(64, 3, l, 0);
+	ipcl_test_leftovers(after, sizeof after);
+	assert_string_equal(before, after);
+
+	/* A crash: the creator is gone; a fresh process knows only the address. */
+	make_opts(&o, 64);
+	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
+	assert_int_equal(ipcl_chan_attach(T, &o, chan->addr, &again, err), 0);
+	if (T->detach)
+		T->detach(chan); /* drop the creator's descriptors, as a dead one would */
+	ipcl_chan_release(chan);
+	ipcl_chan_destroy(again);
+	ipcl_test_leftovers(after, sizeof after);
+	assert_string_equal(before, after);
+}
+
+static void test_too_big(void **state)
+{
+	size_t lim = max_msg();
+	struct ipcl_opts o;
+	struct ipcl_chan *chan = NULL;
+	struct ipcl_ep *ep = NULL;
+	struct opener op = {0};
+	pthread_t th;
+	char err[IPCL_ERR_MAX];
+	unsigned char *buf;
+	int rc;
+
+	if (!lim || lim >= (64u << 20))
+		skip(); /* no limit to cross (or too big to allocate in a test) */
+	make_opts(&o, lim + 1);
+	rc = ipcl_chan_create(T, &o, &chan, err);
+	if (rc) {
+		/* Refused at setup: fine, as long as it says why. */
+		assert_true(rc == IPCL_ETOOBIG || rc == IPCL_EINVAL || rc == -EMSGSIZE);
+		return;
+	}
+	op.chan = chan;
+	assert_int_equal(pthread_create(&th, NULL, open_consumer, &op), 0);
+	rc = ipcl_ep_open(chan, IPCL_PRODUCER, 0, ipcl_now_ns() + 20 * SEC, &ep, err);
+	pthread_join(th, NULL);
+	assert_int_equal(rc, 0);
+	buf = calloc(1, lim + 1);
+	rc = T->send(ep, buf, lim + 1, ipcl_now_ns() + 5 * SEC);
+	assert_true(rc == IPCL_ETOOBIG || rc == -EMSGSIZE);
+	free(buf);
+	ipcl_ep_close(ep, ipcl_now_ns() + 5 * SEC);
+	ipcl_ep_close(op.ep, ipcl_now_ns() + 5 * SEC);
+	ipcl_chan_destroy(chan);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_round_trip_sizes),
+	    cmocka_unit_test(test_boundaries),
+	    cmocka_unit_test(test_eof),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_close_after_failed_open),
+	    cmocka_unit_test(test_cleanup),
+	    cmocka_unit_test(test_too_big),
+	};
+	char err[IPCL_ERR_MAX] = "", name[64];
+	int rc;
+
+	if (argc != 2 || !(T = ipcl_transport_find(argv[1]))) {
+		fprintf(stderr, "usage: contract_suite TRANSPORT (a built-in one)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (T->server) {
+		const char *url = ipcl_test_server_url(T->server, &srv, err);
+
+		if (!url) {
+			fprintf(stderr, "contract %s: no server: %s\n", T->name, err);
+			return 1;
+		}
+		snprintf(url_kv.key, sizeof url_kv.key, "url");
+		snprintf(url_kv.val, sizeof url_kv.val, "%s", url);
+		have_url = 1;
+	}
+	snprintf(name, sizeof name, "contract.%s", T->name);
+	rc = _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL,
+				     NULL);
+	if (srv.pid)
+		ipcl_server_stop(&srv);
+	return rc;
+}

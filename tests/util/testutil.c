@@ -1,0 +1,70 @@
+/*
+ * testutil.c - helpers shared by the tests (testutil.h).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *ipcl_test_leftovers(char *buf, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *dirs[] = {"/dev/shm", "/dev/mqueue", tmp && *tmp ? tmp : "/tmp"};
+	char *names[1024];
+	int n = 0;
+	size_t len = 0;
+	FILE *p;
+	char line[512];
+
+	for (int d = 0; d < 3; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *e;
+
+		if (!dir)
+			continue;
+		while ((e = readdir(dir)) != NULL && n < 1024)
+			if (strncmp(e->d_name, "ipcl-", 5) == 0 &&
+			    asprintf(&names[n], "%s/%s", dirs[d], e->d_name) > 0)
+				n++;
+		closedir(dir);
+	}
+	p = popen("ipcs -q -m 2>/dev/null", "r");
+	while (p && fgets(line, sizeof line, p) && n < 1024) {
+		unsigned long key, id;
+
+		if (sscanf(line, "0x%lx %lu", &key, &id) == 2 &&
+		    asprintf(&names[n], "ipcs:%lu", id) > 0)
+			n++;
+	}
+	if (p)
+		pclose(p);
+	qsort(names, (size_t)n, sizeof names[0], cmp_str);
+	buf[0] = 0;
+	for (int i = 0; i < n; i++) {
+		int w = snprintf(buf + len, cap - len, "%s\n", names[i]);
+
+		if (w > 0 && (size_t)w < cap - len)
+			len += (size_t)w;
+		free(names[i]);
+	}
+	return buf;
+}
+
+const char *ipcl_test_server_url(const char *kind, struct ipcl_server *srv, char *err)
+{
+	const char *env = ipcl_server_env(kind), *url = env ? getenv(env) : NULL;
+
+	if (url && *url)
+		return url;
+	if (ipcl_server_start(kind, srv, ipcl_now_ns() + 90 * 1000000000LL, err))
+		return NULL;
+	return srv->url;
+}

@@ -1,0 +1,33 @@
+/*
+ * testutil.h - shared helpers for the cmocka tests: what IPC objects and temp
+ * dirs exist now (to prove a test left nothing behind), and a broker URL for a
+ * transport that needs a server (from the environment, or a throwaway server).
+ */
+#ifndef IPCL_TESTUTIL_H
+#define IPCL_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ipclab/server.h>
+#include <ipclab/transport.h>
+
+/*
+ * A sorted, newline-separated list of ipcl-* entries in /dev/shm, /dev/mqueue
+ * and $TMPDIR (or /tmp), and of the SysV message queues and shared memory
+ * segments `ipcs` shows. Returns buf.
+ */
+char *ipcl_test_leftovers(char *buf, size_t cap);
+
+/*
+ * The URL of a server of kind for a test: $IPCLAB_*_URL when set, else a
+ * throwaway server started into *srv (stop it with ipcl_server_stop). NULL with
+ * err set when neither works.
+ */
+const char *ipcl_test_server_url(const char *kind, struct ipcl_server *srv, char *err);
+
+#endif

@@ -121,6 +121,8 @@ static int cmd_list(int argc, char **argv)
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	int all = 0, json = 0, c;
+
+	opterr = 0;
 	const char *only = NULL, *name, *why;
 	const struct ipcl_transport *t;
 	struct ipcl_opts o = {

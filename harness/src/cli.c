@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ipclab/brokers.h>
 #include <ipclab/cli.h>
 #include <ipclab/endpoint.h>
 #include <ipclab/parse.h>
@@ -747,7 +748,8 @@ int ipcl_cli_main(int argc, char **argv)
 		for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0];
 		     i++)
 			if (strcmp(argv[2], commands[i].name) == 0) {
-				fputs(commands[i].help, stdout);
+				fputs(commands[i].help ? commands[i].help : ipcl_brokers_help(),
+				      stdout);
 				return 0;
 			}
 		fputs(main_help, stdout);

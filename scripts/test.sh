@@ -20,7 +20,7 @@ before=$(snapshot)
 
 build() { # dir, cmake args...
 	local dir=$1; shift
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCL_WERROR=ON "$@" >"$dir.log" 2>&1 &&
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.log" 2>&1 &&
 		cmake --build "$dir" -j "$jobs" >>"$dir.log" 2>&1 || { tail -40 "$dir.log"; return 1; }
 }
 mkdir -p build

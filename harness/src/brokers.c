@@ -24,14 +24,14 @@ static const char *const kinds[] = {"redis", "rabbitmq", "postgres"};
 #define NKINDS 3
 
 static const char brokers_help[] =
-	"usage: ipclab brokers up [KIND...] | status | env | down\n"
-	"\n"
-	"Throwaway local servers for a series of runs, from the installed packages\n"
-	"(redis-server, rabbitmq-server, postgresql): private temp dirs, loopback and\n"
-	"free ports, never a system instance. KIND: redis, rabbitmq, postgres (default:\n"
-	"all three). `env` prints export lines: eval \"$(ipclab brokers env)\".\n"
-	"State file: $IPCLAB_BROKERS_STATE or $XDG_RUNTIME_DIR/ipclab-brokers.env or\n"
-	"/tmp/ipclab-brokers-UID.env.\n";
+    "usage: ipclab brokers up [KIND...] | status | env | down\n"
+    "\n"
+    "Throwaway local servers for a series of runs, from the installed packages\n"
+    "(redis-server, rabbitmq-server, postgresql): private temp dirs, loopback and\n"
+    "free ports, never a system instance. KIND: redis, rabbitmq, postgres (default:\n"
+    "all three). `env` prints export lines: eval \"$(ipclab brokers env)\".\n"
+    "State file: $IPCLAB_BROKERS_STATE or $XDG_RUNTIME_DIR/ipclab-brokers.env or\n"
+    "/tmp/ipclab-brokers-UID.env.\n";
 
 static void state_path(char *out, size_t cap)
 {
@@ -74,8 +74,8 @@ static int state_read(struct ipcl_server *srv)
 			if (strncmp(line, key, n) == 0) {
 				int pid, aux;
 
-				if (sscanf(line + n, "'%d %d %107[^']'", &pid, &aux, srv[i].dir) ==
-				    3) {
+				if (sscanf(line + n, "'%d %d %107[^']'", &pid, &aux,
+					   srv[i].dir) == 3) {
 					srv[i].pid = pid;
 					srv[i].aux_pid = aux;
 				}
@@ -108,7 +108,7 @@ static int state_write(const struct ipcl_server *srv)
 static int brokers_up(int argc, char **argv)
 {
 	struct ipcl_server old[NKINDS], *shared;
-	char (*errs)[IPCL_ERR_MAX];
+	char(*errs)[IPCL_ERR_MAX];
 	pid_t kids[NKINDS] = {0};
 	int want[NKINDS] = {0}, failed = 0;
 	size_t bytes = sizeof(struct ipcl_server) * NKINDS + IPCL_ERR_MAX * NKINDS;
@@ -120,10 +120,11 @@ static int brokers_up(int argc, char **argv)
 			if (strcmp(argv[a], kinds[i]) == 0)
 				want[i] = found = 1;
 		if (!found) {
-			fprintf(stderr,
-				"ipclab brokers: unknown server kind '%s' (redis, rabbitmq, "
-				"postgres)\n",
-				argv[a]);
+			fprintf(
+			    stderr,
+			    "ipclab brokers: unknown server kind '%s' (redis, rabbitmq, "
+			    "postgres)\n",
+			    argv[a]);
 			return 2;
 		}
 	}
@@ -131,7 +132,8 @@ static int brokers_up(int argc, char **argv)
 		for (int i = 0; i < NKINDS; i++)
 			want[i] = 1;
 	state_read(old);
-	shared = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	shared =
+	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED) {
 		perror("ipclab brokers: mmap");
 		return 1;
@@ -141,7 +143,8 @@ static int brokers_up(int argc, char **argv)
 		if (!want[i])
 			continue;
 		if (old[i].pid && kill(old[i].pid, 0) == 0) {
-			fprintf(stderr, "%s: already running (%s)\n", kinds[i], old[i].url);
+			fprintf(stderr, "%s: already running (%s)\n", kinds[i],
+				old[i].url);
 			shared[i] = old[i];
 			want[i] = 0;
 			continue;
@@ -149,8 +152,9 @@ static int brokers_up(int argc, char **argv)
 		fprintf(stderr, "%s: starting...\n", kinds[i]);
 		kids[i] = fork();
 		if (kids[i] == 0) {
-			int rc = ipcl_server_start(kinds[i], &shared[i],
-						   ipcl_now_ns() + 90 * 1000000000LL, errs[i]);
+			int rc =
+			    ipcl_server_start(kinds[i], &shared[i],
+					      ipcl_now_ns() + 90 * 1000000000LL, errs[i]);
 
 			_exit(rc ? 1 : 0);
 		}
@@ -204,12 +208,13 @@ static int brokers_status(int env_only)
 		any = 1;
 		if (env_only) {
 			if (alive)
-				printf("export %s='%s'\n", ipcl_server_env(kinds[i]), srv[i].url);
+				printf("export %s='%s'\n", ipcl_server_env(kinds[i]),
+				       srv[i].url);
 			continue;
 		}
 		ipcl_url_redact(srv[i].url, red, sizeof red);
-		printf("%-9s %-8s pid %-7d %s  %s\n", kinds[i], alive ? "running" : "GONE",
-		       (int)srv[i].pid, red, srv[i].dir);
+		printf("%-9s %-8s pid %-7d %s  %s\n", kinds[i],
+		       alive ? "running" : "GONE", (int)srv[i].pid, red, srv[i].dir);
 	}
 	if (!any && !env_only)
 		printf("no brokers running\n");

@@ -19,9 +19,11 @@
 
 #include <ipclab/brokers.h>
 #include <ipclab/cli.h>
+#include <ipclab/compare.h>
 #include <ipclab/endpoint.h>
 #include <ipclab/parse.h>
 #include <ipclab/registry.h>
+#include <ipclab/report.h>
 #include <ipclab/results.h>
 #include <ipclab/runner.h>
 
@@ -50,7 +52,10 @@ static const char main_help[] =
     "commands:\n"
     "  list [--all] [--json] [TRANSPORT]  transports, capabilities, probed limits\n"
     "  run -t TRANSPORT [OPTIONS]         one measured run (see `ipclab run --help`)\n"
+    "  compare [--quick] [OPTIONS]        every transport head to head, ranked\n"
     "  clean [--dry-run]                  remove what killed runs left behind\n"
+    "  brokers up|status|env|down         throwaway Redis/RabbitMQ/PostgreSQL servers\n"
+    "  report FILE... [-o DIR] [--csv]    Markdown/HTML report with charts from results\n"
     "  help COMMAND                       help on a command\n"
     "\n"
     "`ipclab --version` prints the version. Exit status: 0 ok, 1 a run failed or\n"
@@ -727,9 +732,9 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } commands[] = {
-    {"list", cmd_list, list_help},
-    {"run", cmd_run, run_help},
-    {"clean", cmd_clean, clean_help},
+    {"list", cmd_list, list_help},       {"run", cmd_run, run_help},
+    {"clean", cmd_clean, clean_help},    {"report", ipcl_cmd_report, NULL},
+    {"compare", ipcl_cmd_compare, NULL}, {"brokers", ipcl_cmd_brokers, NULL},
 };
 
 int ipcl_cli_main(int argc, char **argv)
@@ -748,7 +753,12 @@ int ipcl_cli_main(int argc, char **argv)
 		for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0];
 		     i++)
 			if (strcmp(argv[2], commands[i].name) == 0) {
-				fputs(commands[i].help ? commands[i].help : ipcl_brokers_help(),
+				fputs(commands[i].help ? commands[i].help
+				      : commands[i].fn == ipcl_cmd_report
+					  ? ipcl_report_help()
+				      : commands[i].fn == ipcl_cmd_compare
+					  ? ipcl_compare_help()
+					  : ipcl_brokers_help(),
 				      stdout);
 				return 0;
 			}

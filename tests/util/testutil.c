@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -22,7 +23,10 @@ char *ipcl_test_leftovers(char *buf, size_t cap)
 	int n = 0;
 	size_t len = 0;
 	FILE *p;
-	char line[512];
+	char line[512], mine[32];
+
+	/* Only names made by this process (tags start with its pid): others may run. */
+	snprintf(mine, sizeof mine, "%d-", (int)getpid());
 
 	for (int d = 0; d < 3; d++) {
 		DIR *dir = opendir(dirs[d]);
@@ -32,6 +36,7 @@ char *ipcl_test_leftovers(char *buf, size_t cap)
 			continue;
 		while ((e = readdir(dir)) != NULL && n < 1024)
 			if (strncmp(e->d_name, "ipcl-", 5) == 0 &&
+			    strstr(e->d_name, mine) &&
 			    asprintf(&names[n], "%s/%s", dirs[d], e->d_name) > 0)
 				n++;
 		closedir(dir);

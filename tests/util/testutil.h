@@ -17,9 +17,10 @@
 #include <ipclab/transport.h>
 
 /*
- * A sorted, newline-separated list of ipcl-* entries in /dev/shm, /dev/mqueue
- * and $TMPDIR (or /tmp), and of the SysV message queues and shared memory
- * segments `ipcs` shows. Returns buf.
+ * A sorted, newline-separated list of the ipcl-* entries in /dev/shm,
+ * /dev/mqueue and $TMPDIR (or /tmp) that this process made (their names carry
+ * its pid, as every tag does), and of all SysV message queues and shared
+ * memory segments `ipcs` shows (they have no names). Returns buf.
  */
 char *ipcl_test_leftovers(char *buf, size_t cap);
 

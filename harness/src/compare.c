@@ -116,16 +116,18 @@ int ipcl_cmd_compare(int argc, char **argv)
 	size_t sizes[16];
 	int nsizes = 0, quick = 0, threads = 0, c, repeat = -1;
 	uint64_t count = 0;
+	int64_t duration = 0;
 	enum ipcl_placement pin = IPCL_PLACE_NONE;
 	const char *patterns[] = {"pingpong", "stream"};
 	struct point *pts = NULL;
 	int npts = 0, total = 0, done = 0, failures = 0;
 	const struct ipcl_transport *t;
 	int64_t start = ipcl_now_ns();
+	int tty = isatty(2);
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:n:o:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:n:d:o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			only = optarg;
@@ -137,6 +139,12 @@ int ipcl_cmd_compare(int argc, char **argv)
 			if (ipcl_parse_count(optarg, &count) || !count) {
 				fprintf(stderr, "ipclab compare: bad --count '%s'\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (ipcl_parse_duration(optarg, &duration)) {
+				fprintf(stderr, "ipclab compare: bad --duration '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -232,8 +240,12 @@ int ipcl_cmd_compare(int argc, char **argv)
 		sizes[nsizes++] = 1024;
 		sizes[nsizes++] = 65536;
 	}
-	if (!count)
-		count = quick ? 3000 : 20000;
+	if (count && duration) {
+		fprintf(stderr, "ipclab compare: give --count or --duration, not both\n");
+		return 2;
+	}
+	if (!count && !duration)
+		duration = quick ? 150000000 : 300000000;
 	if (repeat < 0)
 		repeat = quick ? 1 : 3;
 	if (!output) {
@@ -320,7 +332,8 @@ int ipcl_cmd_compare(int argc, char **argv)
 					cfg.pattern = p ? IPCL_STREAM : IPCL_PINGPONG;
 					cfg.size = sizes[s];
 					cfg.count = count;
-					cfg.warmup = count / 10;
+					cfg.duration_ns = duration;
+					cfg.warmup = count ? count / 10 : (quick ? 100 : 300);
 					cfg.threads = threads;
 					cfg.placement = pin;
 					cfg.timeout_ns = 120 * 1000000000LL;
@@ -373,7 +386,8 @@ int ipcl_cmd_compare(int argc, char **argv)
 			}
 		}
 	}
-	fprintf(stderr, "\r\033[K");
+	if (tty)
+		fprintf(stderr, "\r\033[K");
 	qsort(pts, (size_t)npts, sizeof *pts, cmp_point);
 	for (int i = 0; i < npts; i++) {
 		const struct point *pt = &pts[i];

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -672,6 +673,42 @@ static pid_t clean_owner(const char *name)
 	return 0;
 }
 
+/*
+ * SysV message queues of killed runs: sysv-mq makes keys 0x68000000 | pid << 4 | n
+ * (ipc/mq/sysv.c), so the owner's pid can be read back from the key.
+ */
+static int clean_sysv(int dry)
+{
+	FILE *f = fopen("/proc/sysvipc/msg", "r");
+	char line[512];
+	int removed = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		long long key;
+		int id;
+		unsigned uid;
+		pid_t pid;
+
+		if (sscanf(line, "%lld %d %*o %*u %*u %*d %*d %u", &key, &id, &uid) != 3)
+			continue;
+		if ((key & 0x7c000000) != 0x68000000 || uid != geteuid())
+			continue;
+		pid = (pid_t)((key >> 4) & 0x3fffff);
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		printf("%s SysV message queue %d (run %d)\n",
+		       dry ? "would remove" : "removing", id, (int)pid);
+		removed++;
+		if (!dry && msgctl(id, IPC_RMID, NULL) < 0)
+			fprintf(stderr, "ipclab clean: msgctl %d: %s\n", id,
+				strerror(errno));
+	}
+	fclose(f);
+	return removed;
+}
+
 static int cmd_clean(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -698,8 +735,9 @@ static int cmd_clean(int argc, char **argv)
 			if (strncmp(e->d_name, "ipcl-", 5) != 0)
 				continue;
 			owner = clean_owner(e->d_name);
-			if (owner && (kill(owner, 0) == 0 || errno == EPERM))
-				continue; /* still running */
+			if (!owner || kill(owner, 0) == 0 || errno == EPERM)
+				continue; /* not a run's (a server's dir), or still
+					     running */
 			snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
 			printf("%s %s\n", dry ? "would remove" : "removing", path);
 			removed++;
@@ -720,6 +758,7 @@ static int cmd_clean(int argc, char **argv)
 		}
 		closedir(dir);
 	}
+	removed += clean_sysv(dry);
 	if (!removed)
 		printf("nothing to clean\n");
 	return 0;

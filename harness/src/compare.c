@@ -144,7 +144,8 @@ int ipcl_cmd_compare(int argc, char **argv)
 			break;
 		case 'd':
 			if (ipcl_parse_duration(optarg, &duration)) {
-				fprintf(stderr, "ipclab compare: bad --duration '%s'\n", optarg);
+				fprintf(stderr, "ipclab compare: bad --duration '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -333,7 +334,8 @@ int ipcl_cmd_compare(int argc, char **argv)
 					cfg.size = sizes[s];
 					cfg.count = count;
 					cfg.duration_ns = duration;
-					cfg.warmup = count ? count / 10 : (quick ? 100 : 300);
+					cfg.warmup =
+					    count ? count / 10 : (quick ? 100 : 300);
 					cfg.threads = threads;
 					cfg.placement = pin;
 					cfg.timeout_ns = 120 * 1000000000LL;

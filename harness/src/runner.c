@@ -255,6 +255,20 @@ static int unstamp(struct board *b, const void *buf, size_t len, uint64_t *seq,
 	return 0;
 }
 
+/* Does the message look like an end marker? (Checked in full by unstamp.) */
+static int unstamp_end(struct board *b, const void *buf, size_t len)
+{
+	struct ipcl_frame_hdr h;
+
+	if (b->mini)
+		return len == b->msg_size &&
+		       ipcl_mini_seq(buf, len) == ipcl_mini_end(len);
+	if (len < IPCL_FRAME_HDR)
+		return 0;
+	memcpy(&h, buf, sizeof h);
+	return (h.flags & IPCL_FRAME_END) != 0;
+}
+
 /* Record a data message in the verification state of consumer `set_base`. */
 static void verify(struct board *b, struct slot *s, int set, uint64_t *highest,
 		   uint64_t seq)
@@ -386,10 +400,24 @@ static int run_ponger(struct role_ctx *x, struct ipcl_ep *in, struct ipcl_ep *ou
 			role_fail(s, rc, in->err);
 			break;
 		}
+		/*
+		 * Echo first and check afterwards, so that the check (a checksum over
+		 * the whole message) overlaps the echo's trip instead of adding to the
+		 * round trip. Only an end marker is checked before: it is not echoed.
+		 */
+		if (!unstamp_end(b, rx, len)) {
+			if (t->ack)
+				t->ack(in);
+			rc = reqrep ? t->reply(in, rx, len, IPCL_FOREVER)
+				    : t->send(out, rx, len, IPCL_FOREVER);
+			if (rc) {
+				role_fail(s, rc, reqrep ? in->err : out->err);
+				break;
+			}
+		}
 		if (unstamp(b, rx, len, &seq, &producer, &sent, &end)) {
 			s->v.corrupt++;
 			s->v.delivered++;
-			/* Echo it anyway so the pinger does not wait forever. */
 		} else if (end) {
 			break;
 		} else {
@@ -399,14 +427,6 @@ static int run_ponger(struct role_ctx *x, struct ipcl_ep *in, struct ipcl_ep *ou
 				ipcl_hist_record(&s->lat, (uint64_t)(now - sent));
 				s->measured++;
 			}
-		}
-		if (t->ack)
-			t->ack(in);
-		rc = reqrep ? t->reply(in, rx, len, IPCL_FOREVER)
-			    : t->send(out, rx, len, IPCL_FOREVER);
-		if (rc) {
-			role_fail(s, rc, reqrep ? in->err : out->err);
-			break;
 		}
 	}
 	free(rx);
@@ -524,7 +544,7 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0,
 	    idx = x->slot - c->producers;
 	int stall = c->stall_ns > 0 && idx == 0;
-	int eof = (t->caps & IPCL_CAP_HAS_EOF) != 0;
+	int eof = (t->caps & IPCL_CAP_HAS_EOF) != 0, draining = 0;
 	size_t size = b->msg_size, len;
 	unsigned char *rx = malloc(size), ack[IPCL_FRAME_HDR];
 	uint64_t highest[IPCL_MAX_ROLES] = {0};
@@ -547,7 +567,7 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 		now = ipcl_now_ns();
 		if (rc == -ETIMEDOUT && !eof) {
 			rc = 0;
-			if (atomic_load(&b->abort))
+			if (atomic_load(&b->abort) || draining)
 				break;
 			if (atomic_load(&b->producers_done) == c->producers &&
 			    now - last_rx >= c->idle_ns)
@@ -572,7 +592,18 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 		if (end) {
 			if (t->ack)
 				t->ack(in);
-			break;
+			/*
+			 * With several producers the end marker (sent by the last one
+			 * to finish) can overtake messages another producer still has
+			 * queued in its own process (ZeroMQ): drain until quiet.
+			 */
+			if (c->producers > 1 && !eof && !draining) {
+				draining = 1;
+				continue;
+			}
+			if (!draining)
+				break;
+			continue;
 		}
 		set = b->fanout ? idx * c->producers + producer : producer;
 		verify(b, s, set, &highest[producer], seq);
@@ -713,6 +744,10 @@ int ipcl_role_exec(int fd, int slot)
 	}
 	close(fd);
 	signal(SIGPIPE, SIG_IGN);
+	/* A role must not outlive the run that started it (kill -9 of ipclab). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() == 1)
+		return 1;
 	x.b = b;
 	x.slot = slot;
 	x.t = ipcl_transport_find(b->cfg.transport);
@@ -1039,6 +1074,11 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 	opts_from_board(&head, 0, cfg.threads, &opts[0]);
 	if (t->probe) {
 		rc = t->probe(&opts[0], &probe, perr);
+		if (rc == IPCL_EINVAL) {
+			snprintf(err, IPCL_ERR_MAX, "%s",
+				 perr[0] ? perr : ipcl_strerror(rc));
+			goto out;
+		}
 		if (rc) {
 			why = perr[0] ? perr : ipcl_strerror(rc);
 			goto report;
@@ -1050,6 +1090,15 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		    err, IPCL_ETOOBIG,
 		    "message size %zu is over the %s limit of %zu bytes on this machine",
 		    cfg.size, t->name, probe.max_msg);
+		goto out;
+	}
+	if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR &&
+	    cfg.pattern != IPCL_PINGPONG && cfg.producers > 1) {
+		ipcl_seterr(
+		    err, IPCL_EINVAL,
+		    "%s carries only a sequence number (%zu bytes), which cannot tell "
+		    "producers apart: use one producer",
+		    t->name, probe.max_msg);
 		goto out;
 	}
 	if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR) {

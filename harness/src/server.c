@@ -22,10 +22,16 @@
 #include <ipclab/server.h>
 #include <ipclab/transport.h>
 
-/* A launcher that was not built (its directory is absent) is a weak NULL. */
-#pragma weak ipcl_redis_server_start
-#pragma weak ipcl_rabbitmq_server_start
-#pragma weak ipcl_postgres_server_start
+/* A launcher whose directory is not built is NULL (CMake defines IPCL_LAUNCHER_*). */
+#ifndef IPCL_LAUNCHER_REDIS
+#define ipcl_redis_server_start NULL
+#endif
+#ifndef IPCL_LAUNCHER_RABBITMQ
+#define ipcl_rabbitmq_server_start NULL
+#endif
+#ifndef IPCL_LAUNCHER_POSTGRES
+#define ipcl_postgres_server_start NULL
+#endif
 
 static const struct {
 	const char *kind, *env;

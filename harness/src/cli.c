@@ -654,23 +654,17 @@ static const char clean_help[] =
     "message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
     "creating process (the number after ipcl-) no longer exists.\n";
 
-/* The pid in a name like "ipcl-1234-0a" or "ipcl-x-1234-...", or 0. */
+/*
+ * The pid in a run's name: "ipcl-1234-0a..." (every run tag starts with the pid of
+ * the process that made it), or 0 for other names, such as a throwaway server's
+ * dir ("ipcl-redis-...", stopped by `ipclab brokers down`), which clean leaves alone.
+ */
 static pid_t clean_owner(const char *name)
 {
-	const char *p = name + 5;
+	char *end;
+	long pid = strtol(name + 5, &end, 10);
 
-	while (*p) {
-		char *end;
-		long pid = strtol(p, &end, 10);
-
-		if (end != p && pid > 0 && *end == '-')
-			return (pid_t)pid;
-		p = strchr(p, '-');
-		if (!p)
-			break;
-		p++;
-	}
-	return 0;
+	return end != name + 5 && pid > 0 && *end == '-' ? (pid_t)pid : 0;
 }
 
 /*

@@ -41,11 +41,14 @@ char *ipcl_test_leftovers(char *buf, size_t cap)
 				n++;
 		closedir(dir);
 	}
-	p = popen("ipcs -q -m 2>/dev/null", "r");
+	p = popen("ipcs -q 2>/dev/null", "r");
 	while (p && fgets(line, sizeof line, p) && n < 1024) {
 		unsigned long key, id;
 
+		/* sysv-mq keys are 0x68000000 | pid << 4 | n (ipc/mq/sysv.c). */
 		if (sscanf(line, "0x%lx %lu", &key, &id) == 2 &&
+		    (key & 0x7c000000) == 0x68000000 &&
+		    (pid_t)((key >> 4) & 0x3fffff) == getpid() &&
 		    asprintf(&names[n], "ipcs:%lu", id) > 0)
 			n++;
 	}

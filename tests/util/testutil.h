@@ -19,8 +19,8 @@
 /*
  * A sorted, newline-separated list of the ipcl-* entries in /dev/shm,
  * /dev/mqueue and $TMPDIR (or /tmp) that this process made (their names carry
- * its pid, as every tag does), and of all SysV message queues and shared
- * memory segments `ipcs` shows (they have no names). Returns buf.
+ * its pid, as every tag does), and of the SysV message queues whose key
+ * carries its pid (sysv-mq's key scheme). Returns buf.
  */
 char *ipcl_test_leftovers(char *buf, size_t cap);
 

@@ -1,0 +1,546 @@
+/*
+ * server.c - a throwaway PostgreSQL server: initdb into a private temp dir, then
+ * the postmaster on a free loopback port and a unix socket in that dir. Uses
+ * fork/execv, setgroups/setresgid/setresuid (initdb and postgres refuse to run as
+ * root, so a root caller runs them as the `postgres` user), poll/waitpid.
+ *
+ * Readiness is a real protocol exchange without libpq (this file builds without
+ * it): a v3 StartupMessage as user postgres must be answered by AuthenticationOk
+ * ('R', trust) and ReadyForQuery ('Z'). ipcl_server_stop() sends SIGINT (fast
+ * shutdown) to s->pid, which is the postmaster itself, not a wrapper.
+ * Left out: pg_ctl, TLS, any tuning beyond the durability defaults spelled out.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipclab/fdio.h>
+#include <ipclab/server.h>
+#include <ipclab/transport.h>
+
+#define PGSRV_USER     "postgres"
+#define PGSRV_MAXGROUP 64
+#define PGSRV_TRIES    3 /* postmaster starts, each on a fresh free port */
+
+/* Whom the server processes run as: ourselves, or the postgres user when root. */
+struct pgsrv_user {
+	int drop; /* 1: switch to uid/gid/groups in the child before exec */
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[PGSRV_MAXGROUP];
+};
+
+static void pgsrv_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int pgsrv_is_exec(const char *dir, const char *name)
+{
+	char p[512];
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, X_OK) == 0;
+}
+
+/* The major version in /usr/lib/postgresql/<major>/bin, for picking the newest. */
+static double pgsrv_dir_version(const char *path)
+{
+	const char *v = path + strlen("/usr/lib/postgresql/");
+
+	return strtod(v, NULL);
+}
+
+/*
+ * Find the directory holding initdb and postgres: `pg_config --bindir`, else the
+ * newest /usr/lib/postgresql/<major>/bin (they are not on PATH on Debian).
+ */
+static int pgsrv_bindir(char *out, size_t cap, char *err)
+{
+	FILE *f = popen("pg_config --bindir 2>/dev/null", "r");
+	glob_t g;
+	double best = -1;
+
+	out[0] = 0;
+	if (f) {
+		if (fgets(out, (int)cap, f))
+			out[strcspn(out, "\r\n")] = 0;
+		else
+			out[0] = 0;
+		pclose(f);
+		if (out[0] && pgsrv_is_exec(out, "initdb") &&
+		    pgsrv_is_exec(out, "postgres"))
+			return 0;
+	}
+	out[0] = 0;
+	if (glob("/usr/lib/postgresql/*/bin", GLOB_ONLYDIR, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			double v = pgsrv_dir_version(g.gl_pathv[i]);
+
+			if (v > best && pgsrv_is_exec(g.gl_pathv[i], "initdb") &&
+			    pgsrv_is_exec(g.gl_pathv[i], "postgres")) {
+				best = v;
+				snprintf(out, cap, "%s", g.gl_pathv[i]);
+			}
+		}
+		globfree(&g);
+	}
+	if (!out[0])
+		return ipcl_seterr(
+		    err, IPCL_EUNAVAIL,
+		    "postgres: no initdb/postgres found via pg_config --bindir "
+		    "or /usr/lib/postgresql/*/bin (apt-get install postgresql)");
+	return 0;
+}
+
+/* Root may not run the server: look up the postgres user and its groups. */
+static int pgsrv_user_lookup(struct pgsrv_user *u, char *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int n = PGSRV_MAXGROUP;
+
+	memset(u, 0, sizeof *u);
+	if (geteuid() != 0)
+		return 0;
+	if (getpwnam_r(PGSRV_USER, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return ipcl_seterr(
+		    err, IPCL_EUNAVAIL,
+		    "postgres: running as root, and initdb refuses root, but "
+		    "there is no '%s' user to run it as (apt-get install "
+		    "postgresql creates it)",
+		    PGSRV_USER);
+	u->drop = 1;
+	u->uid = pw.pw_uid;
+	u->gid = pw.pw_gid;
+	if (getgrouplist(PGSRV_USER, pw.pw_gid, u->groups, &n) < 0) {
+		u->groups[0] = pw.pw_gid; /* more than PGSRV_MAXGROUP: keep the primary */
+		n = 1;
+	}
+	u->ngroups = n;
+	return 0;
+}
+
+/*
+ * fork + execv argv[0] in dir with stdout/stderr on logfd, as u. Only
+ * async-signal-safe calls between fork and exec (the caller may have threads).
+ * Returns the child's PID (the exec'd program itself) or -errno.
+ */
+static pid_t pgsrv_spawn(const struct pgsrv_user *u, const char *dir, int logfd,
+			 char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	int nul = open("/dev/null", O_RDONLY);
+
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		_exit(126);
+	/* Nothing else of ours may live on in the server (pipes would never see EOF). */
+	close_range(3, ~0U, 0);
+	if (u->drop && (setgroups((size_t)u->ngroups, u->groups) < 0 ||
+			setresgid(u->gid, u->gid, u->gid) < 0 ||
+			setresuid(u->uid, u->uid, u->uid) < 0))
+		_exit(126);
+	if (chdir(dir) < 0)
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/*
+ * Wait for child pid until deadline. Returns 0 with *status set once it has
+ * exited, -ETIMEDOUT while it still runs, -errno on failure.
+ */
+static int pgsrv_wait(pid_t pid, int *status, int64_t deadline_ns)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (ipcl_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		pgsrv_sleep_ms(10);
+	}
+}
+
+static uint32_t pgsrv_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void pgsrv_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* The text of field `code` in an ErrorResponse body, or "". */
+static const char *pgsrv_errfield(const unsigned char *body, size_t len, char code)
+{
+	size_t i = 0;
+
+	while (i < len && body[i]) {
+		const char *v = (const char *)body + i + 1;
+		size_t n = strnlen(v, len - i - 1);
+
+		if (body[i] == code && i + 1 + n < len)
+			return v;
+		i += n + 2;
+	}
+	return "";
+}
+
+/*
+ * The v3 start-up exchange on a connected socket: StartupMessage as user and
+ * database postgres; expect AuthenticationOk then ReadyForQuery. Returns 0 when
+ * the server is ready, 1 when it answered "starting up" (57P03, try again), or a
+ * negative error with why set.
+ */
+static int pgsrv_handshake(int fd, int64_t deadline_ns, char *why, size_t cap)
+{
+	static const char params[] = "user\0" PGSRV_USER "\0database\0postgres\0";
+	unsigned char msg[8 + sizeof params], hdr[5], body[8192];
+	struct iovec iov;
+	int authok = 0, rc;
+
+	pgsrv_put32(msg, sizeof msg); /* params' own NUL is the list's terminator */
+	pgsrv_put32(msg + 4, 3u << 16);
+	memcpy(msg + 8, params, sizeof params);
+	iov = (struct iovec){msg, sizeof msg};
+	rc = ipcl_fd_writev_all(fd, &iov, 1, deadline_ns);
+	if (rc)
+		return snprintf(why, cap, "sending StartupMessage: %s",
+				ipcl_strerror(rc)),
+		       rc;
+	for (;;) {
+		uint32_t len;
+
+		rc = ipcl_fd_read_all(fd, hdr, sizeof hdr, deadline_ns);
+		if (rc == 0) {
+			len = pgsrv_be32(hdr + 1);
+			if (len < 4 || len - 4 > sizeof body)
+				rc = IPCL_EPROTO;
+			else
+				rc = ipcl_fd_read_all(fd, body, len - 4, deadline_ns);
+		}
+		if (rc) {
+			snprintf(why, cap, "reading the start-up reply: %s",
+				 ipcl_strerror(rc));
+			return rc;
+		}
+		len -= 4;
+		switch (hdr[0]) {
+		case 'R':
+			if (len < 4 || pgsrv_be32(body) != 0) {
+				snprintf(why, cap,
+					 "server wants authentication method %u, "
+					 "not trust",
+					 len < 4 ? 0u : pgsrv_be32(body));
+				return IPCL_EBROKER;
+			}
+			authok = 1;
+			break;
+		case 'E':
+			if (strcmp(pgsrv_errfield(body, len, 'C'), "57P03") == 0)
+				return 1;
+			snprintf(why, cap, "server error %s: %s",
+				 pgsrv_errfield(body, len, 'C'),
+				 pgsrv_errfield(body, len, 'M'));
+			return IPCL_EBROKER;
+		case 'Z':
+			if (!authok) {
+				snprintf(why, cap,
+					 "ReadyForQuery before AuthenticationOk");
+				return IPCL_EPROTO;
+			}
+			return 0;
+		case 'S': /* ParameterStatus */
+		case 'K': /* BackendKeyData */
+		case 'N': /* NoticeResponse */
+			break;
+		default:
+			snprintf(why, cap, "unexpected message type 0x%02x", hdr[0]);
+			return IPCL_EPROTO;
+		}
+	}
+}
+
+/* One start-up exchange over fd, then Terminate; closes fd. */
+static int pgsrv_try(int fd, int64_t deadline_ns, char *why, size_t cap)
+{
+	static const unsigned char term[5] = {'X', 0, 0, 0, 4};
+	int rc = pgsrv_handshake(fd, deadline_ns, why, cap);
+
+	if (rc == 0 && write(fd, term, sizeof term) < 0) {
+		/* the server may already have hung up: harmless */
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Wait until the postmaster s->pid answers the start-up exchange on its unix
+ * socket and then on TCP (the URL's address). Returns 0, -ECHILD when the
+ * postmaster exited (reaped), -ETIMEDOUT, or another error; why says more.
+ */
+static int pgsrv_ready(struct ipcl_server *s, int64_t deadline_ns, char *why, size_t cap)
+{
+	char sock[160];
+	int rc, status;
+
+	snprintf(sock, sizeof sock, "%s/.s.PGSQL.%d", s->dir, s->port);
+	for (;;) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			snprintf(why, cap,
+				 "postgres exited with status %d before it was ready",
+				 WIFEXITED(status) ? WEXITSTATUS(status)
+						   : 128 + WTERMSIG(status));
+			return -ECHILD;
+		}
+		/* One connect attempt per round: a deadline already passed means one try.
+		 */
+		rc = ipcl_connect_unix(sock, 0);
+		if (rc >= 0) {
+			rc = pgsrv_try(rc, deadline_ns, why, cap);
+			if (rc == 0) {
+				rc = ipcl_connect_tcp("127.0.0.1", s->port, deadline_ns);
+				if (rc < 0) {
+					snprintf(why, cap, "connect 127.0.0.1:%d: %s",
+						 s->port, strerror(-rc));
+					return rc;
+				}
+				return pgsrv_try(rc, deadline_ns, why, cap);
+			}
+			if (rc < 0)
+				return rc;
+		} else if (rc != -ETIMEDOUT) {
+			snprintf(why, cap, "connect %s: %s", sock, strerror(-rc));
+			return rc;
+		}
+		if (ipcl_now_ns() >= deadline_ns) {
+			snprintf(why, cap, "postgres not ready by the deadline");
+			return -ETIMEDOUT;
+		}
+		pgsrv_sleep_ms(10);
+	}
+}
+
+/* `postgres --version` -> "15.20 (Debian ...)"; "?" when it cannot be run. */
+static void pgsrv_version(const char *bindir, char *out, size_t cap)
+{
+	char cmd[600], line[256];
+	const char *v;
+	FILE *f;
+
+	snprintf(out, cap, "?");
+	snprintf(cmd, sizeof cmd, "'%s/postgres' --version 2>/dev/null", bindir);
+	f = popen(cmd, "r");
+	if (!f)
+		return;
+	if (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		v = strstr(line, ") ");
+		snprintf(out, cap, "%.*s", (int)cap - 1, v ? v + 2 : line);
+	}
+	pclose(f);
+}
+
+/* The last lines of the log, joined with " | ", into err after prefix. */
+static void pgsrv_log_tail(const char *log, const char *prefix, char *err)
+{
+	char buf[1024], *lines[4];
+	int fd = open(log, O_RDONLY | O_CLOEXEC), nl = 0;
+	off_t end;
+	ssize_t n = 0;
+
+	snprintf(err, IPCL_ERR_MAX, "%s", prefix);
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > 0)
+		n = pread(fd, buf, sizeof buf - 1,
+			  end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	/* Walk back over the last few non-empty lines. */
+	for (char *p = buf + n; p > buf && nl < 4;) {
+		char *q;
+
+		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
+			*--p = 0;
+		q = p;
+		while (q > buf && q[-1] != '\n')
+			q--;
+		if (*q)
+			lines[nl++] = q;
+		p = q;
+	}
+	size_t len = strlen(err);
+
+	for (int i = nl - 1; i >= 0 && len + 4 < IPCL_ERR_MAX; i--) {
+		snprintf(err + len, IPCL_ERR_MAX - len, "%s%s",
+			 i == nl - 1 ? "; log: " : " | ", lines[i]);
+		len = strlen(err);
+	}
+}
+
+int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
+{
+	char bindir[256], exe[2][320], data[160], log[160], opt_dir[160], port_s[16];
+	char why[IPCL_ERR_MAX - 64] = "", msg[IPCL_ERR_MAX];
+	struct pgsrv_user u;
+	int logfd = -1, rc, status;
+	pid_t pid;
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->kind, sizeof s->kind, "postgres");
+	log[0] = 0;
+	rc = pgsrv_bindir(bindir, sizeof bindir, err);
+	if (rc)
+		return rc;
+	rc = pgsrv_user_lookup(&u, err);
+	if (rc)
+		return rc;
+	snprintf(exe[0], sizeof exe[0], "%s/initdb", bindir);
+	snprintf(exe[1], sizeof exe[1], "%s/postgres", bindir);
+	pgsrv_version(bindir, s->version, sizeof s->version);
+
+	rc = ipcl_private_dir(s->dir, sizeof s->dir, "pg", err);
+	if (rc) {
+		s->dir[0] = 0;
+		return rc;
+	}
+	/* The postgres user must enter the dir (0700) to reach data/ and the socket. */
+	if (u.drop && chown(s->dir, u.uid, u.gid) < 0) {
+		rc = -errno;
+		snprintf(why, sizeof why, "chown %s to %s: %s", s->dir, PGSRV_USER,
+			 strerror(errno));
+		goto fail;
+	}
+	snprintf(data, sizeof data, "%s/data", s->dir);
+	snprintf(log, sizeof log, "%s/log", s->dir);
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		rc = -errno;
+		snprintf(why, sizeof why, "open %s: %s", log, strerror(errno));
+		goto fail;
+	}
+
+	char *initdb_argv[] = {exe[0],      "-D",
+			       data,        "-A",
+			       "trust",     "-U",
+			       PGSRV_USER,  "-E",
+			       "UTF8",      "--locale=C.UTF-8",
+			       "--no-sync", "--no-instructions",
+			       NULL};
+	pid = pgsrv_spawn(&u, s->dir, logfd, initdb_argv);
+	if (pid < 0) {
+		rc = (int)pid;
+		snprintf(why, sizeof why, "fork: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = pgsrv_wait(pid, &status, deadline_ns);
+	if (rc) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		snprintf(why, sizeof why, "initdb did not finish by the deadline");
+		goto fail;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		rc = IPCL_EUNAVAIL;
+		snprintf(why, sizeof why, "initdb failed (status %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status)
+					   : 128 + WTERMSIG(status));
+		goto fail;
+	}
+
+	snprintf(opt_dir, sizeof opt_dir, "%s", s->dir);
+	for (int attempt = 0; attempt < PGSRV_TRIES; attempt++) {
+		s->port = ipcl_free_port();
+		if (!s->port) {
+			rc = errno ? -errno : -EADDRNOTAVAIL;
+			snprintf(why, sizeof why, "no free loopback port: %s",
+				 strerror(-rc));
+			goto fail;
+		}
+		snprintf(port_s, sizeof port_s, "%d", s->port);
+		/*
+		 * Durability stays at the defaults, spelled out so the log shows them.
+		 * dynamic_shared_memory lives in the data dir: a killed server leaves
+		 * nothing in /dev/shm.
+		 */
+		char *pg_argv[] = {exe[1],
+				   "-D",
+				   data,
+				   "-k",
+				   opt_dir,
+				   "-p",
+				   port_s,
+				   "-c",
+				   "listen_addresses=127.0.0.1",
+				   "-c",
+				   "fsync=on",
+				   "-c",
+				   "synchronous_commit=on",
+				   "-c",
+				   "full_page_writes=on",
+				   "-c",
+				   "dynamic_shared_memory_type=mmap",
+				   "-c",
+				   "unix_socket_permissions=0700",
+				   NULL};
+		pid = pgsrv_spawn(&u, s->dir, logfd, pg_argv);
+		if (pid < 0) {
+			rc = (int)pid;
+			snprintf(why, sizeof why, "fork: %s", strerror(-rc));
+			goto fail;
+		}
+		s->pid = pid;
+		rc = pgsrv_ready(s, deadline_ns, why, sizeof why);
+		if (rc != -ECHILD)
+			break; /* ready, or a failure a new port cannot fix */
+		/* Exited early: most likely the port was taken meanwhile; retry. */
+	}
+	if (rc)
+		goto fail;
+	close(logfd);
+	snprintf(s->url, sizeof s->url, "postgresql://%s@127.0.0.1:%d/postgres",
+		 PGSRV_USER, s->port);
+	return 0;
+fail:
+	if (logfd >= 0)
+		close(logfd);
+	snprintf(msg, sizeof msg, "postgres server in %.60s: %.170s", s->dir, why);
+	pgsrv_log_tail(log, msg, err);
+	ipcl_server_stop(s); /* SIGINT to the postmaster, rm -rf the dir */
+	return rc ? rc : IPCL_EUNAVAIL;
+}

@@ -1,0 +1,736 @@
+/*
+ * shm.c - POSIX shared memory: shm_open(3) + mmap(2) of one segment holding a
+ * single-producer / single-consumer ring of variable-size records, with C11
+ * atomics for ordering and futex(2) for sleeping (block and hybrid waits).
+ *
+ * The segment is a 4 KiB control page followed by the ring (a power of two).
+ * Positions are free-running u32 byte counts. A record at position P is
+ * [u32 len][u32 stamp][payload], padded to SHM_ALIGN; the header never straddles
+ * the end of the ring, the payload may and is then copied in two pieces (no
+ * wrap marker, no wasted space). The producer copies the payload in, writes len,
+ * and publishes the record by storing stamp = P + 1 with release semantics. It
+ * always keeps 8 free bytes after the record and first writes a zero header
+ * there (the end marker), so the header at the consumer's position is either
+ * the end marker or a complete record, never stale bytes of an earlier lap.
+ * The consumer therefore polls that header, whose cache line also carries the
+ * first payload bytes, instead of a shared tail index: a small message costs
+ * one cache-line transfer per hop. It copies the payload out and publishes its
+ * head (release) for the producer's free-space accounting; the producer keeps
+ * a cached copy of head and looks again only when the ring seems full. One
+ * copy in, one copy out, no system call unless a peer sleeps. All ring state
+ * lives in the segment, so a restarted consumer (or producer) continues where
+ * the last one stopped.
+ *
+ * Left out: several producers or consumers (that needs a CAS on the position),
+ * zero-copy send/receive into the ring, detecting a dead peer (a consumer whose
+ * producer died without close() waits until its deadline), huge pages.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipclab/transport.h>
+
+#define SHM_PREFIX   "/ipcl-"
+#define SHM_MAGIC    0x4d485349u /* "ISHM" */
+#define SHM_VERSION  1u
+#define SHM_LINE     64u   /* cache line: one line per index / futex word */
+#define SHM_DATA_OFF 4096u /* the ring starts one (4 KiB) page into the segment */
+#define SHM_HDR      8u    /* record header: u32 len, u32 stamp */
+#define SHM_ALIGN    64u   /* records start on cache lines: no line holds two */
+#define SHM_AHEAD    256u  /* the producer keeps header slots this far ahead zeroed */
+#define SHM_RING_MIN 4096u
+#define SHM_RING_MAX (1u << 30) /* positions are free-running u32: ring <= 2^31 */
+/* Ring bytes a record of n payload bytes takes. */
+#define SHM_REC(n) ((SHM_HDR + (uint32_t)(n) + SHM_ALIGN - 1) & ~(SHM_ALIGN - 1))
+/* Largest payload: the record plus the end marker after it fill the ring. */
+#define SHM_MAX_MSG(size) ((((size)-SHM_HDR) & ~(SHM_ALIGN - 1)) - SHM_HDR)
+/* The stamp of a published record at position pos; never 0 (pos is aligned). */
+#define SHM_STAMP(pos) ((uint32_t)(pos) + 1u)
+#define SHM_SPINS      64u /* spin iterations between two looks at the clock */
+
+/* Cross-process atomics must be lock-free (hence address-free). */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "shm needs lock-free 32-bit atomics");
+
+enum shm_wait {
+	SHM_SPIN = 0,   /* busy poll: no system call, one CPU burnt per waiting side */
+	SHM_BLOCK = 1,  /* futex sleep at once */
+	SHM_HYBRID = 2, /* poll for spin_ns, then futex sleep */
+};
+
+static const char *const shm_wait_names[] = {"spin", "block", "hybrid"};
+
+/*
+ * The control page. What a side writes in the hot path has a cache line of its
+ * own; head, written at every receive, has a 128-byte pair of lines to itself
+ * so that the adjacent-line prefetcher does not drag it along with the futex
+ * words either. A futex word is 0 (nobody sleeps) or 1 (its owner announced
+ * that it is about to sleep or sleeps).
+ */
+struct shm_hdr {
+	/* Written by setup() before the magic (release), read-only afterwards. */
+	_Atomic uint32_t magic;
+	uint32_t version;
+	uint32_t ring_size; /* bytes, a power of two */
+	uint32_t wait;      /* enum shm_wait, chosen per run */
+	uint32_t align;     /* SHM_ALIGN of the code that made the segment */
+	uint64_t spin_ns;   /* hybrid: how long to poll before sleeping */
+	/* Set by the producer's close(), cleared by a producer's open(). */
+	alignas(SHM_LINE) _Atomic uint32_t closed;
+	/* Futex word the consumer sleeps on while the ring is empty. */
+	alignas(SHM_LINE) _Atomic uint32_t data_sleep;
+	/* Futex word the producer sleeps on while the ring is full. */
+	alignas(SHM_LINE) _Atomic uint32_t room_sleep;
+	/* Written by the consumer only: the position of the next record to read. */
+	alignas(2 * SHM_LINE) _Atomic uint32_t head;
+};
+
+_Static_assert(sizeof(struct shm_hdr) <= SHM_DATA_OFF, "control page overflow");
+
+/* A record header in the ring (8-byte aligned). */
+struct shm_rec {
+	uint32_t len;
+	_Atomic uint32_t stamp; /* SHM_STAMP(position) once published, else not */
+};
+
+struct shm_ep {
+	struct shm_hdr *hdr; /* the mapped segment; NULL when not open */
+	size_t map_len;
+	unsigned char *data; /* the ring: (unsigned char *)hdr + SHM_DATA_OFF */
+	uint32_t size;       /* ring bytes */
+	uint32_t mask;       /* size - 1 */
+	uint32_t max_msg;    /* SHM_MAX_MSG(size) */
+	uint32_t pos;        /* producer: where the next record goes; consumer: the
+				next record to read (our private copy of head) */
+	uint32_t head;       /* producer: the last value of hdr->head it saw */
+	uint32_t zeroed;     /* producer: the header slots in [pos, zeroed) hold 0 */
+	_Atomic uint32_t *sleep_word; /* futex word this endpoint sleeps on */
+	_Atomic uint32_t *peer_word;  /* futex word the other side sleeps on */
+	enum ipcl_role role;
+	enum shm_wait wait;
+	int64_t spin_ns;
+};
+
+struct shm_cfg {
+	uint64_t ring;
+	enum shm_wait wait;
+	long long spin_ns;
+};
+
+static const struct ipcl_option shm_options[] = {
+    {"ring", "4M", "ring size in bytes, a power of two from 4k to 1G (suffix k, M, G)"},
+    {"wait", "hybrid", "how a side waits for its peer: spin, block (futex) or hybrid"},
+    {"spin_ns", "50000", "hybrid: ns to poll before sleeping on the futex"},
+    {NULL, NULL, NULL},
+};
+
+/* Parse "4096", "64k", "4M", "1G" (binary multiples) into *out; 0 or -1. */
+static int shm_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long x;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	}
+	if (shift)
+		end++;
+	if (*end || x > (SHM_RING_MAX * 2ull) >> shift)
+		return -1;
+	x <<= shift;
+	*out = x;
+	return 0;
+}
+
+/* Read the three options; IPCL_EINVAL with err set on a bad value. */
+static int shm_parse_opts(const struct ipcl_opts *o, struct shm_cfg *cfg, char *err)
+{
+	const char *ring = ipcl_opt(o, shm_options, "ring");
+	const char *wait = ipcl_opt(o, shm_options, "wait");
+	int rc;
+
+	if (shm_parse_size(ring, &cfg->ring) || cfg->ring < SHM_RING_MIN ||
+	    cfg->ring > SHM_RING_MAX || (cfg->ring & (cfg->ring - 1)))
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "option ring=%s: want a power of two from 4k to 1G",
+				   ring);
+	for (cfg->wait = SHM_SPIN; cfg->wait <= SHM_HYBRID; cfg->wait++)
+		if (strcmp(wait, shm_wait_names[cfg->wait]) == 0)
+			break;
+	if (cfg->wait > SHM_HYBRID)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "option wait=%s: want spin, block or hybrid", wait);
+	rc = ipcl_opt_int(o, shm_options, "spin_ns", 0, 1000000000, &cfg->spin_ns, err);
+	return rc;
+}
+
+/* A segment name this transport made: "/ipcl-<tag>", no other slash. */
+static int shm_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > strlen(SHM_PREFIX) && n < NAME_MAX &&
+	       strncmp(name, SHM_PREFIX, strlen(SHM_PREFIX)) == 0 &&
+	       !strchr(name + 1, '/');
+}
+
+static long shm_futex(_Atomic uint32_t *word, int op, uint32_t val,
+		      const struct timespec *rel)
+{
+	/* Not the _PRIVATE ops: the waiter and the waker are different processes. */
+	return syscall(SYS_futex, (void *)word, op, val, rel, NULL, 0);
+}
+
+/*
+ * Sleep while *word is 1, at most until deadline. Returns 0 when woken (maybe
+ * spuriously), -EAGAIN when the word was no longer 1, -EINTR, -ETIMEDOUT.
+ * FUTEX_WAIT takes a relative CLOCK_MONOTONIC timeout, computed here from the
+ * absolute deadline; IPCL_FOREVER passes no timeout at all.
+ */
+static int shm_futex_wait(_Atomic uint32_t *word, int64_t deadline_ns)
+{
+	struct timespec ts, *rel = NULL;
+
+	if (deadline_ns != IPCL_FOREVER) {
+		int64_t left = deadline_ns - ipcl_now_ns();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		rel = &ts;
+	}
+	if (shm_futex(word, FUTEX_WAIT, 1, rel) == 0)
+		return 0;
+	return -errno;
+}
+
+/*
+ * Publish a value the peer polls (a record's stamp, head, the closed flag) and
+ * wake the peer if it sleeps.
+ *
+ * Spin mode: nobody ever sleeps, so a release store is all it takes; it pairs
+ * with the peer's acquire load, so the consumer sees the record bytes and len
+ * before the stamp, and the producer knows the consumer has finished reading
+ * the space that head gives back before it overwrites it.
+ *
+ * Block and hybrid: the store and the load of the peer's futex word are both
+ * seq_cst, and so are the peer's store of 1 to that word and its next look at
+ * our value in shm_wait(). In the single total order of seq_cst operations one
+ * of the two stores comes first, so at least one side sees the other's store
+ * (the store-buffering outcome C11 forbids): either the peer sees our value and
+ * does not sleep, or we see its 1 here and wake it. The exchange to 0 before
+ * FUTEX_WAKE makes a FUTEX_WAIT(word, 1) that the peer has not entered yet fail
+ * with EAGAIN, so an early wake is not lost, and a stream of sends pays one
+ * FUTEX_WAKE per sleep, not one per message. While the peer is awake this costs
+ * a locked store and a load, no system call. (seq_cst operations rather than
+ * fences because ThreadSanitizer understands them.)
+ */
+static inline void shm_publish(struct shm_ep *se, _Atomic uint32_t *var, uint32_t v)
+{
+	if (se->wait == SHM_SPIN) {
+		atomic_store_explicit(var, v, memory_order_release);
+		return;
+	}
+	atomic_store_explicit(var, v, memory_order_seq_cst);
+	if (atomic_load_explicit(se->peer_word, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(se->peer_word, 0, memory_order_relaxed))
+		shm_futex(se->peer_word, FUTEX_WAKE, 1, NULL); /* cannot fail here */
+}
+
+static inline void shm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+static inline struct shm_rec *shm_rec_at(const struct shm_ep *se, uint32_t pos)
+{
+	return (struct shm_rec *)(void *)(se->data + (pos & se->mask));
+}
+
+/*
+ * One look at what the peer publishes: for the producer, whether head leaves
+ * need free bytes (se->head updated); for the consumer, whether the record at
+ * its position is published. Returns 0 if so, IPCL_EOF for a consumer that
+ * finds no record after the producer closed, -EAGAIN otherwise. The loads are
+ * seq_cst for shm_wait()'s sake (see shm_publish()); on x86-64 and ARMv8 that
+ * costs what the acquire load the data needs costs.
+ */
+static int shm_check(struct shm_ep *se, uint32_t need)
+{
+	_Atomic uint32_t *stamp;
+	uint32_t h;
+
+	if (se->role == IPCL_PRODUCER) {
+		h = atomic_load_explicit(&se->hdr->head, memory_order_seq_cst);
+		if (se->size - (se->pos - h) < need)
+			return -EAGAIN;
+		se->head = h;
+		return 0;
+	}
+	stamp = &shm_rec_at(se, se->pos)->stamp;
+	if (atomic_load_explicit(stamp, memory_order_seq_cst) == SHM_STAMP(se->pos))
+		return 0;
+	if (!atomic_load_explicit(&se->hdr->closed, memory_order_seq_cst))
+		return -EAGAIN;
+	/* The producer published its last record before closed: look once more. */
+	if (atomic_load_explicit(stamp, memory_order_seq_cst) == SHM_STAMP(se->pos))
+		return 0;
+	return IPCL_EOF;
+}
+
+/*
+ * Wait until the producer has need free bytes, or the consumer has a record,
+ * with the run's strategy. Returns 0, IPCL_EOF (consumer only), -ETIMEDOUT at
+ * the deadline, or -errno from the futex.
+ */
+static int shm_wait(struct ipcl_ep *ep, uint32_t need, int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	int64_t until = deadline_ns;
+	unsigned spins = 0;
+	int rc = shm_check(se, need);
+
+	if (rc != -EAGAIN)
+		return rc;
+	if (se->wait == SHM_HYBRID) {
+		int64_t now = ipcl_now_ns();
+
+		if (se->spin_ns < deadline_ns - now)
+			until = now + se->spin_ns;
+	}
+	if (se->wait != SHM_BLOCK) {
+		/* Poll; read the clock (vDSO, no system call) every SHM_SPINS turns. */
+		while ((rc = shm_check(se, need)) == -EAGAIN) {
+			shm_cpu_relax();
+			if (until != IPCL_FOREVER && ++spins % SHM_SPINS == 0 &&
+			    ipcl_now_ns() >= until)
+				break;
+		}
+		if (rc != -EAGAIN)
+			return rc;
+		if (se->wait == SHM_SPIN)
+			return -ETIMEDOUT;
+	}
+	for (;;) {
+		/* Announce the sleep, then look again (see shm_publish()). */
+		atomic_store_explicit(se->sleep_word, 1, memory_order_seq_cst);
+		rc = shm_check(se, need);
+		if (rc != -EAGAIN)
+			break;
+		rc = shm_futex_wait(se->sleep_word, deadline_ns);
+		if (rc == 0 || rc == -EAGAIN || rc == -EINTR)
+			continue;
+		if (rc == -ETIMEDOUT) {
+			rc = shm_check(se, need);
+			if (rc == -EAGAIN)
+				rc = -ETIMEDOUT;
+		} else {
+			ipcl_seterr(ep->err, rc, "shm: FUTEX_WAIT: %s", strerror(-rc));
+		}
+		break;
+	}
+	atomic_store_explicit(se->sleep_word, 0, memory_order_relaxed);
+	return rc;
+}
+
+static int shm_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
+{
+	struct shm_cfg cfg;
+	struct statvfs vfs;
+	long line = sysconf(_SC_LEVEL1_DCACHE_LINESIZE);
+	int rc = shm_parse_opts(o, &cfg, err);
+
+	if (rc)
+		return rc;
+	if (statvfs("/dev/shm", &vfs) < 0)
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "statvfs /dev/shm: %s (shm_open needs a tmpfs there)",
+				   strerror(errno));
+	p->max_msg = SHM_MAX_MSG((uint32_t)cfg.ring);
+	ipcl_fact(p, "ring_bytes", "%llu", (unsigned long long)cfg.ring);
+	ipcl_fact(p, "ring_default_bytes", "%u", 4u << 20);
+	ipcl_fact(p, "ring_max_bytes", "%u", SHM_RING_MAX);
+	ipcl_fact(p, "record_header_bytes", "%u", SHM_HDR);
+	ipcl_fact(p, "record_align_bytes", "%u", SHM_ALIGN);
+	ipcl_fact(p, "page_size", "%ld", sysconf(_SC_PAGESIZE));
+	if (line > 0)
+		ipcl_fact(p, "cache_line_bytes", "%ld", line);
+	else
+		ipcl_fact(p, "cache_line_bytes", "unknown");
+	ipcl_fact(p, "hot_word_separation_bytes", "%u", SHM_LINE);
+	ipcl_fact(p, "dev_shm_size_bytes", "%llu",
+		  (unsigned long long)vfs.f_blocks * vfs.f_frsize);
+	ipcl_fact(p, "dev_shm_free_bytes", "%llu",
+		  (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	ipcl_fact(p, "wait", "%s", shm_wait_names[cfg.wait]);
+	ipcl_fact(p, "wait_default", "%s", "hybrid");
+	ipcl_fact(p, "spin_ns", "%lld", cfg.spin_ns);
+	return 0;
+}
+
+/*
+ * Create "/ipcl-<tag>" (O_EXCL, 0600), size it, reserve its pages in /dev/shm
+ * (so a full tmpfs is an error here, not a SIGBUS later) and write the control
+ * page. The ring must hold the largest message the run will send.
+ */
+static int shm_setup(struct ipcl_chan *c)
+{
+	const struct ipcl_opts *o = c->opts;
+	struct shm_cfg cfg;
+	struct shm_hdr *hdr = MAP_FAILED;
+	char name[NAME_MAX];
+	size_t len;
+	int fd, rc;
+
+	rc = shm_parse_opts(o, &cfg, c->err);
+	if (rc)
+		return rc;
+	if (o->producers > 1 || o->consumers > 1)
+		return ipcl_seterr(
+		    c->err, IPCL_EINVAL,
+		    "shm: one producer and one consumer per ring (asked for "
+		    "%d and %d)",
+		    o->producers, o->consumers);
+	if (o->msg_size > SHM_MAX_MSG((uint32_t)cfg.ring))
+		return ipcl_seterr(
+		    c->err, IPCL_ETOOBIG,
+		    "shm: a %zu-byte message does not fit a %llu-byte ring "
+		    "(largest %u); raise -O ring=",
+		    o->msg_size, (unsigned long long)cfg.ring,
+		    SHM_MAX_MSG((uint32_t)cfg.ring));
+	if (!o->tag || !o->tag[0] || strchr(o->tag, '/') ||
+	    snprintf(name, sizeof name, SHM_PREFIX "%s", o->tag) >= (int)sizeof name)
+		return ipcl_seterr(c->err, IPCL_EINVAL, "shm: unusable tag '%.64s'",
+				   o->tag ? o->tag : "");
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ipcl_seterr(
+		    c->err, -errno, "shm_open %s: %s%s", name, strerror(errno),
+		    errno == EEXIST ? " (left by a crashed run? ipclab clean)" : "");
+	len = SHM_DATA_OFF + cfg.ring;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		rc = ipcl_seterr(c->err, -errno, "ftruncate %s to %zu: %s", name, len,
+				 strerror(errno));
+		goto fail;
+	}
+	do
+		rc = posix_fallocate(fd, 0, (off_t)len);
+	while (rc == EINTR);
+	if (rc) {
+		rc =
+		    ipcl_seterr(c->err, -rc, "reserving %zu bytes for %s in /dev/shm: %s",
+				len, name, strerror(rc));
+		goto fail;
+	}
+	hdr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (hdr == MAP_FAILED) {
+		rc = ipcl_seterr(c->err, -errno, "mmap %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	/*
+	 * The segment is zero-filled: head, flags and futex words start at 0, and
+	 * the header at position 0 reads as an end marker.
+	 */
+	hdr->version = SHM_VERSION;
+	hdr->align = SHM_ALIGN;
+	hdr->ring_size = (uint32_t)cfg.ring;
+	hdr->wait = cfg.wait;
+	hdr->spin_ns = (uint64_t)cfg.spin_ns;
+	atomic_store_explicit(&hdr->magic, SHM_MAGIC, memory_order_release);
+	munmap(hdr, len);
+	close(fd);
+	snprintf(c->addr, sizeof c->addr, "%s", name);
+	return 0;
+fail:
+	close(fd);
+	shm_unlink(name);
+	return rc;
+}
+
+/* Unlink by name only, so that `ipclab clean` works after a crash. */
+static void shm_teardown(struct ipcl_chan *c)
+{
+	if (shm_name_ok(c->addr) && shm_unlink(c->addr) < 0 && errno != ENOENT)
+		ipcl_seterr(c->err, -errno, "shm_unlink %s: %s", c->addr,
+			    strerror(errno));
+}
+
+/*
+ * Map the segment named by addr and check its control page. Ring positions come
+ * from the segment, so a reopened endpoint continues the stream.
+ */
+static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	const char *name = ep->chan->addr;
+	struct shm_hdr *hdr;
+	struct stat st;
+	int fd, rc = 0;
+
+	se->hdr = NULL;
+	if (!shm_name_ok(name))
+		return ipcl_seterr(ep->err, -EINVAL,
+				   "shm: bad address '%.64s' (want %s<tag>)", name,
+				   SHM_PREFIX);
+	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return ipcl_seterr(ep->err, -errno, "shm_open %s: %s", name,
+				   strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = ipcl_seterr(ep->err, -errno, "fstat %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (st.st_size < SHM_DATA_OFF + SHM_RING_MIN ||
+	    st.st_size > SHM_DATA_OFF + SHM_RING_MAX) {
+		rc = ipcl_seterr(ep->err, IPCL_EPROTO,
+				 "shm: %s has a bad size (%lld bytes)", name,
+				 (long long)st.st_size);
+		goto out;
+	}
+	/* MAP_POPULATE: fault the ring in now, not in the first messages. */
+	hdr = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (hdr == MAP_FAILED) {
+		rc = ipcl_seterr(ep->err, -errno, "mmap %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (atomic_load_explicit(&hdr->magic, memory_order_acquire) != SHM_MAGIC ||
+	    hdr->version != SHM_VERSION || hdr->wait > SHM_HYBRID ||
+	    hdr->ring_size < SHM_RING_MIN || (hdr->ring_size & (hdr->ring_size - 1)) ||
+	    SHM_DATA_OFF + (off_t)hdr->ring_size != st.st_size) {
+		munmap(hdr, (size_t)st.st_size);
+		rc = ipcl_seterr(ep->err, IPCL_EPROTO, "shm: %s is not an ipclab ring",
+				 name);
+		goto out;
+	}
+	if (hdr->align != SHM_ALIGN) {
+		munmap(hdr, (size_t)st.st_size);
+		rc = ipcl_seterr(
+		    ep->err, IPCL_EPROTO,
+		    "shm: %s was made with %u-byte records, this build uses %u", name,
+		    hdr->align, SHM_ALIGN);
+		goto out;
+	}
+	se->hdr = hdr;
+	se->map_len = (size_t)st.st_size;
+	se->data = (unsigned char *)hdr + SHM_DATA_OFF;
+	se->size = hdr->ring_size;
+	se->mask = hdr->ring_size - 1;
+	se->max_msg = SHM_MAX_MSG(hdr->ring_size);
+	se->role = ep->role;
+	se->wait = (enum shm_wait)hdr->wait;
+	se->spin_ns = (int64_t)hdr->spin_ns;
+	se->pos = se->head = atomic_load_explicit(&hdr->head, memory_order_acquire);
+	if (ep->role == IPCL_CONSUMER) {
+		se->sleep_word = &hdr->data_sleep;
+		se->peer_word = &hdr->room_sleep;
+		goto out;
+	}
+	se->sleep_word = &hdr->room_sleep;
+	se->peer_word = &hdr->data_sleep;
+	/*
+	 * The producer's position is not stored anywhere: it follows the published
+	 * records from head to the end marker. A producer killed mid-record never
+	 * stamped it, so its successor starts again at that record.
+	 */
+	for (;;) {
+		struct shm_rec *r = shm_rec_at(se, se->pos);
+		uint32_t n;
+
+		if (atomic_load_explicit(&r->stamp, memory_order_acquire) !=
+		    SHM_STAMP(se->pos))
+			break;
+		n = r->len;
+		if (n > se->max_msg ||
+		    se->pos + SHM_REC(n) - se->head > se->size - SHM_HDR)
+			break;
+		se->pos += SHM_REC(n);
+	}
+	se->zeroed = se->pos; /* nothing is known to be zero beyond the end */
+	atomic_store_explicit(&hdr->closed, 0, memory_order_relaxed);
+out:
+	close(fd);
+	return rc;
+}
+
+/* Copy n bytes into the ring at offset off, in two pieces across the end. */
+static inline void shm_copy_in(struct shm_ep *se, uint32_t off, const void *src, size_t n)
+{
+	size_t first = se->size - off;
+
+	if (n <= first) {
+		memcpy(se->data + off, src, n);
+	} else {
+		memcpy(se->data + off, src, first);
+		memcpy(se->data, (const unsigned char *)src + first, n - first);
+	}
+}
+
+static inline void shm_copy_out(struct shm_ep *se, uint32_t off, void *dst, size_t n)
+{
+	size_t first = se->size - off;
+
+	if (n <= first) {
+		memcpy(dst, se->data + off, n);
+	} else {
+		memcpy(dst, se->data + off, first);
+		memcpy((unsigned char *)dst + first, se->data, n - first);
+	}
+}
+
+/*
+ * Copy one record in and publish it. Waits (per the wait option) while the ring
+ * lacks room; a message larger than the ring is refused, never truncated.
+ */
+static int shm_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	struct shm_rec *r, *end;
+	uint32_t rec;
+	int rc;
+
+	if (len > se->max_msg)
+		return ipcl_seterr(
+		    ep->err, IPCL_ETOOBIG,
+		    "shm: a %zu-byte message does not fit the %u-byte ring "
+		    "(largest %u); raise -O ring=",
+		    len, se->size, se->max_msg);
+	rec = SHM_REC(len);
+	/* Room for the record and the end marker after it. */
+	if (se->size - (se->pos - se->head) < rec + SHM_HDR) {
+		rc = shm_wait(ep, rec + SHM_HDR, deadline_ns);
+		if (rc)
+			return rc;
+	}
+	/* The end marker; it is there already if the slot was zeroed ahead. */
+	if (rec >= se->zeroed - se->pos) {
+		end = shm_rec_at(se, se->pos + rec);
+		end->len = 0;
+		atomic_store_explicit(&end->stamp, 0, memory_order_relaxed);
+		se->zeroed = se->pos + rec + SHM_ALIGN;
+	}
+	shm_copy_in(se, (se->pos + SHM_HDR) & se->mask, msg, len);
+	r = shm_rec_at(se, se->pos);
+	r->len = (uint32_t)len;
+	shm_publish(se, &r->stamp, SHM_STAMP(se->pos));
+	se->pos += rec;
+	/*
+	 * Zero the next header slots now, after the stamp, so that the end marker
+	 * of the next small record is already in place and its cache line already
+	 * ours: a marker store to a line we do not own would hold back the stamp
+	 * store behind it (stores become visible in program order). Only free
+	 * space is touched: slot bytes beyond head + size still hold unread data.
+	 */
+	while (se->zeroed - se->pos < SHM_AHEAD &&
+	       se->zeroed - se->head + SHM_HDR <= se->size) {
+		end = shm_rec_at(se, se->zeroed);
+		end->len = 0;
+		atomic_store_explicit(&end->stamp, 0, memory_order_relaxed);
+		se->zeroed += SHM_ALIGN;
+	}
+	return 0;
+}
+
+/*
+ * Copy the next record out and give its space back. A record larger than cap
+ * stays in the ring (*len tells its size) and IPCL_ETRUNC is returned.
+ */
+static int shm_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
+		    int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	struct shm_rec *r = shm_rec_at(se, se->pos);
+	uint32_t n;
+	int rc;
+
+	if (atomic_load_explicit(&r->stamp, memory_order_acquire) != SHM_STAMP(se->pos)) {
+		rc = shm_wait(ep, 0, deadline_ns);
+		if (rc)
+			return rc;
+	}
+	n = r->len;
+	if (n > se->max_msg)
+		return ipcl_seterr(ep->err, IPCL_EPROTO,
+				   "shm: corrupt record at ring offset %u (len %u)",
+				   se->pos & se->mask, n);
+	if (n > cap) {
+		*len = n;
+		return ipcl_seterr(
+		    ep->err, IPCL_ETRUNC,
+		    "shm: a %u-byte message, the buffer holds %zu (left in "
+		    "the ring)",
+		    n, cap);
+	}
+	shm_copy_out(se, (se->pos + SHM_HDR) & se->mask, buf, n);
+	se->pos += SHM_REC(n);
+	shm_publish(se, &se->hdr->head, se->pos);
+	*len = n;
+	return 0;
+}
+
+/* Unmap; a producer first marks the stream closed and wakes a sleeping consumer. */
+static void shm_close(struct ipcl_ep *ep)
+{
+	struct shm_ep *se = ep->state;
+
+	if (!se->hdr)
+		return;
+	if (se->role == IPCL_PRODUCER)
+		shm_publish(se, &se->hdr->closed, 1);
+	munmap(se->hdr, se->map_len);
+	se->hdr = NULL;
+}
+
+const struct ipcl_transport ipcl_transport_shm = {
+    .name = "shm",
+    .summary = "POSIX shared memory SPSC ring (shm_open, mmap, C11 atomics, futex)",
+    .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_HAS_EOF,
+    .chan_state_size = 0,
+    .ep_state_size = sizeof(struct shm_ep),
+    .options = shm_options,
+    .probe = shm_probe,
+    .setup = shm_setup,
+    .teardown = shm_teardown,
+    .open = shm_open_ep,
+    .send = shm_send,
+    .recv = shm_recv,
+    .close = shm_close,
+};

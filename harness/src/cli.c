@@ -265,7 +265,7 @@ static const char run_help[] =
     "  -C, --consumers N      stream/rate: consumer roles (default 1)\n"
     "      --threads          roles as threads of one process (default: processes)\n"
     "      --pin WHERE        none (default), same (all on one CPU), split (spread)\n"
-    "      --cpus LIST        pin role i to LIST[i %% n], e.g. 0,1\n"
+    "      --cpus LIST        pin role i to LIST[i % n], e.g. 0,1\n"
     "  -O, --opt NAME=VALUE   transport option (see `ipclab list TRANSPORT`)\n"
     "  -o, --output FILE      append the JSON record to FILE (JSON lines)\n"
     "      --json             print the JSON record on stdout instead of a summary\n"

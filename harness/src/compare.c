@@ -26,7 +26,7 @@
 #include <ipclab/server.h>
 
 static const char compare_help[] =
-    "usage: ipclab compare [--quick] [-t NAME,...] [-s SIZES] [-n COUNT]\n"
+    "usage: ipclab compare [--quick] [-t NAME,...] [-s SIZES] [-d TIME | -n COUNT]\n"
     "                      [--repeat N] [-o FILE] [--threads] [--pin WHERE]\n"
     "\n"
     "Runs every available transport through pingpong and stream at each size,\n"
@@ -34,7 +34,9 @@ static const char compare_help[] =
     "lines, default results/compare-TIME.jsonl) and prints a ranking.\n"
     "  -t, --transports LIST  only these (comma-separated)\n"
     "  -s, --sizes LIST       message sizes (default 64,1K,64K; --quick 64)\n"
-    "  -n, --count N          messages per run (default 20000; --quick 3000)\n"
+    "  -d, --duration T       measured time per run (default 300ms; --quick 150ms):\n"
+    "                         equal time for every transport, fast or slow\n"
+    "  -n, --count N          a message count per run instead of a duration\n"
     "      --repeat N         runs per point, median reported (default 3; --quick 1)\n"
     "      --quick            a fast pass: one size, fewer messages, one repetition\n"
     "      --threads          roles as threads (default processes)\n"

@@ -51,6 +51,7 @@ struct rec {
 	json_t *j;
 	int idx;
 	const char *transport, *pattern, *mode, *status;
+	char setup[160]; /* mode plus whatever else makes runs incomparable */
 	long long size, count;
 	double p50, p90, p99, p999, max, msgs_s, mb_s, cpu_rx;
 	long long sent, lost, dup, reord, corrupt;
@@ -120,6 +121,37 @@ static const char *report_str(json_t *o, const char *a, const char *b, const cha
 	return json_is_string(v) ? json_string_value(v) : def;
 }
 
+/*
+ * The run's set-up as one label, so that only like runs are reduced to one
+ * median: the mode, and where not the default the placement, the number of
+ * producers and consumers and the transport options ("thread, split, 2x2,
+ * wait=spin"). "process" alone for a default run.
+ */
+static const char *report_setup(struct rec *r, json_t *j)
+{
+	json_t *p = json_object_get(j, "params"), *o = json_object_get(p, "options"), *v;
+	const char *pl = report_str(p, "placement", NULL, "none"), *k;
+	long long np = report_int(p, "producers", NULL),
+		  nc = report_int(p, "consumers", NULL);
+	size_t n;
+
+	n = (size_t)snprintf(r->setup, sizeof r->setup, "%s",
+			     report_str(p, "mode", NULL, "process"));
+	if (strcmp(pl, "none") != 0 && n < sizeof r->setup)
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %s", pl);
+	if ((np > 1 || nc > 1) && n < sizeof r->setup)
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %lldx%lld",
+				      np, nc);
+	json_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "url") == 0 || !json_is_string(v) || n >= sizeof r->setup)
+			continue;
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %s=%s", k,
+				      json_string_value(v));
+	}
+	return r->setup;
+}
+
 static void report_fill(struct rec *r, json_t *j, int idx)
 {
 	json_t *lat = json_object_get(j, "latency");
@@ -128,7 +160,7 @@ static void report_fill(struct rec *r, json_t *j, int idx)
 	r->idx = idx;
 	r->transport = report_str(j, "transport", NULL, "?");
 	r->pattern = report_str(j, "pattern", NULL, "?");
-	r->mode = report_str(j, "params", "mode", "process");
+	r->mode = report_setup(r, j);
 	r->status = report_str(j, "status", NULL, "?");
 	r->size = report_int(j, "params", "size");
 	r->count = report_int(j, "latency", "count");

@@ -621,8 +621,9 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 		}
 		set = b->fanout ? idx * c->producers + producer : producer;
 		verify(b, s, set, &highest[producer], seq);
-		if (!b->mini && seq >= c->warmup) {
-			ipcl_hist_record(&s->lat, (uint64_t)(now - sent));
+		if (seq >= c->warmup) {
+			if (!b->mini) /* a mini frame has no send time */
+				ipcl_hist_record(&s->lat, (uint64_t)(now - sent));
 			s->measured++;
 			s->bytes += len;
 			s->t_last = now;

@@ -7,7 +7,10 @@
  *                    consumers share the queue (basic.consume, manual acks).
  *   rabbitmq-fanout  one fanout exchange "ipcl.<tag>.fx"; every consumer declares
  *                    its own exclusive, auto-delete queue bound to it in open(),
- *                    so every consumer receives every message.
+ *                    so every consumer receives every message, then a marker
+ *                    queue "ipcl.<tag>.fx.c<index>" whose existence a producer's
+ *                    open() waits for: nothing is published before all of the
+ *                    run's subscribers are there.
  *
  * Every endpoint has its own connection and uses channel 1. Delivery guarantees
  * are options: durable=1 declares a durable queue (or exchange) and publishes
@@ -34,7 +37,7 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
-#include <ipclab/server.h>
+#include <ipclab/server.h> /* ipcl_url_redact */
 #include <ipclab/transport.h>
 
 /* RabbitMQ 3.10's default max_message_size (not readable over AMQP). */
@@ -43,14 +46,6 @@
 #define RABBITMQ_SPARE   2 /* fanout producer: passive declares that may fail */
 /* A producer without confirms looks for server frames (channel.close) this often. */
 #define RABBITMQ_POLL_EVERY 256
-
-/*
- * A strong reference to this directory's launcher (server.c): the core refers to
- * it only weakly, and a weak reference does not pull a member out of the static
- * core library, so without this `ipclab` would have no RabbitMQ launcher.
- */
-static int (*const rabbitmq_launcher)(struct ipcl_server *, int64_t, char *)
-    __attribute__((used)) = ipcl_rabbitmq_server_start;
 
 enum { RABBITMQ_CONFIRM_NONE, RABBITMQ_CONFIRM_WINDOW, RABBITMQ_CONFIRM_EACH };
 

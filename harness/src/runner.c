@@ -82,6 +82,14 @@ struct board {
 	struct slot slot[IPCL_MAX_ROLES];
 };
 
+/* SIGINT/SIGTERM during a run: stop the roles, clean up, then die of the signal. */
+static volatile sig_atomic_t run_interrupted;
+
+static void run_on_signal(int sig)
+{
+	run_interrupted = sig;
+}
+
 /* What a role needs besides the board: the transport and its channels. */
 struct role_ctx {
 	struct board *b;
@@ -954,6 +962,13 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 	while (left > 0) {
 		int64_t now = ipcl_now_ns();
 
+		if (run_interrupted && !atomic_load(&b->abort)) {
+			why = "interrupted by a signal";
+			atomic_store(&b->abort, 1);
+			all_ready = 1;
+			watchdog = now + 2 * NS; /* give the roles a moment, then kill */
+		}
+
 		if (!all_ready) {
 			int ready = 0, failed = 0;
 
@@ -1057,6 +1072,7 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 	pthread_t tids[IPCL_MAX_ROLES];
 	struct ipcl_opts opts[2];
 	struct ipcl_chan *chan[2] = {NULL, NULL};
+	struct sigaction old_int, old_term;
 	const char *why = NULL;
 	char perr[IPCL_ERR_MAX] = "", serr[IPCL_ERR_MAX] = "";
 	json_t *rec = NULL;
@@ -1068,6 +1084,14 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		return NULL;
 	t = ipcl_transport_find(cfg.transport);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa = {.sa_handler = run_on_signal};
+
+		sigemptyset(&sa.sa_mask);
+		run_interrupted = 0;
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+	}
 
 	head.magic = BOARD_MAGIC;
 	head.cfg = cfg;
@@ -1224,6 +1248,14 @@ out:
 		close(fd);
 	if (srv.pid)
 		ipcl_server_stop(&srv);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (run_interrupted) {
+		/* Everything is cleaned up: now die of the signal, as the user asked. */
+		json_decref(rec);
+		raise(run_interrupted);
+		_exit(128 + run_interrupted);
+	}
 	return rec;
 }
 

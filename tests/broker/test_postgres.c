@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -740,6 +742,42 @@ static void test_silent_server(void **state)
 	close(fd);
 }
 
+/* brokers/postgres/server.c; for ipcl_server_stop() to call (see its comment). */
+void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
+
+/*
+ * A server killed with SIGKILL: its System V segment (named in postmaster.pid)
+ * is removed by the clean-up, and stop still removes the dir.
+ */
+static void test_killed_server_cleanup(void **state)
+{
+	struct ipcl_server s2;
+	char err[IPCL_ERR_MAX] = "", path[160], line[128], dir[sizeof s2.dir];
+	long key;
+	int shmid = -1, n = 0;
+	struct shmid_ds ds;
+	struct stat st;
+	FILE *f;
+
+	assert_int_equal(
+	    ipcl_server_start("postgres", &s2, ipcl_now_ns() + 60 * SEC, err), 0);
+	snprintf(dir, sizeof dir, "%s", s2.dir);
+	snprintf(path, sizeof path, "%s/data/postmaster.pid", s2.dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f))
+		if (++n == 7)
+			assert_int_equal(sscanf(line, "%ld %d", &key, &shmid), 2);
+	fclose(f);
+	assert_int_equal(shmctl(shmid, IPC_STAT, &ds), 0);
+	assert_int_equal(kill(s2.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(s2.pid, NULL, 0), s2.pid);
+	ipcl_postgres_server_cleanup(&s2);
+	assert_int_equal(shmctl(shmid, IPC_STAT, &ds), -1);
+	ipcl_server_stop(&s2);
+	assert_int_equal(stat(dir, &st), -1);
+}
+
 /* Last: the throwaway server runs as postgres when we are root, and stops. */
 static void test_server_stop(void **state)
 {
@@ -785,6 +823,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_options),
 	    cmocka_unit_test(test_down_server),
 	    cmocka_unit_test(test_silent_server),
+	    cmocka_unit_test(test_killed_server_cleanup),
 	    cmocka_unit_test(test_server_stop),
 	};
 

@@ -86,9 +86,11 @@ static void fx_done(struct fixture *fx)
 
 static int fx_send(struct fixture *fx, uint64_t v, size_t len, int64_t timeout_ns)
 {
-	char buf[16] = {0};
+	static char buf[8192];
 
-	memcpy(buf, &v, sizeof v);
+	assert_true(len <= sizeof buf);
+	memset(buf, 0, len);
+	memcpy(buf, &v, len < sizeof v ? len : sizeof v);
 	return fx->t->send(fx->prod, buf, len, ipcl_now_ns() + timeout_ns);
 }
 

@@ -220,6 +220,18 @@ static int outbox_cfg_opts(const struct ipcl_opts *o, struct outbox_cfg *cfg, ch
 				   "IPCLAB_PG_URL)");
 	if (strlen(v) >= sizeof cfg->url - 160)
 		return ipcl_seterr(err, IPCL_EINVAL, "option url is too long");
+	/* A bare word would be taken as a database name on the default socket. */
+	if (strncmp(v, "postgresql://", 13) != 0 && strncmp(v, "postgres://", 11) != 0 &&
+	    !strchr(v, '=')) {
+		char shown[160];
+
+		outbox_redact(v, shown, sizeof shown);
+		return ipcl_seterr(
+		    err, IPCL_EINVAL,
+		    "option url=%.60s: want postgresql://... or a conninfo string "
+		    "(host=... port=...)",
+		    shown);
+	}
 	snprintf(cfg->url, sizeof cfg->url, "%s", v);
 	if ((rc = ipcl_opt_int(o, outbox_options, "connect_timeout", 1, 3600, &cfg->ct,
 			       err)) ||
@@ -666,18 +678,16 @@ static int outbox_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	}
 	if (e->cfg.mode == MODE_DELETE)
 		snprintf(sql, sizeof sql,
-			 "DELETE FROM ipcl_outbox_%s WHERE id IN (SELECT id FROM "
-			 "ipcl_outbox_%s "
-			 "ORDER BY id LIMIT %lld FOR UPDATE SKIP LOCKED) RETURNING id, "
-			 "payload",
+			 "DELETE FROM ipcl_outbox_%s WHERE id IN ("
+			 "SELECT id FROM ipcl_outbox_%s ORDER BY id LIMIT %lld "
+			 "FOR UPDATE SKIP LOCKED) RETURNING id, payload",
 			 n, n, e->cfg.claim);
 	else
 		snprintf(sql, sizeof sql,
-			 "UPDATE ipcl_outbox_%s SET processed_at = now() WHERE id IN "
-			 "(SELECT id "
-			 "FROM ipcl_outbox_%s WHERE processed_at IS NULL ORDER BY id "
-			 "LIMIT %lld "
-			 "FOR UPDATE SKIP LOCKED) RETURNING id, payload",
+			 "UPDATE ipcl_outbox_%s SET processed_at = now() WHERE id IN ("
+			 "SELECT id FROM ipcl_outbox_%s WHERE processed_at IS NULL "
+			 "ORDER BY id LIMIT %lld FOR UPDATE SKIP LOCKED) RETURNING id, "
+			 "payload",
 			 n, n, e->cfg.claim);
 	rc = outbox_prepare(ep, "claim", sql, 0, NULL, deadline_ns);
 	if (rc || e->cfg.wake != WAKE_NOTIFY)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -413,6 +414,52 @@ static void pgsrv_log_tail(const char *log, const char *prefix, char *err)
 	}
 }
 
+void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
+
+/*
+ * A postmaster that was killed (SIGKILL) leaves its small System V segment
+ * behind (`ipcs -m`); a clean shutdown removes it together with
+ * data/postmaster.pid. So when that file is still there, remove the segment it
+ * names (line 7: key and shmid), once no process is attached any more (the
+ * backends exit within moments of the postmaster) and only if our postmaster
+ * (line 1) created it. Call after the postmaster has exited, before the dir
+ * is removed. Waits at most 2 s.
+ */
+void ipcl_postgres_server_cleanup(const struct ipcl_server *s)
+{
+	char path[160], line[256];
+	long pid = 0, key = 0;
+	int shmid = -1, n = 0;
+	struct shmid_ds ds;
+	FILE *f;
+
+	if (!s->dir[0])
+		return;
+	snprintf(path, sizeof path, "%s/data/postmaster.pid", s->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return; /* clean shutdown, or never started */
+	while (fgets(line, sizeof line, f)) {
+		n++;
+		if (n == 1)
+			pid = strtol(line, NULL, 10);
+		if (n == 7 && sscanf(line, "%ld %d", &key, &shmid) != 2)
+			shmid = -1;
+	}
+	fclose(f);
+	if (shmid < 0 || pid <= 0)
+		return;
+	for (int i = 0; i < 200; i++) {
+		if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid != (pid_t)pid)
+			return; /* gone already, or not ours */
+		if (ds.shm_nattch == 0) {
+			shmctl(shmid, IPC_RMID, NULL);
+			return;
+		}
+		pgsrv_sleep_ms(10);
+	}
+}
+
 int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
 {
 	char bindir[256], exe[2][320], data[160], log[160], opt_dir[160], port_s[16];
@@ -541,6 +588,16 @@ fail:
 		close(logfd);
 	snprintf(msg, sizeof msg, "postgres server in %.60s: %.170s", s->dir, why);
 	pgsrv_log_tail(log, msg, err);
-	ipcl_server_stop(s); /* SIGINT to the postmaster, rm -rf the dir */
+	if (s->pid) {
+		pid = s->pid;
+		s->pid = 0;
+		kill(pid, SIGINT); /* fast shutdown; SIGKILL if it hangs */
+		if (pgsrv_wait(pid, &status, ipcl_now_ns() + 10 * 1000000000LL)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	ipcl_postgres_server_cleanup(s);
+	ipcl_server_stop(s); /* removes the dir */
 	return rc ? rc : IPCL_EUNAVAIL;
 }

@@ -554,6 +554,7 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 			 ipcl_now_ns() < stop);
 	}
 	free(buf);
+	free(rx);
 	return rc;
 }
 

@@ -110,6 +110,10 @@ void ipcl_server_stop(struct ipcl_server *s)
 	s->pid = 0;
 	server_kill(s->aux_pid, SIGTERM);
 	s->aux_pid = 0;
+#ifdef IPCL_LAUNCHER_POSTGRES
+	if (strcmp(s->kind, "postgres") == 0)
+		ipcl_postgres_server_cleanup(s);
+#endif
 	if (s->dir[0]) {
 		char cmd[160];
 

@@ -743,7 +743,6 @@ static void test_silent_server(void **state)
 }
 
 /* brokers/postgres/server.c; for ipcl_server_stop() to call (see its comment). */
-void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
 
 /*
  * A server killed with SIGKILL: its System V segment (named in postmaster.pid)
@@ -754,13 +753,15 @@ static void test_killed_server_cleanup(void **state)
 	struct ipcl_server s2;
 	char err[IPCL_ERR_MAX] = "", path[160], line[128], dir[sizeof s2.dir];
 	long key;
-	int shmid = -1, n = 0;
+	int shmid = -1, n = 0, rc;
 	struct shmid_ds ds;
 	struct stat st;
 	FILE *f;
 
-	assert_int_equal(
-	    ipcl_server_start("postgres", &s2, ipcl_now_ns() + 60 * SEC, err), 0);
+	rc = ipcl_server_start("postgres", &s2, ipcl_now_ns() + 60 * SEC, err);
+	if (rc == IPCL_EUNAVAIL && !own_server)
+		skip(); /* a remote IPCLAB_PG_URL and no local packages */
+	assert_int_equal(rc, 0);
 	snprintf(dir, sizeof dir, "%s", s2.dir);
 	snprintf(path, sizeof path, "%s/data/postmaster.pid", s2.dir);
 	f = fopen(path, "r");

@@ -742,8 +742,6 @@ static void test_silent_server(void **state)
 	close(fd);
 }
 
-/* brokers/postgres/server.c; for ipcl_server_stop() to call (see its comment). */
-
 /*
  * A server killed with SIGKILL: its System V segment (named in postmaster.pid)
  * is removed by the clean-up, and stop still removes the dir.

@@ -309,8 +309,6 @@ int main(int argc, char **argv)
 			/* "A,B"; memcpy runs on A alone, so "A" will do there. */
 			if (sscanf(optarg, "%d,%d", &cpu_a, &cpu_b) < 1 || cpu_a < 0)
 				usage();
-			if (cpu_b < 0)
-				cpu_b = cpu_a;
 			break;
 		default:
 			usage();
@@ -323,8 +321,14 @@ int main(int argc, char **argv)
 				 warmup < 0 ? 1000 : warmup, cpu_a);
 	if (strcmp(mode, "atomic") != 0 && strcmp(mode, "futex") != 0)
 		usage();
-	if (count == 0)
-		usage();
+	if (count == 0 || (cpu_a >= 0 && cpu_b < 0))
+		usage(); /* a ping-pong needs two CPUs: -c A,B (A,A is allowed) */
+	if (strcmp(mode, "atomic") == 0 && cpu_a >= 0 && cpu_a == cpu_b) {
+		fprintf(stderr,
+			"bare_shm: two spinners on one CPU measure the scheduler's "
+			"time slice, not shared memory; use -m futex there\n");
+		return 2;
+	}
 	if (count < 0)
 		count = strcmp(mode, "atomic") == 0 ? 200000 : 20000;
 	if (warmup < 0)

@@ -257,7 +257,8 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 	struct ipcl_hist lat, oneway, lag;
 	struct ipcl_verify v = {0};
 	uint64_t sent = 0, unique = 0, expected, measured = 0, bytes = 0, lost_rtt = 0;
-	int64_t t_first = INT64_MAX, t_last = 0;
+	uint64_t sent_measured = 0;
+	int64_t t_first = INT64_MAX, t_last = 0, send_last = 0;
 	int64_t cpu[2][2] = {{0, 0}, {0, 0}};
 	uint64_t cpu_msgs[2] = {0, 0};
 	const char *role_err = NULL;
@@ -318,8 +319,11 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 			}
 		} else if (s.sender) {
 			sent += s.msgs;
+			sent_measured += s.measured;
 			if (s.t_first && s.t_first < t_first)
 				t_first = s.t_first;
+			if (s.t_last > send_last)
+				send_last = s.t_last;
 			ipcl_hist_merge(&lag, s.lag);
 		} else {
 			ipcl_hist_merge(&lat, s.lat);
@@ -380,6 +384,12 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)measured,
 			      "elapsed_s", el, "msgs_per_s", (double)measured / el,
 			      "mb_per_s", (double)measured * (double)size / el / 1e6));
+		/* What the producers managed on their own, flushes included. */
+		if (c->pattern == IPCL_STREAM && sent_measured && send_last > t_first)
+			json_object_set_new(json_object_get(rec, "throughput"),
+					    "producer_msgs_per_s",
+					    json_real((double)sent_measured /
+						      ((double)(send_last - t_first) / 1e9)));
 	}
 	json_object_set_new(
 	    rec, "cpu",

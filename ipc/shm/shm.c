@@ -5,11 +5,11 @@
  *
  * The segment is a 4 KiB control page followed by the ring (a power of two).
  * Positions are free-running u32 byte counts. A record at position P is
- * [u32 len][u32 stamp][payload], padded to SHM_ALIGN; the header never straddles
- * the end of the ring, the payload may and is then copied in two pieces (no
- * wrap marker, no wasted space). The producer copies the payload in, writes len,
- * and publishes the record by storing stamp = P + 1 with release semantics. It
- * always keeps 8 free bytes after the record and first writes a zero header
+ * [u32 len][u32 stamp][payload], padded to a cache line (SHM_ALIGN) so that no
+ * line holds two records; the header never straddles the end of the ring, the
+ * payload may and is then copied in two pieces (no wrap marker). The producer copies the
+ * payload in, writes len, and publishes the record by storing stamp = P + 1 with release
+ * semantics. It always keeps 8 free bytes after the record and first writes a zero header
  * there (the end marker), so the header at the consumer's position is either
  * the end marker or a complete record, never stale bytes of an earlier lap.
  * The consumer therefore polls that header, whose cache line also carries the
@@ -19,7 +19,8 @@
  * a cached copy of head and looks again only when the ring seems full. One
  * copy in, one copy out, no system call unless a peer sleeps. All ring state
  * lives in the segment, so a restarted consumer (or producer) continues where
- * the last one stopped.
+ * the last one stopped. Waiting is per run: spin, block (futex) or hybrid (spin
+ * for spin_ns, then block; no spin when the peer was last seen on our CPU).
  *
  * Left out: several producers or consumers (that needs a CAS on the position),
  * zero-copy send/receive into the ring, detecting a dead peer (a consumer whose
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -94,6 +96,8 @@ struct shm_hdr {
 	alignas(SHM_LINE) _Atomic uint32_t data_sleep;
 	/* Futex word the producer sleeps on while the ring is full. */
 	alignas(SHM_LINE) _Atomic uint32_t room_sleep;
+	/* Hybrid: the CPU each side last waited on (-1: none yet), [role]. */
+	alignas(SHM_LINE) _Atomic int32_t cpu[2];
 	/* Written by the consumer only: the position of the next record to read. */
 	alignas(2 * SHM_LINE) _Atomic uint32_t head;
 };
@@ -119,6 +123,8 @@ struct shm_ep {
 	uint32_t zeroed;     /* producer: the header slots in [pos, zeroed) hold 0 */
 	_Atomic uint32_t *sleep_word; /* futex word this endpoint sleeps on */
 	_Atomic uint32_t *peer_word;  /* futex word the other side sleeps on */
+	_Atomic int32_t *my_cpu;      /* hybrid: where we last waited */
+	_Atomic int32_t *peer_cpu;    /* hybrid: where the peer last waited */
 	enum ipcl_role role;
 	enum shm_wait wait;
 	int64_t spin_ns;
@@ -257,6 +263,20 @@ static int shm_futex_wait(_Atomic uint32_t *word, int64_t deadline_ns)
  * a locked store and a load, no system call. (seq_cst operations rather than
  * fences because ThreadSanitizer understands them.)
  */
+/*
+ * Hybrid: record the CPU we run on, for the peer's shm_wait(). sched_getcpu()
+ * reads it from rseq or the vDSO (a few ns, no system call); the store happens
+ * only when it changed, so the line stays shared in the steady state.
+ */
+static inline int shm_note_cpu(struct shm_ep *se)
+{
+	int cpu = sched_getcpu();
+
+	if (cpu >= 0 && atomic_load_explicit(se->my_cpu, memory_order_relaxed) != cpu)
+		atomic_store_explicit(se->my_cpu, cpu, memory_order_relaxed);
+	return cpu;
+}
+
 static inline void shm_publish(struct shm_ep *se, _Atomic uint32_t *var, uint32_t v)
 {
 	if (se->wait == SHM_SPIN) {
@@ -267,6 +287,8 @@ static inline void shm_publish(struct shm_ep *se, _Atomic uint32_t *var, uint32_
 	if (atomic_load_explicit(se->peer_word, memory_order_seq_cst) &&
 	    atomic_exchange_explicit(se->peer_word, 0, memory_order_relaxed))
 		shm_futex(se->peer_word, FUTEX_WAKE, 1, NULL); /* cannot fail here */
+	if (se->wait == SHM_HYBRID)
+		shm_note_cpu(se);
 }
 
 static inline void shm_cpu_relax(void)
@@ -326,17 +348,27 @@ static int shm_wait(struct ipcl_ep *ep, uint32_t need, int64_t deadline_ns)
 	struct shm_ep *se = ep->state;
 	int64_t until = deadline_ns;
 	unsigned spins = 0;
+	int poll = se->wait != SHM_BLOCK;
 	int rc = shm_check(se, need);
 
 	if (rc != -EAGAIN)
 		return rc;
 	if (se->wait == SHM_HYBRID) {
-		int64_t now = ipcl_now_ns();
+		int64_t now = ipcl_now_ns(), spin = se->spin_ns;
+		int cpu = shm_note_cpu(se);
 
-		if (se->spin_ns < deadline_ns - now)
-			until = now + se->spin_ns;
+		/*
+		 * A peer last seen on this very CPU can only make progress once we give
+		 * the CPU up: spinning would just delay it, so sleep at once.
+		 */
+		if (cpu >= 0 &&
+		    atomic_load_explicit(se->peer_cpu, memory_order_relaxed) == cpu)
+			spin = 0;
+		if (spin < deadline_ns - now)
+			until = now + spin;
+		poll = spin > 0;
 	}
-	if (se->wait != SHM_BLOCK) {
+	if (poll) {
 		/* Poll; read the clock (vDSO, no system call) every SHM_SPINS turns. */
 		while ((rc = shm_check(se, need)) == -EAGAIN) {
 			shm_cpu_relax();
@@ -415,7 +447,7 @@ static int shm_setup(struct ipcl_chan *c)
 {
 	const struct ipcl_opts *o = c->opts;
 	struct shm_cfg cfg;
-	struct shm_hdr *hdr = MAP_FAILED;
+	struct shm_hdr *hdr;
 	char name[NAME_MAX];
 	size_t len;
 	int fd, rc;
@@ -441,10 +473,13 @@ static int shm_setup(struct ipcl_chan *c)
 		return ipcl_seterr(c->err, IPCL_EINVAL, "shm: unusable tag '%.64s'",
 				   o->tag ? o->tag : "");
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ipcl_seterr(
-		    c->err, -errno, "shm_open %s: %s%s", name, strerror(errno),
-		    errno == EEXIST ? " (left by a crashed run? ipclab clean)" : "");
+	if (fd < 0) {
+		int e = errno;
+
+		return ipcl_seterr(c->err, -e, "shm_open %s: %s%s", name, strerror(e),
+				   e == EEXIST ? " (left by a crashed run? ipclab clean)"
+					       : "");
+	}
 	len = SHM_DATA_OFF + cfg.ring;
 	if (ftruncate(fd, (off_t)len) < 0) {
 		rc = ipcl_seterr(c->err, -errno, "ftruncate %s to %zu: %s", name, len,
@@ -474,6 +509,8 @@ static int shm_setup(struct ipcl_chan *c)
 	hdr->ring_size = (uint32_t)cfg.ring;
 	hdr->wait = cfg.wait;
 	hdr->spin_ns = (uint64_t)cfg.spin_ns;
+	atomic_store_explicit(&hdr->cpu[IPCL_PRODUCER], -1, memory_order_relaxed);
+	atomic_store_explicit(&hdr->cpu[IPCL_CONSUMER], -1, memory_order_relaxed);
 	atomic_store_explicit(&hdr->magic, SHM_MAGIC, memory_order_release);
 	munmap(hdr, len);
 	close(fd);
@@ -558,6 +595,8 @@ static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
 	se->role = ep->role;
 	se->wait = (enum shm_wait)hdr->wait;
 	se->spin_ns = (int64_t)hdr->spin_ns;
+	se->my_cpu = &hdr->cpu[ep->role];
+	se->peer_cpu = &hdr->cpu[!ep->role];
 	se->pos = se->head = atomic_load_explicit(&hdr->head, memory_order_acquire);
 	if (ep->role == IPCL_CONSUMER) {
 		se->sleep_word = &hdr->data_sleep;

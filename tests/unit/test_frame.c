@@ -18,6 +18,23 @@ static void test_crc32c_check_value(void **state)
 	assert_int_equal(ipcl_crc32c(ipcl_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
 }
 
+static void test_crc32c_fast_equals_portable(void **state)
+{
+	static unsigned char buf[20000];
+
+	srand(3);
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (unsigned char)rand();
+	/* Every length around the three-lane stride, odd offsets, and long ones. */
+	for (size_t len = 0; len < 3000; len++)
+		assert_int_equal(ipcl_crc32c(7, buf + len % 5, len),
+				 ipcl_crc32c_portable(7, buf + len % 5, len));
+	for (size_t len = 3000; len < sizeof buf; len += 997)
+		assert_int_equal(ipcl_crc32c(0, buf, len),
+				 ipcl_crc32c_portable(0, buf, len));
+	assert_int_equal(ipcl_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+}
+
 static void test_stamp_check(void **state)
 {
 	unsigned char buf[256];
@@ -89,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c_check_value),
+	    cmocka_unit_test(test_crc32c_fast_equals_portable),
 	    cmocka_unit_test(test_stamp_check),
 	    cmocka_unit_test(test_verify_counts),
 	    cmocka_unit_test(test_verify_shared_bitmap),

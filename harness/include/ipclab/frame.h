@@ -36,7 +36,10 @@ struct ipcl_frame_hdr {
 
 _Static_assert(sizeof(struct ipcl_frame_hdr) == IPCL_FRAME_HDR, "frame header size");
 
+/* CRC-32C (Castagnoli): the SSE4.2 instruction in three lanes where the CPU has
+ * it, else tables; ipcl_crc32c_portable always uses the tables (for tests). */
 uint32_t ipcl_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t ipcl_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 /* Fill buf[IPCL_FRAME_HDR..len) with the fixed payload pattern; returns its crc. */
 uint32_t ipcl_frame_fill(void *buf, size_t len);

@@ -1048,6 +1048,9 @@ int ipcl_cmd_report(int argc, char **argv)
 		rc = report_fail("no result records in the given files");
 		goto out;
 	}
+	/* The set-up labels live in the records, which realloc may have moved. */
+	for (int i = 0; i < rep.nr; i++)
+		rep.r[i].mode = rep.r[i].setup;
 	if (report_group(&rep)) {
 		rc = report_fail("out of memory");
 		goto out;

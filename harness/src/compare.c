@@ -122,7 +122,7 @@ int ipcl_cmd_compare(int argc, char **argv)
 	enum ipcl_placement pin = IPCL_PLACE_NONE;
 	const char *patterns[] = {"pingpong", "stream"};
 	struct point *pts = NULL;
-	int npts = 0, total = 0, done = 0, failures = 0;
+	int npts = 0, total = 0, done = 0, failures = 0, written = 0;
 	const struct ipcl_transport *t;
 	int64_t start = ipcl_now_ns();
 	int tty = isatty(2);
@@ -349,6 +349,7 @@ int ipcl_cmd_compare(int argc, char **argv)
 						break;
 					}
 					ipcl_result_append(output, rec);
+					written++;
 					if (failed) {
 						const char *e = json_string_value(
 						    json_object_get(rec, "error"));
@@ -419,7 +420,7 @@ int ipcl_cmd_compare(int argc, char **argv)
 		       strcmp(pt->pattern, "pingpong") == 0 ? pt->p50 / best
 							    : best / pt->msgs_s);
 	}
-	printf("\nresults: %s (%d records in %.0f s)\n", output, done,
+	printf("\nresults: %s (%d records in %.0f s)\n", output, written,
 	       (double)(ipcl_now_ns() - start) / 1e9);
 	free(pts);
 	return failures ? 1 : 0;

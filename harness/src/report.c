@@ -50,7 +50,7 @@ const char *ipcl_report_help(void)
 struct rec {
 	json_t *j;
 	int idx;
-	const char *transport, *pattern, *mode, *status;
+	const char *transport, *pattern, *status;
 	char setup[160]; /* mode plus whatever else makes runs incomparable */
 	long long size, count;
 	double p50, p90, p99, p999, max, msgs_s, mb_s, cpu_rx;
@@ -160,7 +160,7 @@ static void report_fill(struct rec *r, json_t *j, int idx)
 	r->idx = idx;
 	r->transport = report_str(j, "transport", NULL, "?");
 	r->pattern = report_str(j, "pattern", NULL, "?");
-	r->mode = report_setup(r, j);
+	report_setup(r, j);
 	r->status = report_str(j, "status", NULL, "?");
 	r->size = report_int(j, "params", "size");
 	r->count = report_int(j, "latency", "count");
@@ -239,14 +239,14 @@ static int report_cmp_rec(const void *a, const void *b)
 	if (!c)
 		c = strcmp(x->transport, y->transport);
 	if (!c)
-		c = strcmp(x->mode, y->mode);
+		c = strcmp(x->setup, y->setup);
 	return c ? c : x->idx - y->idx;
 }
 
 static int report_same(const struct rec *x, const struct rec *y)
 {
 	return !strcmp(x->pattern, y->pattern) && x->size == y->size &&
-	       !strcmp(x->transport, y->transport) && !strcmp(x->mode, y->mode);
+	       !strcmp(x->transport, y->transport) && !strcmp(x->setup, y->setup);
 }
 
 static int report_cmp_double(const void *a, const void *b)
@@ -526,8 +526,8 @@ static void gp_str(FILE *f, const char *s)
 
 static void gp_line_title(char *b, size_t n, const struct rec *r)
 {
-	if (strcmp(r->mode, "process"))
-		snprintf(b, n, "%s (%s)", r->transport, r->mode);
+	if (strcmp(r->setup, "process"))
+		snprintf(b, n, "%s (%s)", r->transport, r->setup);
 	else
 		snprintf(b, n, "%s", r->transport);
 }
@@ -628,7 +628,7 @@ static int report_series_first(const struct rep *rep, int g)
 		const struct rec *q = &rep->r[rep->g[h].first];
 
 		if (!strcmp(q->pattern, "stream") &&
-		    !strcmp(q->transport, r->transport) && !strcmp(q->mode, r->mode))
+		    !strcmp(q->transport, r->transport) && !strcmp(q->setup, r->setup))
 			return 0;
 	}
 	return 1;
@@ -660,7 +660,7 @@ static void report_chart_stream(struct rep *rep, const char *tmp, const char *di
 
 			if (!strcmp(q->pattern, "stream") &&
 			    !strcmp(q->transport, r->transport) &&
-			    !strcmp(q->mode, r->mode) && rep->g[h].msgs_s > 0)
+			    !strcmp(q->setup, r->setup) && rep->g[h].msgs_s > 0)
 				fprintf(f, "%lld %.9g\n", q->size, rep->g[h].msgs_s);
 		}
 		fputs("EOD\n", f);
@@ -722,8 +722,8 @@ static int report_hgrm(struct rep *rep, const char *dir)
 				continue;
 			snprintf(path, sizeof path, "%s/hgrm/%s-%s-%lld-%d%s%s.hgrm", dir,
 				 r->transport, r->pattern, r->size, k + 1,
-				 strcmp(r->mode, "process") ? "-" : "",
-				 strcmp(r->mode, "process") ? r->mode : "");
+				 strcmp(r->setup, "process") ? "-" : "",
+				 strcmp(r->setup, "process") ? r->setup : "");
 			for (char *p = path + strlen(dir) + 6; *p; p++)
 				if (*p == '/')
 					*p = '_';
@@ -856,7 +856,7 @@ static void report_summary(struct rep *rep, FILE *csv)
 		}
 		snprintf(b[0], 48, "%s", r->transport);
 		snprintf(b[1], 48, "%lld", r->size);
-		snprintf(b[2], 48, "%s", r->mode);
+		snprintf(b[2], 48, "%s", r->setup);
 		snprintf(b[3], 48, "%d%s", G->n, G->failed ? " (failed)" : "");
 		fmt_us(b[4], 48, G->p50);
 		if (isfinite(G->p50_min))
@@ -935,7 +935,7 @@ static void report_ranking(struct rep *rep)
 			const struct group *G = &rep->g[ord[i]], *B = &rep->g[ord[0]];
 			const struct rec *r = &rep->r[G->first];
 			char b0[16], b3[48], b4[32];
-			const char *c[5] = {b0, r->transport, r->mode, b3, b4};
+			const char *c[5] = {b0, r->transport, r->setup, b3, b4};
 
 			snprintf(b0, sizeof b0, "%d", i + 1);
 			if (lat) {
@@ -965,7 +965,7 @@ static void report_verify(struct rep *rep)
 		const struct group *G = &rep->g[g];
 		const struct rec *r = &rep->r[G->first];
 		char b[7][32];
-		const char *c[11] = {r->pattern, r->transport, b[0], r->mode, b[1], b[2],
+		const char *c[11] = {r->pattern, r->transport, b[0], r->setup, b[1], b[2],
 				     b[3],       b[4],         b[5], b[6],    NULL};
 		char bc[32];
 
@@ -1048,9 +1048,6 @@ int ipcl_cmd_report(int argc, char **argv)
 		rc = report_fail("no result records in the given files");
 		goto out;
 	}
-	/* The set-up labels live in the records, which realloc may have moved. */
-	for (int i = 0; i < rep.nr; i++)
-		rep.r[i].mode = rep.r[i].setup;
 	if (report_group(&rep)) {
 		rc = report_fail("out of memory");
 		goto out;

@@ -323,11 +323,16 @@ int ipcl_cmd_compare(int argc, char **argv)
 					json_t *rec;
 					double el = (double)(ipcl_now_ns() - start) / 1e9;
 
-					fprintf(
-					    stderr,
-					    "\r\033[K[%d/%d %.0fs] %s %s %zuB run %d/%d",
-					    done, total, el, t->name, patterns[p],
-					    sizes[s], r + 1, repeat);
+					/* A terminal gets one line rewritten; a log a
+					 * line a point. */
+					if (tty || r == 0)
+						fprintf(stderr,
+							"%s[%d/%d %.0fs] %s %s %zuB run "
+							"%d/%d%s",
+							tty ? "\r\033[K" : "", done,
+							total, el, t->name, patterns[p],
+							sizes[s], r + 1, repeat,
+							tty ? "" : "\n");
 					fflush(stderr);
 					ipcl_runcfg_init(&cfg);
 					snprintf(cfg.transport, sizeof cfg.transport,

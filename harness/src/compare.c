@@ -309,6 +309,14 @@ int ipcl_cmd_compare(int argc, char **argv)
 					snprintf(pt->note, sizeof pt->note, "%s", skip);
 					continue;
 				}
+				if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR &&
+				    s > 0) {
+					snprintf(pt->note, sizeof pt->note,
+						 "carries %zu bytes whatever the size: "
+						 "run at %zu B only",
+						 probe.max_msg, sizes[0]);
+					continue;
+				}
 				if (probe.max_msg && sizes[s] > probe.max_msg &&
 				    probe.max_msg >= IPCL_FRAME_HDR) {
 					snprintf(pt->note, sizeof pt->note,

@@ -966,7 +966,7 @@ static void report_verify(struct rep *rep)
 		const struct rec *r = &rep->r[G->first];
 		char b[7][32];
 		const char *c[11] = {r->pattern, r->transport, b[0], r->setup, b[1], b[2],
-				     b[3],       b[4],         b[5], b[6],    NULL};
+				     b[3],       b[4],         b[5], b[6],     NULL};
 		char bc[32];
 
 		snprintf(b[0], 32, "%lld", r->size);

@@ -386,10 +386,10 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 			      "mb_per_s", (double)measured * (double)size / el / 1e6));
 		/* What the producers managed on their own, flushes included. */
 		if (c->pattern == IPCL_STREAM && sent_measured && send_last > t_first)
-			json_object_set_new(json_object_get(rec, "throughput"),
-					    "producer_msgs_per_s",
-					    json_real((double)sent_measured /
-						      ((double)(send_last - t_first) / 1e9)));
+			json_object_set_new(
+			    json_object_get(rec, "throughput"), "producer_msgs_per_s",
+			    json_real((double)sent_measured /
+				      ((double)(send_last - t_first) / 1e9)));
 	}
 	json_object_set_new(
 	    rec, "cpu",

@@ -36,7 +36,8 @@ int ipcl_redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *er
 int ipcl_rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err);
 int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err);
 
-/* PostgreSQL: remove the SysV segment a SIGKILLed postmaster left; before the dir goes. */
+/* PostgreSQL: remove the SysV segment a SIGKILLed postmaster left; before the dir goes.
+ */
 void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
 
 /* Copy url into out with any password replaced by "***". */

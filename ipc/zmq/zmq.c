@@ -105,7 +105,7 @@ struct zmqt_addr {
 };
 
 static const struct ipcl_option zmqt_options[] = {
-    {"endpoint", "ipc",
+    {"endpoint", "tcp",
      "ipc (socket file in a private dir) | tcp (127.0.0.1, ports picked at setup) | "
      "inproc (needs --threads)"},
     {"hwm", "1000", "ZMQ_SNDHWM and ZMQ_RCVHWM in messages (0: no limit)"},

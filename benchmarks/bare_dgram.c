@@ -12,6 +12,8 @@
  * datagram ends the run with an error after 2 s (SO_RCVTIMEO), not a hang.
  */
 #define _GNU_SOURCE
+#include "bare.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,35 +27,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0) {
-		perror("sched_setaffinity");
-		exit(1);
-	}
-}
 
 /* Two connected UDP sockets on 127.0.0.1 with kernel-chosen ports. */
 static int udp_pair(int fd[2])
@@ -110,7 +83,7 @@ int main(int argc, char **argv)
 	long size = -1, count = -1, warmup = 1000;
 	int cpu_a = -1, cpu_b = -1, fd[2], opt, status;
 	struct timeval tmo = {.tv_sec = 2};
-	int64_t *lat, sum = 0;
+	int64_t *lat;
 	char *buf;
 	pid_t pid;
 
@@ -172,16 +145,16 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) { /* the echo side */
 		close(fd[0]);
-		pin(cpu_b);
+		bare_pin(cpu_b);
 		for (long i = 0; i < warmup + count; i++)
 			if (xfer(fd[1], buf, (size_t)size, 0))
 				_exit(1);
 		_exit(0);
 	}
 	close(fd[1]);
-	pin(cpu_a);
+	bare_pin(cpu_a);
 	for (long i = 0; i < warmup + count; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bare_now_ns();
 
 		if (xfer(fd[0], buf, (size_t)size, 1)) {
 			kill(pid, SIGKILL);
@@ -189,22 +162,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (i >= warmup)
-			lat[i - warmup] = now_ns() - t0;
+			lat[i - warmup] = bare_now_ns() - t0;
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "bare_dgram: the echo process failed\n");
 		return 1;
 	}
-	qsort(lat, (size_t)count, sizeof *lat, cmp_i64);
-	for (long i = 0; i < count; i++)
-		sum += lat[i];
-	printf("{\"bench\":\"%s\",\"size\":%ld,\"count\":%ld,\"min_ns\":%lld,\"p50_ns\":%"
-	       "lld,"
-	       "\"p90_ns\":%lld,\"p99_ns\":%lld,\"mean_ns\":%lld}\n",
-	       bench, size, count, (long long)lat[0], (long long)lat[count / 2],
-	       (long long)lat[(count * 9) / 10], (long long)lat[(count * 99) / 100],
-	       (long long)(sum / count));
+	bare_report(bench, size, lat, count, "");
 	free(buf);
 	free(lat);
 	close(fd[0]);

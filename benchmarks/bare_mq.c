@@ -11,6 +11,8 @@
  * is left behind. Left out: everything the harness adds (framing, checks).
  */
 #define _GNU_SOURCE
+#include "bare.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -38,14 +40,6 @@ static volatile sig_atomic_t owner = 1; /* this process removes the queues */
 static size_t size;
 static struct sysv_msg *msg;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void cleanup(void)
 {
 	if (!owner)
@@ -61,18 +55,6 @@ static void on_signal(int sig)
 {
 	cleanup();
 	_exit(128 + sig);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		fprintf(stderr, "bare_mq: cpu %d: %s\n", cpu, strerror(errno));
 }
 
 /* Send on queue q (0: ping, 1: pong); 0 or -1 with errno set. */
@@ -100,20 +82,6 @@ static int q_recv(int q)
 		return -1;
 	}
 	return n < 0 ? -1 : 0;
-}
-
-static int cmp64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int64_t pct(const int64_t *v, long n, double p)
-{
-	long i = (long)(p * (double)n + 0.999999) - 1;
-
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
 /* Create both queues and open them in this process (the child inherits them). */
@@ -155,7 +123,7 @@ int main(int argc, char **argv)
 	const char *mode = "posix";
 	int64_t *lat = NULL;
 	pid_t child = -1;
-	double sum = 0;
+	char bench[32];
 
 	while ((opt = getopt(argc, argv, "m:s:n:w:c:")) != -1) {
 		switch (opt) {
@@ -209,16 +177,16 @@ int main(int argc, char **argv)
 		/* The pong side: echo every message back; die with the parent. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		owner = 0; /* the parent removes the queues */
-		pin(cpu[1]);
+		bare_pin(cpu[1]);
 		for (long i = 0; i < warmup + count; i++) {
 			if (q_recv(0) < 0 || q_send(1) < 0)
 				_exit(1);
 		}
 		_exit(0);
 	}
-	pin(cpu[0]);
+	bare_pin(cpu[0]);
 	for (long i = 0; i < warmup + count; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bare_now_ns();
 
 		if (q_send(0) < 0 || q_recv(1) < 0) {
 			fprintf(stderr, "bare_mq: round trip %ld: %s%s\n", i,
@@ -229,7 +197,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (i >= warmup)
-			lat[i - warmup] = now_ns() - t0;
+			lat[i - warmup] = bare_now_ns() - t0;
 	}
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
 		fprintf(stderr, "bare_mq: the child failed\n");
@@ -237,14 +205,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	child = -1;
-	for (long i = 0; i < count; i++)
-		sum += (double)lat[i];
-	qsort(lat, (size_t)count, sizeof *lat, cmp64);
-	printf("{\"bench\":\"%s-mq-pingpong\",\"size\":%zu,\"count\":%ld,\"min_ns\":%lld,"
-	       "\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"mean_ns\":%.1f}\n",
-	       mode, size, count, (long long)lat[0], (long long)pct(lat, count, 0.50),
-	       (long long)pct(lat, count, 0.90), (long long)pct(lat, count, 0.99),
-	       sum / (double)count);
+	snprintf(bench, sizeof bench, "%s-mq-pingpong", mode);
+	bare_report(bench, (long)size, lat, count, "");
 	rc = 0;
 out:
 	if (child > 0) {

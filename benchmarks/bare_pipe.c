@@ -11,6 +11,8 @@
  * "p50_ns":..,"p90_ns":..,"p99_ns":..,"mean_ns":..}. Without -c nothing is pinned.
  */
 #define _GNU_SOURCE
+#include "bare.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -40,25 +42,6 @@ static long parse_num(const char *s, long lo)
 	if (errno || end == s || *end || v < lo)
 		usage();
 	return v;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof set, &set);
 }
 
 /* Write all len bytes: 0, or -1 with errno set. */
@@ -100,28 +83,12 @@ static int read_all(int fd, char *buf, size_t len)
 	return 1;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile (p in 1..100) of n sorted samples. */
-static int64_t pct(const int64_t *s, long n, long p)
-{
-	long rank = (n * p + 99) / 100;
-
-	return s[rank > 0 ? rank - 1 : 0];
-}
-
 int main(int argc, char **argv)
 {
 	long size = -1, count = -1, warmup = 1000;
 	int cpu_parent = -1, cpu_child = -1, opt, status, rc = 1;
 	int down[2], up[2]; /* parent -> child, child -> parent */
 	int64_t *samples;
-	double sum = 0;
 	char *buf;
 	pid_t child;
 
@@ -168,10 +135,7 @@ int main(int argc, char **argv)
 		/* The echo: until the parent closes its end. */
 		close(down[1]);
 		close(up[0]);
-		if (pin(cpu_child) < 0) {
-			perror("bare_pipe: sched_setaffinity (child)");
-			_exit(1);
-		}
+		bare_pin(cpu_child);
 		for (;;) {
 			int r = read_all(down[0], buf, (size_t)size);
 
@@ -185,12 +149,9 @@ int main(int argc, char **argv)
 	}
 	close(down[0]);
 	close(up[1]);
-	if (pin(cpu_parent) < 0) {
-		perror("bare_pipe: sched_setaffinity (parent)");
-		goto out;
-	}
+	bare_pin(cpu_parent);
 	for (long i = 0; i < warmup + count; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bare_now_ns();
 
 		if (write_all(down[1], buf, (size_t)size) < 0 ||
 		    read_all(up[0], buf, (size_t)size) != 1) {
@@ -198,7 +159,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (i >= warmup)
-			samples[i - warmup] = now_ns() - t0;
+			samples[i - warmup] = bare_now_ns() - t0;
 	}
 	rc = 0;
 out:
@@ -209,15 +170,7 @@ out:
 	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = 1;
 	if (rc == 0) {
-		qsort(samples, (size_t)count, sizeof *samples, cmp_i64);
-		for (long i = 0; i < count; i++)
-			sum += (double)samples[i];
-		printf("{\"bench\":\"pipe-pingpong\",\"size\":%ld,\"count\":%ld,"
-		       "\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64
-		       ",\"p99_ns\":%" PRId64 ",\"mean_ns\":%.1f}\n",
-		       size, count, samples[0], pct(samples, count, 50),
-		       pct(samples, count, 90), pct(samples, count, 99),
-		       sum / (double)count);
+		bare_report("pipe-pingpong", size, samples, count, "");
 	}
 	free(buf);
 	free(samples);

@@ -18,6 +18,8 @@
  *                 [-c CPU_A,CPU_B]   (memcpy: -c CPU)
  */
 #define _GNU_SOURCE
+#include "bare.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -42,14 +44,6 @@ struct shared {
 	alignas(64) unsigned char data[];  /* two SIZE-byte payload areas: A->B, B->A */
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -63,18 +57,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bare_shm: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		die("sched_setaffinity");
 }
 
 static void futex_wait(_Atomic uint32_t *w, uint32_t val)
@@ -111,21 +93,6 @@ static void give_turn(struct shared *sh, uint32_t val, int use_futex)
 		futex_wake(&sh->turn);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static int64_t pct(const int64_t *v, long n, double p)
-{
-	long i = (long)(p * n + 0.999999) - 1;
-
-	return v[i < 0 ? 0 : (i >= n ? n - 1 : i)];
-}
-
 static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu_a,
 		    int cpu_b)
 {
@@ -134,7 +101,7 @@ static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu
 	unsigned char *a_buf, *b_buf;
 	int64_t *rtt;
 	long total = warmup + count;
-	double sum = 0;
+	char extra[32];
 	pid_t pid;
 	int st;
 
@@ -157,7 +124,7 @@ static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu
 	if (pid == 0) {
 		/* B: answer every odd turn with the next even one. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pin(cpu_b);
+		bare_pin(cpu_b);
 		for (long i = 0; i < total; i++) {
 			await_turn(sh, (uint32_t)(2 * i + 1), use_futex);
 			if (size) {
@@ -168,9 +135,9 @@ static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu
 		}
 		_exit(0);
 	}
-	pin(cpu_a);
+	bare_pin(cpu_a);
 	for (long i = 0; i < total; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bare_now_ns();
 
 		if (size)
 			memcpy(sh->data, a_buf, size);
@@ -179,7 +146,7 @@ static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu
 		if (size)
 			memcpy(a_buf, sh->data + size, size);
 		if (i >= warmup)
-			rtt[i - warmup] = now_ns() - t0;
+			rtt[i - warmup] = bare_now_ns() - t0;
 	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -188,16 +155,9 @@ static int pingpong(int use_futex, size_t size, long count, long warmup, int cpu
 		fprintf(stderr, "bare_shm: the child failed\n");
 		return 1;
 	}
-	for (long i = 0; i < count; i++)
-		sum += (double)rtt[i];
-	qsort(rtt, count, sizeof *rtt, cmp_i64);
-	printf("{\"bench\":\"%s\",\"size\":%zu,\"count\":%ld,\"min_ns\":%lld,"
-	       "\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"mean_ns\":%.1f,"
-	       "\"cpus\":\"%d,%d\"}\n",
-	       use_futex ? "futex-pingpong" : "shm-atomic-pingpong", size, count,
-	       (long long)rtt[0], (long long)pct(rtt, count, 0.50),
-	       (long long)pct(rtt, count, 0.90), (long long)pct(rtt, count, 0.99),
-	       sum / count, cpu_a, cpu_b);
+	snprintf(extra, sizeof extra, ",\"cpus\":\"%d,%d\"", cpu_a, cpu_b);
+	bare_report(use_futex ? "futex-pingpong" : "shm-atomic-pingpong", (long)size, rtt,
+		    count, extra);
 	munmap(sh, maplen);
 	free(rtt);
 	free(a_buf);
@@ -238,16 +198,16 @@ static int memcpy_bw(size_t size, long count, long warmup, int cpu_a)
 		die("aligned_alloc");
 	memset(src, 1, span);
 	memset(dst, 2, span);
-	pin(cpu_a);
+	bare_pin(cpu_a);
 	for (long i = 0; i < warmup; i++, k++)
 		memcpy(dst + (k % blocks) * size, src + (k % blocks) * size, size);
 	for (int r = 0; r < MEMCPY_REPS; r++) {
-		int64_t t0 = now_ns(), dt;
+		int64_t t0 = bare_now_ns(), dt;
 
 		for (long i = 0; i < count; i++, k++)
 			memcpy(dst + (k % blocks) * size, src + (k % blocks) * size,
 			       size);
-		dt = now_ns() - t0;
+		dt = bare_now_ns() - t0;
 		sink ^= dst[(k * 7) % span];
 		bw[r] = (double)size * count * 1e9 / (double)(dt > 0 ? dt : 1);
 	}

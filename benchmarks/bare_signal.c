@@ -11,6 +11,8 @@
  * everything the harness adds.
  */
 #define _GNU_SOURCE
+#include "bare.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,26 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		fprintf(stderr, "bare_signal: cpu %d: %s\n", cpu, strerror(errno));
-}
 
 /* Queue signo with value v to pid, retrying EINTR and a full queue (EAGAIN). */
 static int send_sig(pid_t pid, int signo, union sigval v)
@@ -66,20 +48,6 @@ static int wait_sig(const sigset_t *set, union sigval *v)
 	return 0;
 }
 
-static int cmp64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int64_t pct(const int64_t *v, long n, double p)
-{
-	long i = (long)(p * (double)n + 0.999999) - 1;
-
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
 int main(int argc, char **argv)
 {
 	long count = 0, warmup = 1000;
@@ -88,7 +56,6 @@ int main(int argc, char **argv)
 	int64_t *lat = NULL;
 	sigset_t ping, pong, both;
 	pid_t child = -1, parent = getpid();
-	double sum = 0;
 
 	while ((opt = getopt(argc, argv, "s:n:w:c:")) != -1) {
 		switch (opt) {
@@ -145,7 +112,7 @@ int main(int argc, char **argv)
 		union sigval v;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pin(cpu[1]);
+		bare_pin(cpu[1]);
 		for (long i = 0; i < warmup + count; i++) {
 			if (wait_sig(&ping, &v) < 0 ||
 			    send_sig(parent, SIGRTMIN + 2, v) < 0)
@@ -153,11 +120,11 @@ int main(int argc, char **argv)
 		}
 		_exit(0);
 	}
-	pin(cpu[0]);
+	bare_pin(cpu[0]);
 	for (long i = 0; i < warmup + count; i++) {
 		union sigval v = {0}, back;
 		uint64_t seq = (uint64_t)i;
-		int64_t t0 = now_ns();
+		int64_t t0 = bare_now_ns();
 
 		memcpy(&v, &seq, size);
 		if (send_sig(child, SIGRTMIN + 1, v) < 0 || wait_sig(&pong, &back) < 0) {
@@ -166,7 +133,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (i >= warmup)
-			lat[i - warmup] = now_ns() - t0;
+			lat[i - warmup] = bare_now_ns() - t0;
 		if (memcmp(&back, &v, size) != 0) {
 			fprintf(stderr, "bare_signal: round trip %ld: wrong value back\n",
 				i);
@@ -179,15 +146,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	child = -1;
-	for (long i = 0; i < count; i++)
-		sum += (double)lat[i];
-	qsort(lat, (size_t)count, sizeof *lat, cmp64);
-	printf("{\"bench\":\"signal-rt-pingpong\",\"size\":%zu,\"count\":%ld,\"min_ns\":%"
-	       "lld,"
-	       "\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"mean_ns\":%.1f}\n",
-	       size, count, (long long)lat[0], (long long)pct(lat, count, 0.50),
-	       (long long)pct(lat, count, 0.90), (long long)pct(lat, count, 0.99),
-	       sum / (double)count);
+	bare_report("signal-rt-pingpong", (long)size, lat, count, "");
 	rc = 0;
 out:
 	if (child > 0) {

@@ -57,7 +57,10 @@ int ipcl_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline_n
 			if (rc)
 				return rc;
 		}
-		n = writev(fd, iov, iovcnt);
+		/* write() for one buffer: writev also copies and checks the iovec array.
+		 */
+		n = iovcnt == 1 ? write(fd, iov->iov_base, iov->iov_len)
+				: writev(fd, iov, iovcnt);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -144,9 +147,13 @@ void ipcl_framer_free(struct ipcl_framer *f)
 	memset(f, 0, sizeof *f);
 }
 
+/* Up to this size a message is copied behind its length and sent as one buffer. */
+#define STREAM_COPY_MAX 1024
+
 int ipcl_stream_send(int fd, const void *msg, size_t len, int64_t deadline_ns)
 {
 	uint32_t hdr = (uint32_t)len;
+	unsigned char small[sizeof hdr + STREAM_COPY_MAX];
 	struct iovec iov[2] = {
 	    {.iov_base = &hdr, .iov_len = sizeof hdr},
 	    {.iov_base = (void *)msg, .iov_len = len},
@@ -154,6 +161,17 @@ int ipcl_stream_send(int fd, const void *msg, size_t len, int64_t deadline_ns)
 
 	if (len > UINT32_MAX)
 		return IPCL_ETOOBIG;
+	/*
+	 * A small message costs less as one buffer than as two iovec segments; a
+	 * large one is not worth copying.
+	 */
+	if (len <= STREAM_COPY_MAX) {
+		memcpy(small, &hdr, sizeof hdr);
+		memcpy(small + sizeof hdr, msg, len);
+		iov[0].iov_base = small;
+		iov[0].iov_len = sizeof hdr + len;
+		return ipcl_fd_writev_all(fd, iov, 1, deadline_ns);
+	}
 	return ipcl_fd_writev_all(fd, iov, 2, deadline_ns);
 }
 

@@ -8,7 +8,7 @@
 
 #include <ipclab/registry.h>
 
-#define IPCL_TRANSPORT(name, sym) extern const struct ipcl_transport sym;
+#define IPCL_TRANSPORT(name, sym, kind) extern const struct ipcl_transport sym;
 #define IPCL_DISABLED(name, why)
 #define IPCL_LIBVERSION(lib, ver)
 #include "ipclab_registry.def"
@@ -17,7 +17,18 @@
 #undef IPCL_LIBVERSION
 
 static const struct ipcl_transport *const builtin[] = {
-#define IPCL_TRANSPORT(name, sym) &sym,
+#define IPCL_TRANSPORT(name, sym, kind) &sym,
+#define IPCL_DISABLED(name, why)
+#define IPCL_LIBVERSION(lib, ver)
+#include "ipclab_registry.def"
+#undef IPCL_TRANSPORT
+#undef IPCL_DISABLED
+#undef IPCL_LIBVERSION
+    NULL,
+};
+
+static const char *const kinds[] = {
+#define IPCL_TRANSPORT(name, sym, kind) kind,
 #define IPCL_DISABLED(name, why)
 #define IPCL_LIBVERSION(lib, ver)
 #include "ipclab_registry.def"
@@ -30,7 +41,7 @@ static const struct ipcl_transport *const builtin[] = {
 static const struct {
 	const char *name, *why;
 } disabled[] = {
-#define IPCL_TRANSPORT(name, sym)
+#define IPCL_TRANSPORT(name, sym, kind)
 #define IPCL_DISABLED(name, why) {name, why},
 #define IPCL_LIBVERSION(lib, ver)
 #include "ipclab_registry.def"
@@ -43,7 +54,7 @@ static const struct {
 static const struct {
 	const char *lib, *ver;
 } libversions[] = {
-#define IPCL_TRANSPORT(name, sym)
+#define IPCL_TRANSPORT(name, sym, kind)
 #define IPCL_DISABLED(name, why)
 #define IPCL_LIBVERSION(lib, ver) {lib, ver},
 #include "ipclab_registry.def"
@@ -66,6 +77,14 @@ const struct ipcl_transport *ipcl_transport_find(const char *name)
 		if (strcmp(builtin[i]->name, name) == 0)
 			return builtin[i];
 	return NULL;
+}
+
+const char *ipcl_transport_kind(const struct ipcl_transport *t)
+{
+	for (int i = 0; builtin[i]; i++)
+		if (builtin[i] == t)
+			return kinds[i];
+	return "?";
 }
 
 const char *ipcl_disabled_at(int n, const char **why)

@@ -443,6 +443,21 @@ static int run_ponger(struct role_ctx *x, struct ipcl_ep *in, struct ipcl_ep *ou
 
 /* ---- stream and rate ---------------------------------------------------- */
 
+/* Rate pattern: ns between the sends of one producer. */
+static int64_t rate_period(const struct ipcl_runcfg *c)
+{
+	int64_t period = (int64_t)((double)NS * c->producers / c->rate);
+
+	return period < 1 ? 1 : period;
+}
+
+/* Rate pattern: messages one producer sends, warm-up included. The board's
+ * bitmaps are sized by this same count. */
+static uint64_t rate_total(const struct ipcl_runcfg *c)
+{
+	return c->warmup + (uint64_t)(c->duration_ns / rate_period(c));
+}
+
 static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 {
 	struct board *b = x->b;
@@ -470,10 +485,8 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 		 * count as latency. The sender's CPU time therefore includes pacing.
 		 */
 		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-		period = (int64_t)((double)NS * c->producers / c->rate);
-		if (period < 1)
-			period = 1;
-		total = c->warmup + (uint64_t)((double)c->duration_ns / (double)period);
+		period = rate_period(c);
+		total = rate_total(c);
 	} else if (c->duration_ns) {
 		total = UINT64_MAX;
 	}
@@ -1153,10 +1166,7 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		goto out;
 	}
 	if (cfg.pattern == IPCL_RATE)
-		head.nbits =
-		    cfg.warmup +
-		    (uint64_t)(cfg.rate * (double)cfg.duration_ns / NS / cfg.producers) +
-		    64;
+		head.nbits = rate_total(&cfg) + 64;
 	else if (cfg.duration_ns)
 		head.nbits = (uint64_t)1 << 31;
 	else

@@ -13,6 +13,10 @@ const struct ipcl_transport *ipcl_transport_at(int n);
 /* Look a transport up by name; NULL when it is not built in. */
 const struct ipcl_transport *ipcl_transport_find(const char *name);
 
+/* "kernel" (needs the kernel alone), "library" (a client library such as
+ * libzmq or libuv) or "broker" (a server: Redis, RabbitMQ, PostgreSQL). */
+const char *ipcl_transport_kind(const struct ipcl_transport *t);
+
 /* The n-th transport switched off at build time: its name and why, or NULL. */
 const char *ipcl_disabled_at(int n, const char **why);
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `ipclab compare` from a suite file: the points it names and no others, the
+# command line over the file, transport options from the file in every record,
+# the rate run at the file's fraction of the median stream capacity it measured,
+# the ranking and the report; then a --budget run: it finishes within the
+# budget (with slack for a loaded machine), shortens its runs and says what it
+# left out. Usage: compare.sh IPCLAB
+set -u
+bin=$(realpath "$1")
+tmp=$(mktemp -d /tmp/ipcl-test-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() { # check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $what"
+		fail=$((fail + 1))
+	fi
+}
+
+cat >"$tmp/s.ini" <<'INI'
+; two transports, two sizes, three patterns, two runs each
+[compare]
+transports = pipe, shm   ; the names
+sizes = 64, 256, 1K
+patterns = pingpong, stream, rate
+duration = 60ms
+repeat = 2
+rate_fraction = 0.2
+
+[shm]
+wait = block
+INI
+res=$tmp/r.jsonl
+(cd "$tmp" && "$bin" compare --suite s.ini -s 64,256 -o r.jsonl -r rep) \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "compare exits 0 (exit $rc: $(tail -3 "$tmp/err"))" test "$rc" -eq 0
+check "2 transports x 2 sizes (the command line's) x 3 patterns x 2 runs = 24 records" \
+	test "$(wc -l <"$res")" -eq 24
+check "only pipe and shm" test "$(jq -r .transport "$res" | sort -u | tr '\n' ' ')" = "pipe shm "
+check "sizes from the command line, not the file" \
+	test "$(jq -r .params.size "$res" | sort -un | tr '\n' ' ')" = "64 256 "
+check "every run lasted the file's 60 ms" \
+	test "$(jq -r .params.duration_s "$res" | sort -u)" = "0.06"
+check "shm runs carry the file's wait=block" \
+	test "$(jq -r 'select(.transport == "shm") | .params.options.wait' "$res" | sort -u)" = block
+check "every run passed verification" \
+	test "$(jq -r 'select(.verify.lost != 0 or .verify.corrupt != 0) | .transport' "$res" | wc -l)" -eq 0
+for t in pipe shm; do
+	for s in 64 256; do
+		want=$(jq -s --arg t "$t" --argjson s "$s" '
+			[.[] | select(.transport == $t and .params.size == $s and .pattern == "stream")
+			 | .throughput.msgs_per_s] | sort | (.[0] + .[1]) / 2 * 0.2' "$res")
+		got=$(jq -s --arg t "$t" --argjson s "$s" '
+			[.[] | select(.transport == $t and .params.size == $s and .pattern == "rate")
+			 | .params.rate] | unique | .[]' "$res")
+		check "$t $s B: rate $got = 0.2 x median stream msgs/s $want" \
+			awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(a > 0 && d * d < 1e-6 * b * b) }'
+	done
+done
+for h in "pingpong: median p50" "stream: median messages/s" "rate: median p99 latency at 20%"; do
+	check "ranking has '$h'" grep -qF "$h" "$tmp/out"
+done
+check "ranking has a pipe row" grep -qE '^  pipe +[0-9]' "$tmp/out"
+check "says where the results are" grep -qF "results: r.jsonl (24 records" "$tmp/out"
+check "says where the report is" grep -qF "report: rep/report.html" "$tmp/out"
+check "report.html written" test -s "$tmp/rep/report.html"
+check "summary.csv written" test -s "$tmp/rep/summary.csv"
+check "progress on stderr names the points" grep -qF "[1/12 " "$tmp/err"
+
+# The budget: 3 transports x 3 sizes x 3 patterns x 3 runs of 300 ms would take
+# about 40 s; a 6 s budget must shorten the runs and drop repetitions.
+start=$(date +%s)
+"$bin" compare -t pipe,fifo,unix --budget 6s -o "$tmp/b.jsonl" --no-report \
+	>"$tmp/bout" 2>"$tmp/berr"
+rc=$?
+took=$(($(date +%s) - start))
+check "budget run exits 0 (exit $rc: $(tail -2 "$tmp/berr"))" test "$rc" -eq 0
+check "budget run took $took s: within 6 s + 6 s slack" test "$took" -le 12
+check "budget runs are shorter than the default 300 ms" \
+	test "$(jq -s '[.[].params.duration_s | select(. != null)] | max < 0.3' "$tmp/b.jsonl")" = true
+check "budget run says what it left out" grep -qE "^budget: [0-9]+ (repetitions|points) left out" "$tmp/bout"
+check "--no-report writes no report" bash -c "! grep -q '^report:' '$tmp/bout'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

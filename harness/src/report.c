@@ -1,12 +1,16 @@
 /*
  * report.c - `ipclab report`: reads JSON-lines result files (docs/results.md) and
  * writes DIR/report.md and a self-contained DIR/report.html (inline CSS, inline
- * SVG): environment, a summary table per pattern (records sharing transport,
- * pattern, size and mode are reduced to the median), a ranking per pattern and
- * size, verification counts, optional DIR/summary.csv and per-run percentile
- * distributions DIR/hgrm/NAME.hgrm. Charts are drawn by the gnuplot binary (fork +
- * exec on a script in a private mkdtemp directory); without gnuplot the report
- * says so and has tables only. Leaves out: charts of one-way latency, CPU charts.
+ * SVG): environment, with --baseline the change against an older result set
+ * (ratios new/old per row, flagged only beyond the spread of the repeated runs),
+ * a summary table per pattern (records sharing transport, pattern, size and
+ * set-up are reduced to the median), a ranking per pattern and size,
+ * verification counts, optional DIR/summary.csv and DIR/baseline.csv, and
+ * per-run percentile distributions DIR/hgrm/NAME.hgrm. Charts (latency spectrum
+ * of pingpong and rate, stream throughput by size, stream CPU per message) are
+ * drawn by the gnuplot binary (fork + exec on a script in a private mkdtemp
+ * directory); without gnuplot the report says so and has tables only. Leaves
+ * out: charts of the one-way latency of pingpong, the failure matrix.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +34,26 @@
 #define MAX_CHARTS 64
 
 static const char report_help[] =
-    "usage: ipclab report RESULTS.jsonl... [-o DIR] [--csv]\n"
+    "usage: ipclab report RESULTS.jsonl... [--baseline OLD.jsonl] [-o DIR] [--csv]\n"
     "\n"
     "Reads result records (JSON lines from `ipclab run --json` or `ipclab compare`)\n"
     "and writes DIR/report.md and DIR/report.html: environment, one summary table\n"
-    "per pattern (repeated runs of the same transport, pattern, size and mode are\n"
-    "reduced to the median, with the p50 spread), a ranking per pattern and size,\n"
-    "verification counts, and gnuplot charts (latency percentile spectrum of\n"
-    "pingpong, stream throughput against message size) when gnuplot is installed.\n"
-    "Per-run percentile distributions go to DIR/hgrm/. Latencies are in us.\n"
-    "  -o, --output DIR  where the report goes (default report)\n"
-    "      --csv         also write DIR/summary.csv\n";
+    "per pattern (repeated runs of the same transport, pattern, size and set-up\n"
+    "are reduced to the median, with the p50 spread; CPU per message of receiver\n"
+    "and sender; target and achieved rate of rate runs), a ranking per pattern and\n"
+    "size (pingpong by p50, rate by p99, stream by msgs/s), verification counts,\n"
+    "and gnuplot charts (latency percentile spectrum of pingpong and rate, stream\n"
+    "throughput against message size, stream CPU per message) when gnuplot is\n"
+    "installed. Per-run percentile distributions go to DIR/hgrm/. Latencies in us.\n"
+    "  -b, --baseline OLD  also compare with the older results OLD: per row the\n"
+    "                      ratio new/old of the pattern's figures (pingpong p50 and\n"
+    "                      p99, stream msgs/s, rate p99; CPU/msg), flagged only when\n"
+    "                      the min..max ranges of the runs do not overlap; the\n"
+    "                      flagged rows are also printed\n"
+    "      --min-change PCT  flag a change beyond the spread only from PCT on\n"
+    "                      (default 10%); smaller ones are a \"small change\"\n"
+    "  -o, --output DIR    where the report goes (default report)\n"
+    "      --csv           also write DIR/summary.csv (and DIR/baseline.csv)\n";
 
 const char *ipcl_report_help(void)
 {
@@ -53,18 +67,88 @@ struct rec {
 	const char *transport, *pattern, *status;
 	char setup[160]; /* mode plus whatever else makes runs incomparable */
 	long long size, count;
-	double p50, p90, p99, p999, max, msgs_s, mb_s, cpu_rx;
+	double p50, p90, p99, p999, max, msgs_s, mb_s;
+	double cpu_rx, cpu_tx, cpu; /* ns/msg: receiver, sender, their sum */
+	double rate;                /* params.rate: the target msgs/s of a rate run */
 	long long sent, lost, dup, reord, corrupt;
 	json_t *spectrum;
 };
 
-/* Records sharing (pattern, size, transport, mode): recs[first .. first+n). */
+/* One figure of a group over its runs: the median, the spread (min..max) and
+ * how many runs had the figure (n; min, max and med are NaN when n is 0). */
+struct fig {
+	double med, min, max;
+	int n;
+};
+
+/* Records sharing (pattern, size, transport, set-up): recs[first .. first+n). */
 struct group {
 	int first, n, mid; /* mid: the run whose p50 is nearest the median */
-	double p50, p50_min, p50_max, p99, msgs_s;
+	struct fig p50, p99, msgs_s, cpu, rate;
 	long long lost, dup, reord, corrupt, sent;
 	int failed;
 };
+
+/*
+ * A figure that ranks groups and is compared against a baseline: its name,
+ * where it lives in struct group, whether higher is better, and what a higher
+ * or lower new value means ("slower"/"faster").
+ */
+struct figdef {
+	const char *name, *unit;
+	size_t off;
+	int higher_better;
+	const char *up, *down;
+	int self; /* up and down already name the figure ("more CPU") */
+};
+
+static const struct figdef fig_p50 = {.name = "p50",
+				      .unit = "us",
+				      .off = offsetof(struct group, p50),
+				      .up = "slower",
+				      .down = "faster"};
+static const struct figdef fig_p99 = {.name = "p99",
+				      .unit = "us",
+				      .off = offsetof(struct group, p99),
+				      .up = "slower",
+				      .down = "faster"};
+static const struct figdef fig_msgs = {.name = "msgs/s",
+				       .unit = "msgs/s",
+				       .off = offsetof(struct group, msgs_s),
+				       .higher_better = 1,
+				       .up = "faster",
+				       .down = "slower"};
+static const struct figdef fig_cpu = {.name = "CPU/msg",
+				      .unit = "ns",
+				      .off = offsetof(struct group, cpu),
+				      .up = "more CPU",
+				      .down = "less CPU",
+				      .self = 1};
+
+#define MAX_FIGS 3
+
+/* The figures of a pattern, the first one the ranking's: pingpong p50 and p99,
+ * rate p99, anything else msgs/s; then CPU per message. Returns how many. */
+static int report_figs(const char *pattern, const struct figdef **f)
+{
+	int n = 0;
+
+	if (!strcmp(pattern, "pingpong")) {
+		f[n++] = &fig_p50;
+		f[n++] = &fig_p99;
+	} else if (!strcmp(pattern, "rate")) {
+		f[n++] = &fig_p99;
+	} else {
+		f[n++] = &fig_msgs;
+	}
+	f[n++] = &fig_cpu;
+	return n;
+}
+
+static const struct fig *report_gfig(const struct group *G, const struct figdef *d)
+{
+	return (const struct fig *)((const char *)G + d->off);
+}
 
 struct chart {
 	char file[96], title[160];
@@ -80,6 +164,7 @@ struct rep {
 	int nch;
 	const char *chart_note; /* why there are no charts, or NULL */
 	FILE *md, *html;
+	double min_change; /* --baseline: smallest change flagged (0.10 = 10%) */
 };
 
 static int report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -125,7 +210,9 @@ static const char *report_str(json_t *o, const char *a, const char *b, const cha
  * The run's set-up as one label, so that only like runs are reduced to one
  * median: the mode, and where not the default the placement, the number of
  * producers and consumers and the transport options ("thread, split, 2x2,
- * wait=spin"). "process" alone for a default run.
+ * wait=spin"). "process" alone for a default run. The target rate of a rate
+ * run is not part of it: compare derives it from each transport's measured
+ * capacity, so it differs between result sets that are meant to be compared.
  */
 static const char *report_setup(struct rec *r, json_t *j)
 {
@@ -154,7 +241,7 @@ static const char *report_setup(struct rec *r, json_t *j)
 
 static void report_fill(struct rec *r, json_t *j, int idx)
 {
-	json_t *lat = json_object_get(j, "latency");
+	json_t *lat = json_object_get(j, "latency"), *cpu = json_object_get(j, "cpu");
 
 	r->j = j;
 	r->idx = idx;
@@ -171,7 +258,10 @@ static void report_fill(struct rec *r, json_t *j, int idx)
 	r->max = report_num(j, "latency", "max");
 	r->msgs_s = report_num(j, "throughput", "msgs_per_s");
 	r->mb_s = report_num(j, "throughput", "mb_per_s");
-	r->cpu_rx = report_num(json_object_get(j, "cpu"), "receiver", "total_ns_per_msg");
+	r->cpu_rx = report_num(cpu, "receiver", "total_ns_per_msg");
+	r->cpu_tx = report_num(cpu, "sender", "total_ns_per_msg");
+	r->cpu = r->cpu_rx + r->cpu_tx;
+	r->rate = report_num(j, "params", "rate");
 	r->sent = report_int(j, "verify", "sent");
 	r->lost = report_int(j, "verify", "lost");
 	r->dup = report_int(j, "verify", "duplicated");
@@ -229,9 +319,9 @@ out:
 	return rc;
 }
 
-static int report_cmp_rec(const void *a, const void *b)
+/* Orders records by the grouping key: pattern, size, transport, set-up. */
+static int report_cmp_key(const struct rec *x, const struct rec *y)
 {
-	const struct rec *x = a, *y = b;
 	int c = strcmp(x->pattern, y->pattern);
 
 	if (!c)
@@ -240,13 +330,15 @@ static int report_cmp_rec(const void *a, const void *b)
 		c = strcmp(x->transport, y->transport);
 	if (!c)
 		c = strcmp(x->setup, y->setup);
-	return c ? c : x->idx - y->idx;
+	return c;
 }
 
-static int report_same(const struct rec *x, const struct rec *y)
+static int report_cmp_rec(const void *a, const void *b)
 {
-	return !strcmp(x->pattern, y->pattern) && x->size == y->size &&
-	       !strcmp(x->transport, y->transport) && !strcmp(x->setup, y->setup);
+	const struct rec *x = a, *y = b;
+	int c = report_cmp_key(x, y);
+
+	return c ? c : x->idx - y->idx;
 }
 
 static int report_cmp_double(const void *a, const void *b)
@@ -270,6 +362,28 @@ static double report_median(double *v, int n)
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
+/* The figure at offset off of struct rec over the n records r: median and
+ * spread of the runs that have it. tmp holds at least n doubles. */
+static struct fig report_fig(const struct rec *r, int n, size_t off, double *tmp)
+{
+	struct fig f = {NAN, NAN, NAN, 0};
+
+	for (int k = 0; k < n; k++) {
+		double v = *(const double *)(const void *)((const char *)&r[k] + off);
+
+		tmp[k] = v;
+		if (isnan(v))
+			continue;
+		if (!f.n || v < f.min)
+			f.min = v;
+		if (!f.n || v > f.max)
+			f.max = v;
+		f.n++;
+	}
+	f.med = report_median(tmp, n);
+	return f;
+}
+
 static int report_group(struct rep *rep)
 {
 	double *tmp = calloc((size_t)rep->nr + 1, sizeof *tmp);
@@ -286,17 +400,10 @@ static int report_group(struct rep *rep)
 		double best = INFINITY;
 
 		g->first = i;
-		while (i < rep->nr && report_same(r, &rep->r[i]))
+		while (i < rep->nr && !report_cmp_key(r, &rep->r[i]))
 			i++;
 		g->n = i - g->first;
-		g->p50_min = INFINITY;
-		g->p50_max = -INFINITY;
 		for (int k = 0; k < g->n; k++) {
-			tmp[k] = r[k].p50;
-			if (!isnan(r[k].p50) && r[k].p50 < g->p50_min)
-				g->p50_min = r[k].p50;
-			if (!isnan(r[k].p50) && r[k].p50 > g->p50_max)
-				g->p50_max = r[k].p50;
 			g->sent += r[k].sent;
 			g->lost += r[k].lost;
 			g->dup += r[k].dup;
@@ -304,22 +411,43 @@ static int report_group(struct rep *rep)
 			g->corrupt += r[k].corrupt;
 			g->failed += strcmp(r[k].status, "ok") != 0;
 		}
-		g->p50 = report_median(tmp, g->n);
-		for (int k = 0; k < g->n; k++)
-			tmp[k] = r[k].p99;
-		g->p99 = report_median(tmp, g->n);
-		for (int k = 0; k < g->n; k++)
-			tmp[k] = r[k].msgs_s;
-		g->msgs_s = report_median(tmp, g->n);
+		g->p50 = report_fig(r, g->n, offsetof(struct rec, p50), tmp);
+		g->p99 = report_fig(r, g->n, offsetof(struct rec, p99), tmp);
+		g->msgs_s = report_fig(r, g->n, offsetof(struct rec, msgs_s), tmp);
+		g->cpu = report_fig(r, g->n, offsetof(struct rec, cpu), tmp);
+		g->rate = report_fig(r, g->n, offsetof(struct rec, rate), tmp);
 		g->mid = g->first;
 		for (int k = 0; k < g->n; k++)
-			if (!isnan(r[k].p50) && fabs(r[k].p50 - g->p50) < best) {
-				best = fabs(r[k].p50 - g->p50);
+			if (!isnan(r[k].p50) && fabs(r[k].p50 - g->p50.med) < best) {
+				best = fabs(r[k].p50 - g->p50.med);
 				g->mid = g->first + k;
 			}
 	}
 	free(tmp);
 	return 0;
+}
+
+/* The end of the block of groups from a on that share a's pattern, and its
+ * size too when by_size (groups are sorted by pattern, then size). */
+static int report_block(const struct rep *rep, int a, int by_size)
+{
+	const struct rec *ra = &rep->r[rep->g[a].first];
+	int b = a;
+
+	while (b < rep->ng && !strcmp(rep->r[rep->g[b].first].pattern, ra->pattern) &&
+	       (!by_size || rep->r[rep->g[b].first].size == ra->size))
+		b++;
+	return b;
+}
+
+static void report_free(struct rep *rep)
+{
+	for (int i = 0; i < rep->nr; i++)
+		json_decref(rep->r[i].j);
+	for (int i = 0; i < rep->nch; i++)
+		free(rep->ch[i].svg);
+	free(rep->r);
+	free(rep->g);
 }
 
 /* ---- number formatting: latencies in us with 2 decimals ------------------ */
@@ -340,6 +468,37 @@ static const char *fmt_f(char *b, size_t n, int decimals, double v)
 	else
 		snprintf(b, n, "%.*f", decimals, v);
 	return b;
+}
+
+/* A figure's value as its tables print it: us with 2 decimals, else whole. */
+static const char *fmt_fig(char *b, size_t n, const struct figdef *d, double v)
+{
+	return !strcmp(d->unit, "us") ? fmt_us(b, n, v) : fmt_f(b, n, 0, v);
+}
+
+/* A target rate: the median, and the range when the runs differ. */
+static const char *fmt_rate(char *b, size_t n, const struct fig *f)
+{
+	if (!f->n)
+		snprintf(b, n, "-");
+	else if (f->min == f->max)
+		snprintf(b, n, "%.0f", f->med);
+	else
+		snprintf(b, n, "%.0f (%.0f..%.0f)", f->med, f->min, f->max);
+	return b;
+}
+
+/* A CSV field: quoted (with " doubled) when it holds a comma or a quote. */
+static void csv_str(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++)
+		fputs(*s == '"' ? "\"\"" : (char[2]){*s, 0}, f);
+	fputc('"', f);
 }
 
 /* ---- tables written to Markdown and HTML at once -------------------------- */
@@ -366,10 +525,15 @@ static void md_cell(FILE *f, const char *s)
 		fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, f);
 }
 
-static void tab_row(struct rep *rep, int head, int n, const char **cells)
+/* One table row; cls, if not NULL, is the HTML row's class (Markdown has none). */
+static void tab_row_class(struct rep *rep, int head, const char *cls, int n,
+			  const char **cells)
 {
 	fputs("|", rep->md);
-	fputs("<tr>", rep->html);
+	if (cls)
+		fprintf(rep->html, "<tr class=\"%s\">", cls);
+	else
+		fputs("<tr>", rep->html);
 	for (int i = 0; i < n; i++) {
 		fputc(' ', rep->md);
 		md_cell(rep->md, cells[i]);
@@ -386,6 +550,11 @@ static void tab_row(struct rep *rep, int head, int n, const char **cells)
 			fputs(i < 2 ? "---|" : "--:|", rep->md);
 		fputs("\n", rep->md);
 	}
+}
+
+static void tab_row(struct rep *rep, int head, int n, const char **cells)
+{
+	tab_row_class(rep, head, NULL, n, cells);
 }
 
 static void tab_begin(struct rep *rep, int n, const char **head)
@@ -532,7 +701,10 @@ static void gp_line_title(char *b, size_t n, const struct rec *r)
 		snprintf(b, n, "%s", r->transport);
 }
 
-static FILE *gp_begin(const char *tmp, const char *title, const char *xl, const char *yl)
+/* Starts tmp/c.gp: SVG terminal, title, axis labels, log scale on the axes
+ * named in logscale ("xy", "y" or "" for none), grid, key on the right. */
+static FILE *gp_begin(const char *tmp, const char *title, const char *xl, const char *yl,
+		      const char *logscale)
 {
 	char gp[512];
 	FILE *f;
@@ -547,34 +719,32 @@ static FILE *gp_begin(const char *tmp, const char *title, const char *xl, const 
 		tmp);
 	gp_str(f, title);
 	fprintf(f,
-		" noenhanced\nset xlabel '%s'\nset ylabel '%s'\nset logscale xy\n"
+		" noenhanced\nset xlabel '%s'\nset ylabel '%s'\n%s%s%s"
 		"set grid\nset key outside right top noenhanced\n",
-		xl, yl);
+		xl, yl, *logscale ? "set logscale " : "", logscale,
+		*logscale ? "\n" : "");
 	return f;
 }
 
-/* Latency spectrum of every pingpong size: one line per transport and mode,
- * from the run whose p50 is nearest the median. */
+/* Latency spectrum of every pingpong and rate size: one line per transport and
+ * set-up, from the run whose p50 is nearest the median. */
 static void report_chart_latency(struct rep *rep, const char *tmp, const char *dir)
 {
-	for (int a = 0; a < rep->ng;) {
+	for (int a = 0, b; a < rep->ng; a = b) {
 		const struct rec *ra = &rep->r[rep->g[a].first];
-		int b = a, lines = 0;
+		int lines = 0, rate = !strcmp(ra->pattern, "rate");
 		char title[160], file[96], lt[128];
 		FILE *f;
 
-		while (b < rep->ng &&
-		       !strcmp(rep->r[rep->g[b].first].pattern, ra->pattern) &&
-		       rep->r[rep->g[b].first].size == ra->size)
-			b++;
-		if (strcmp(ra->pattern, "pingpong")) {
-			a = b;
+		b = report_block(rep, a, 1);
+		if (!rate && strcmp(ra->pattern, "pingpong"))
 			continue;
-		}
-		snprintf(title, sizeof title,
-			 "pingpong round-trip latency by percentile, %lld B", ra->size);
-		snprintf(file, sizeof file, "latency-pingpong-%lld.svg", ra->size);
-		f = gp_begin(tmp, title, "percentile", "latency (us)");
+		snprintf(title, sizeof title, "%s by percentile, %lld B",
+			 rate ? "rate one-way latency (from the intended send time)"
+			      : "pingpong round-trip latency",
+			 ra->size);
+		snprintf(file, sizeof file, "latency-%s-%lld.svg", ra->pattern, ra->size);
+		f = gp_begin(tmp, title, "percentile", "latency (us)", "xy");
 		if (!f)
 			return;
 		fputs("set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, "
@@ -613,11 +783,10 @@ static void report_chart_latency(struct rep *rep, const char *tmp, const char *d
 		fputs("\n", f);
 		if (fclose(f) == 0 && lines)
 			report_plot(rep, tmp, dir, file, title);
-		a = b;
 	}
 }
 
-/* Is group g the first stream group of its transport and mode? */
+/* Is group g the first stream group of its transport and set-up? */
 static int report_series_first(const struct rep *rep, int g)
 {
 	const struct rec *r = &rep->r[rep->g[g].first];
@@ -634,7 +803,7 @@ static int report_series_first(const struct rep *rep, int g)
 	return 1;
 }
 
-/* Stream throughput against message size: one line per transport and mode. */
+/* Stream throughput against message size: one line per transport and set-up. */
 static void report_chart_stream(struct rep *rep, const char *tmp, const char *dir)
 {
 	const char *title = "stream throughput by message size (median)";
@@ -646,7 +815,7 @@ static void report_chart_stream(struct rep *rep, const char *tmp, const char *di
 		lines += report_series_first(rep, g);
 	if (!lines)
 		return;
-	f = gp_begin(tmp, title, "message size (bytes)", "messages/s");
+	f = gp_begin(tmp, title, "message size (bytes)", "messages/s", "xy");
 	if (!f)
 		return;
 	for (int g = 0; g < rep->ng; g++) {
@@ -660,8 +829,8 @@ static void report_chart_stream(struct rep *rep, const char *tmp, const char *di
 
 			if (!strcmp(q->pattern, "stream") &&
 			    !strcmp(q->transport, r->transport) &&
-			    !strcmp(q->setup, r->setup) && rep->g[h].msgs_s > 0)
-				fprintf(f, "%lld %.9g\n", q->size, rep->g[h].msgs_s);
+			    !strcmp(q->setup, r->setup) && rep->g[h].msgs_s.med > 0)
+				fprintf(f, "%lld %.9g\n", q->size, rep->g[h].msgs_s.med);
 		}
 		fputs("EOD\n", f);
 	}
@@ -680,6 +849,83 @@ static void report_chart_stream(struct rep *rep, const char *tmp, const char *di
 		report_plot(rep, tmp, dir, "throughput-stream.svg", title);
 }
 
+/* One bar value of the CPU chart: '?' (gnuplot's missing value) when the
+ * record has none, or when it is not positive on a log axis. */
+static void gp_bar(FILE *f, double v, int logy)
+{
+	if (isnan(v) || (logy && v <= 0))
+		fputs(" ?", f);
+	else
+		fprintf(f, " %.9g", v);
+}
+
+/*
+ * Stream CPU per message, one chart per size: per transport and set-up a pair
+ * of bars, sender and receiver ns/msg of the representative run (as in the
+ * summary table). The y axis is log when the bars span more than 30x.
+ */
+static void report_chart_cpu(struct rep *rep, const char *tmp, const char *dir)
+{
+	for (int a = 0, b; a < rep->ng; a = b) {
+		const struct rec *ra = &rep->r[rep->g[a].first];
+		double lo = INFINITY, hi = 0;
+		char title[160], file[96], lt[128];
+		int bars = 0, logy;
+		FILE *f;
+
+		b = report_block(rep, a, 1);
+		if (strcmp(ra->pattern, "stream"))
+			continue;
+		for (int g = a; g < b; g++) {
+			const struct rec *m = &rep->r[rep->g[g].mid];
+			double v[2] = {m->cpu_tx, m->cpu_rx};
+
+			for (int k = 0; k < 2; k++)
+				if (v[k] > 0) {
+					lo = fmin(lo, v[k]);
+					hi = fmax(hi, v[k]);
+					bars++;
+				}
+		}
+		if (!bars)
+			continue;
+		logy = hi / lo > 30;
+		snprintf(title, sizeof title,
+			 "stream CPU per message by transport, %lld B (representative "
+			 "run)",
+			 ra->size);
+		snprintf(file, sizeof file, "cpu-stream-%lld.svg", ra->size);
+		f = gp_begin(tmp, title, "", "CPU time per message (ns)",
+			     logy ? "y" : "");
+		if (!f)
+			return;
+		fprintf(f,
+			"set style data histograms\nset style histogram clustered gap 1\n"
+			"set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+			"set xtics rotate by 45 right noenhanced nomirror\n"
+			"set grid noxtics ytics\nset datafile missing '?'\n"
+			"set yrange [%s:*]\n$d << EOD\n",
+			logy ? "*" : "0");
+		for (int g = a; g < b; g++) {
+			const struct rec *m = &rep->r[rep->g[g].mid];
+
+			gp_line_title(lt, sizeof lt, m);
+			for (char *p = lt; *p; p++)
+				if (*p == '"')
+					*p = '\'';
+			fprintf(f, "\"%s\"", lt);
+			gp_bar(f, m->cpu_tx, logy);
+			gp_bar(f, m->cpu_rx, logy);
+			fputs("\n", f);
+		}
+		fputs("EOD\nplot $d using 2:xtic(1) title 'sender', $d using 3 title "
+		      "'receiver'\n",
+		      f);
+		if (fclose(f) == 0)
+			report_plot(rep, tmp, dir, file, title);
+	}
+}
+
 /* Draws every chart in a private temporary directory, removed afterwards. */
 static void report_charts(struct rep *rep, const char *dir)
 {
@@ -695,12 +941,13 @@ static void report_charts(struct rep *rep, const char *dir)
 	}
 	report_chart_latency(rep, tmp, dir);
 	report_chart_stream(rep, tmp, dir);
+	report_chart_cpu(rep, tmp, dir);
 	if (rmdir(tmp))
 		fprintf(stderr, "ipclab report: cannot remove %s: %s\n", tmp,
 			strerror(errno));
 	if (!rep->nch)
-		rep->chart_note =
-		    "no charts: no latency spectrum or stream throughput to draw";
+		rep->chart_note = "no charts: no latency spectrum, stream throughput or "
+				  "CPU figure to draw";
 }
 
 /* DIR/hgrm/<transport>-<pattern>-<size>-<n>.hgrm, n counting runs from 1. */
@@ -756,16 +1003,19 @@ static int report_hgrm(struct rep *rep, const char *dir)
 	return 0;
 }
 
-static void report_env(struct rep *rep)
+/*
+ * The distinct environments of rep's records: *keys gets each as "kernel \x1f
+ * CPU \x1f cores \x1f libraries", *cnt how many records share it. Returns how
+ * many, or -1 (out of memory; nothing to free then).
+ */
+static int report_env_keys(const struct rep *rep, char ***keys, int **cnt)
 {
-	static const char *head[] = {"kernel", "CPU", "cores", "libraries", "records"};
 	char **seen = calloc((size_t)rep->nr + 1, sizeof *seen);
-	int *cnt = calloc((size_t)rep->nr + 1, sizeof *cnt);
+	int *n = calloc((size_t)rep->nr + 1, sizeof *n);
 	int ns = 0;
 
-	heading(rep, 2, "Environment");
-	if (!seen || !cnt)
-		goto out;
+	if (!seen || !n)
+		goto fail;
 	for (int i = 0; i < rep->nr; i++) {
 		json_t *env = json_object_get(rep->r[i].j, "env"), *libs, *v;
 		char *s = NULL, *l = NULL;
@@ -775,14 +1025,17 @@ static void report_env(struct rep *rep)
 		int j;
 
 		if (!m)
-			goto out;
+			goto fail;
 		libs = json_object_get(env, "libraries");
 		json_object_foreach(libs, k, v)
 		{
 			fprintf(m, "%s%s %s", ftell(m) ? ", " : "", k,
 				json_is_string(v) ? json_string_value(v) : "?");
 		}
-		fclose(m);
+		if (fclose(m)) {
+			free(l);
+			goto fail;
+		}
 		if (asprintf(&s, "%s\x1f%s\x1f%lld\x1f%s",
 			     report_str(env, "kernel", NULL, "?"),
 			     report_str(env, "cpu_model", NULL, "?"),
@@ -790,20 +1043,48 @@ static void report_env(struct rep *rep)
 			s = NULL;
 		free(l);
 		if (!s)
-			goto out;
+			goto fail;
 		for (j = 0; j < ns && strcmp(seen[j], s); j++)
 			;
-		if (j < ns) {
+		if (j < ns)
 			free(s);
-		} else {
+		else
 			seen[ns++] = s;
-		}
-		cnt[j]++;
+		n[j]++;
 	}
+	*keys = seen;
+	*cnt = n;
+	return ns;
+fail:
+	for (int j = 0; j < ns; j++)
+		free(seen[j]);
+	free(seen);
+	free(n);
+	return -1;
+}
+
+static void report_env_free(char **keys, int *cnt, int n)
+{
+	for (int j = 0; j < n; j++)
+		free(keys[j]);
+	free(keys);
+	free(cnt);
+}
+
+static void report_env(struct rep *rep)
+{
+	static const char *head[] = {"kernel", "CPU", "cores", "libraries", "records"};
+	char **keys;
+	int *cnt, ns;
+
+	heading(rep, 2, "Environment");
+	ns = report_env_keys(rep, &keys, &cnt);
+	if (ns < 0)
+		return;
 	tab_begin(rep, 5, head);
 	for (int j = 0; j < ns; j++) {
 		const char *c[5];
-		char n[16], *p = seen[j];
+		char n[16], *p = keys[j];
 
 		for (int k = 0; k < 4; k++) {
 			c[k] = p;
@@ -818,12 +1099,363 @@ static void report_env(struct rep *rep)
 		tab_row(rep, 0, 5, c);
 	}
 	tab_end(rep);
-out:
-	for (int j = 0; j < ns; j++)
-		free(seen[j]);
-	free(seen);
-	free(cnt);
+	report_env_free(keys, cnt, ns);
 }
+
+/* ---- change against a baseline -------------------------------------------- */
+
+/* What became of one figure between the baseline and the new set. */
+enum change {
+	CH_NONE,      /* a side has no such figure */
+	CH_NO_SPREAD, /* a side has one run */
+	CH_WITHIN,    /* the ranges overlap */
+	CH_SMALL,     /* beyond the spread, but less than --min-change */
+	CH_UP,        /* new above old, beyond the spread */
+	CH_DOWN,      /* new below old, beyond the spread */
+	CH_RATE,      /* CPU of rate runs at different targets: not judged */
+};
+
+/* Beyond the spread means the two sets' min..max ranges do not overlap; a
+ * set with one run has no spread, and then nothing is flagged. A change
+ * beyond the spread is flagged only from min_change (a fraction) up: two runs
+ * of one build on a shared machine drift apart by more than the spread within
+ * each (measured: 7 of 30 rows of two identical compares did not overlap). */
+static enum change report_change(const struct fig *o, const struct fig *n,
+				 double min_change)
+{
+	double r;
+
+	if (!o->n || !n->n)
+		return CH_NONE;
+	if (o->n < 2 || n->n < 2)
+		return CH_NO_SPREAD;
+	if (n->min <= o->max && n->max >= o->min)
+		return CH_WITHIN;
+	r = o->med > 0 ? n->med / o->med : INFINITY;
+	if (fabs(r - 1) < min_change)
+		return CH_SMALL;
+	return n->min > o->max ? CH_UP : CH_DOWN;
+}
+
+static double report_ratio(const struct fig *o, const struct fig *n)
+{
+	return o->med > 0 && !isnan(n->med) ? n->med / o->med : NAN;
+}
+
+static const char *report_change_word(const struct figdef *d, enum change c)
+{
+	return c == CH_UP          ? d->up
+	       : c == CH_DOWN      ? d->down
+	       : c == CH_WITHIN    ? "within spread"
+	       : c == CH_SMALL     ? "small change"
+	       : c == CH_NO_SPREAD ? "no spread (1 run)"
+	       : c == CH_RATE      ? "not judged: target rate differs"
+				   : "-";
+}
+
+/* Appends to b (n bytes, *len used so far), never beyond its end. */
+static void report_cat(char *b, size_t n, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report_cat(char *b, size_t n, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*len >= n)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(b + *len, n - *len, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*len = *len + (size_t)k < n ? *len + (size_t)k : n - 1;
+}
+
+/*
+ * The verdict of one row: the flagged figures, neighbours with the same word
+ * merged: "slower (p50, p99); more CPU", or with with_ratio "slower (p50
+ * 3.00x, p99 2.95x); more CPU (1.40x)"; else "no spread (1 run)", "within
+ * spread" or "no figures". Returns 1 when a figure is flagged.
+ */
+static int report_verdict(char *b, size_t n, const struct figdef **fd, int nf,
+			  const enum change *ch, const double *ratio, int with_ratio)
+{
+	const char *last = NULL;
+	size_t len = 0;
+	int spread = 0, within = 0, small = 0;
+
+	b[0] = 0;
+	for (int i = 0; i < nf; i++) {
+		const char *w = report_change_word(fd[i], ch[i]), *sep;
+		char part[48];
+
+		spread += ch[i] == CH_NO_SPREAD;
+		within += ch[i] == CH_WITHIN;
+		small += ch[i] == CH_SMALL;
+		if (ch[i] != CH_UP && ch[i] != CH_DOWN)
+			continue;
+		sep = fd[i]->self ? "" : " ";
+		snprintf(part, sizeof part, "%s", fd[i]->self ? "" : fd[i]->name);
+		if (with_ratio)
+			snprintf(part + strlen(part), sizeof part - strlen(part),
+				 "%s%.2fx", sep, ratio[i]);
+		if (last && !strcmp(last, w) && *part && len && b[len - 1] == ')') {
+			len--;
+			report_cat(b, n, &len, ", %s)", part);
+		} else {
+			report_cat(b, n, &len, "%s%s", len ? "; " : "", w);
+			if (*part)
+				report_cat(b, n, &len, " (%s)", part);
+		}
+		last = w;
+	}
+	if (!last)
+		snprintf(b, n, "%s",
+			 spread   ? "no spread (1 run)"
+			 : small  ? "small change"
+			 : within ? "within spread"
+				  : "no figures");
+	return last != NULL;
+}
+
+struct tally {
+	int both, flagged, within, small, no_spread, only_old, only_new;
+};
+
+/* One figure of a baseline row as a CSV line; o or n NULL when that side has
+ * no such group. */
+static void report_baseline_csv(FILE *csv, const struct rec *r, const struct group *o,
+				const struct group *n, const struct figdef *d,
+				const char *verdict)
+{
+	static const struct fig none = {NAN, NAN, NAN, 0};
+	const struct fig *fo = o ? report_gfig(o, d) : &none,
+			 *fn = n ? report_gfig(n, d) : &none;
+	char b[7][48];
+
+	fprintf(csv, "%s,%s,%lld,", r->pattern, r->transport, r->size);
+	csv_str(csv, r->setup);
+	fprintf(csv, ",%d,%d,%s,%s,", o ? o->n : 0, n ? n->n : 0, d->name, d->unit);
+	fprintf(csv, "%s,%s,%s,%s,%s,%s,%s,", fmt_fig(b[0], 48, d, fo->med),
+		fmt_fig(b[1], 48, d, fn->med), fmt_f(b[2], 48, 2, report_ratio(fo, fn)),
+		fmt_fig(b[3], 48, d, fo->min), fmt_fig(b[4], 48, d, fo->max),
+		fmt_fig(b[5], 48, d, fn->min), fmt_fig(b[6], 48, d, fn->max));
+	csv_str(csv, verdict);
+	fputc('\n', csv);
+}
+
+/* One row of the baseline table (o or n NULL: the group is only in the other
+ * set); flagged rows also go to stdout, one line each. */
+static void report_baseline_row(struct rep *rep, const struct rep *old,
+				const struct group *o, const struct group *n, FILE *csv,
+				struct tally *t)
+{
+	const struct rec *r = o ? &old->r[o->first] : &rep->r[n->first];
+	enum { CW = 96 };
+	const struct figdef *fd[MAX_FIGS];
+	int nf = report_figs(r->pattern, fd), nc = 0, flagged = 0;
+	enum change ch[MAX_FIGS];
+	double ratio[MAX_FIGS];
+	char b[4 + 3 * MAX_FIGS + 1][CW], verdict[256], line[256];
+	const char *c[4 + 3 * MAX_FIGS + 1];
+
+	for (int i = 0; i < 4 + 3 * MAX_FIGS + 1; i++)
+		c[i] = b[i];
+	c[nc++] = r->transport;
+	snprintf(b[nc++], CW, "%lld", r->size);
+	c[nc++] = r->setup;
+	snprintf(b[nc++], CW, "%d/%d", o ? o->n : 0, n ? n->n : 0);
+	for (int i = 0; i < nf; i++) {
+		const struct fig *fo = o ? report_gfig(o, fd[i]) : NULL,
+				 *fn = n ? report_gfig(n, fd[i]) : NULL;
+
+		ch[i] = o && n ? report_change(fo, fn, rep->min_change) : CH_NONE;
+		/* A paced run's CPU per message follows its rate (the sender
+		 * spins between sends): at another target it is no change. */
+		if (ch[i] != CH_NONE && fd[i] == &fig_cpu && o->rate.n &&
+		    o->rate.med != n->rate.med)
+			ch[i] = CH_RATE;
+		ratio[i] = o && n ? report_ratio(fo, fn) : NAN;
+		fmt_fig(b[nc++], CW, fd[i], fo ? fo->med : NAN);
+		fmt_fig(b[nc++], CW, fd[i], fn ? fn->med : NAN);
+		fmt_f(b[nc++], CW, 2, ratio[i]);
+	}
+	if (!o || !n) {
+		snprintf(verdict, sizeof verdict, "%s",
+			 o ? "missing in new" : "new (not in baseline)");
+		t->only_old += !n;
+		t->only_new += !o;
+	} else {
+		size_t len;
+
+		flagged = report_verdict(verdict, sizeof verdict, fd, nf, ch, ratio, 0);
+		t->both++;
+		t->flagged += flagged;
+		t->within += !flagged && !strcmp(verdict, "within spread");
+		t->small += !flagged && !strcmp(verdict, "small change");
+		t->no_spread += !flagged && !strcmp(verdict, "no spread (1 run)");
+		len = strlen(verdict);
+		if (o->rate.n && n->rate.n && o->rate.med != n->rate.med)
+			report_cat(verdict, sizeof verdict, &len,
+				   "; target rate %.0f -> %.0f msgs/s", o->rate.med,
+				   n->rate.med);
+	}
+	c[nc++] = verdict;
+	tab_row_class(rep, 0, flagged ? "flag" : NULL, nc, c);
+	if (flagged) {
+		report_verdict(line, sizeof line, fd, nf, ch, ratio, 1);
+		printf("  %s %lld B %s%s%s%s: %s\n", r->pattern, r->size, r->transport,
+		       strcmp(r->setup, "process") ? " (" : "",
+		       strcmp(r->setup, "process") ? r->setup : "",
+		       strcmp(r->setup, "process") ? ")" : "", line);
+	}
+	if (csv)
+		for (int i = 0; i < nf; i++)
+			report_baseline_csv(csv, r, o, n, fd[i],
+					    o && n ? report_change_word(fd[i], ch[i])
+					    : o    ? "missing in new"
+						   : "new (not in baseline)");
+}
+
+/* A note when the two sets do not come from the same environments. */
+static void report_baseline_env(struct rep *rep, const struct rep *old)
+{
+	char **ko = NULL, **kn = NULL, text[1024], *f[4];
+	int *co = NULL, *cn = NULL, no, nn, differ = 0;
+
+	no = report_env_keys(old, &ko, &co);
+	nn = report_env_keys(rep, &kn, &cn);
+	if (no < 0 || nn < 0)
+		goto out;
+	for (int i = 0; i < no && !differ; i++) {
+		int j;
+
+		for (j = 0; j < nn && strcmp(ko[i], kn[j]); j++)
+			;
+		differ = j == nn;
+	}
+	for (int j = 0; j < nn && !differ; j++) {
+		int i;
+
+		for (i = 0; i < no && strcmp(ko[i], kn[j]); i++)
+			;
+		differ = i == no;
+	}
+	if (!differ)
+		goto out;
+	f[0] = ko[0];
+	for (int k = 1; k < 4; k++) {
+		f[k] = strchr(f[k - 1], '\x1f');
+		if (f[k])
+			*f[k]++ = 0;
+		else
+			f[k] = (char *)"?";
+	}
+	snprintf(text, sizeof text,
+		 "Note: the baseline comes from another environment than these records "
+		 "(kernel, CPU, cores or library versions differ; the baseline's first "
+		 "is %s, %s, %s cores, %s), so the ratios mix the change with the "
+		 "machine or build.",
+		 f[0], f[1], f[2], f[3]);
+	para(rep, text);
+out:
+	if (no >= 0)
+		report_env_free(ko, co, no);
+	if (nn >= 0)
+		report_env_free(kn, cn, nn);
+}
+
+/*
+ * "Change against baseline": per pattern a table of the groups of both sets,
+ * matched by the grouping key, with old and new medians, new/old and a verdict;
+ * the flagged rows also on stdout, and with csv one line per row and figure.
+ */
+static void report_baseline(struct rep *rep, const struct rep *old, const char *path,
+			    FILE *csv)
+{
+	struct tally t = {0};
+	const char *pat = NULL;
+	char text[1024];
+
+	heading(rep, 2, "Change against baseline");
+	snprintf(text, sizeof text,
+		 "Baseline: %s (%d records); new: the %d records of this report. Each "
+		 "row pairs the rows of the two summaries with the same pattern, size, "
+		 "transport and set-up, by their medians. A change is flagged only "
+		 "beyond the measured spread, i.e. when the min..max ranges of that "
+		 "figure over the repeated runs of the two sets do not overlap; "
+		 "otherwise the row is \"within spread\", and \"no spread (1 run)\" "
+		 "when either set has a single run, since one run cannot tell noise "
+		 "from change. Even so, with 3 runs a side an unchanged figure falls "
+		 "outside by chance about 1 time in 10 (5 runs: 1 in 126), and two "
+		 "runs of one build drift apart by more than the spread within each, "
+		 "so a change beyond the spread but under %.0f%% (--min-change) is "
+		 "only called a \"small change\": confirm a flag by running again. "
+		 "new/old above 1 means: p50 or p99 latency, "
+		 "slower; msgs/s, faster; CPU/msg (sender + receiver, ns), more CPU.",
+		 path, old->nr, rep->nr, rep->min_change * 100);
+	para(rep, text);
+	report_baseline_env(rep, old);
+	if (csv)
+		fputs("pattern,transport,size,mode,runs_old,runs_new,figure,unit,old,new,"
+		      "new_over_old,old_min,old_max,new_min,new_max,verdict\n",
+		      csv);
+	printf("change against baseline %s:\n", path);
+	for (int i = 0, j = 0; i < old->ng || j < rep->ng;) {
+		const struct group *o = i < old->ng ? &old->g[i] : NULL,
+				   *n = j < rep->ng ? &rep->g[j] : NULL;
+		int c = !o   ? 1
+			: !n ? -1
+			     : report_cmp_key(&old->r[o->first], &rep->r[n->first]);
+		const struct rec *r;
+
+		if (c < 0)
+			n = NULL;
+		if (c > 0)
+			o = NULL;
+		i += o != NULL;
+		j += n != NULL;
+		r = o ? &old->r[o->first] : &rep->r[n->first];
+		if (!pat || strcmp(pat, r->pattern)) {
+			const struct figdef *fd[MAX_FIGS];
+			int nf = report_figs(r->pattern, fd), nh = 0;
+			char hb[3 * MAX_FIGS][48];
+			const char *head[4 + 3 * MAX_FIGS + 1] = {"transport", "size",
+								  "mode", "runs old/new"};
+
+			if (pat)
+				tab_end(rep);
+			pat = r->pattern;
+			heading(rep, 3, pat);
+			for (int k = 0; k < nf; k++) {
+				snprintf(hb[nh++], 48, "%s old (%s)", fd[k]->name,
+					 fd[k]->unit);
+				snprintf(hb[nh++], 48, "%s new", fd[k]->name);
+				snprintf(hb[nh++], 48, "%s new/old", fd[k]->name);
+			}
+			for (int k = 0; k < nh; k++)
+				head[4 + k] = hb[k];
+			head[4 + nh] = "verdict";
+			tab_begin(rep, 5 + nh, head);
+		}
+		report_baseline_row(rep, old, o, n, csv, &t);
+	}
+	if (pat)
+		tab_end(rep);
+	snprintf(text, sizeof text,
+		 "%d rows in both sets: %d changed beyond the spread, %d beyond it by "
+		 "less than %.0f%%, %d within the spread, %d with a single run; %d "
+		 "only in the baseline (missing in new), %d new.",
+		 t.both, t.flagged, t.small, rep->min_change * 100, t.within, t.no_spread,
+		 t.only_old, t.only_new);
+	para(rep, text);
+	if (!t.flagged)
+		printf("  no change beyond the spread\n");
+	printf("  (%d rows in both, %d only in the baseline, %d new)\n", t.both,
+	       t.only_old, t.only_new);
+}
+
+/* ---- summary, ranking, verification -------------------------------------- */
 
 static void report_summary(struct rep *rep, FILE *csv)
 {
@@ -831,68 +1463,81 @@ static void report_summary(struct rep *rep, FILE *csv)
 				     "runs",      "p50 (us)",   "p50 min..max (us)",
 				     "p99 (us)",  "p99.9 (us)", "max (us)",
 				     "msgs/s",    "MB/s",       "CPU/msg receiver (ns)",
-				     "lost",      "duplicated"};
-	const char *pat = NULL;
+				     "lost",      "duplicated", "CPU/msg sender (ns)"};
+	enum { NCOL = 15, MSGS = 9 };
 
 	if (csv)
 		fputs("pattern,transport,size,mode,runs,p50_us,p50_min_us,p50_max_us,p99_"
-		      "us,"
-		      "p99_9_us,max_us,msgs_per_s,mb_per_s,cpu_receiver_ns_per_msg,lost,"
-		      "duplicated\n",
+		      "us,p99_9_us,max_us,msgs_per_s,mb_per_s,cpu_receiver_ns_per_msg,"
+		      "lost,duplicated,cpu_sender_ns_per_msg,target_rate_msgs_per_s\n",
 		      csv);
-	for (int g = 0; g < rep->ng; g++) {
-		const struct group *G = &rep->g[g];
-		const struct rec *r = &rep->r[G->first], *m = &rep->r[G->mid];
-		char b[14][48], t[64];
-		const char *c[14];
+	for (int a = 0, e; a < rep->ng; a = e) {
+		int rate = !strcmp(rep->r[rep->g[a].first].pattern, "rate");
+		const char *h[NCOL + 1];
+		char t[64];
 
-		if (!pat || strcmp(pat, r->pattern)) {
-			if (pat)
-				tab_end(rep);
-			pat = r->pattern;
-			snprintf(t, sizeof t, "Summary: %s", pat);
-			heading(rep, 2, t);
-			tab_begin(rep, 14, head);
+		e = report_block(rep, a, 0);
+		snprintf(t, sizeof t, "Summary: %s", rep->r[rep->g[a].first].pattern);
+		heading(rep, 2, t);
+		/* rate: the target rate goes in before the achieved msgs/s */
+		for (int k = 0, i = 0; k < NCOL; k++) {
+			if (rate && k == MSGS)
+				h[i++] = "target msgs/s";
+			h[i++] = rate && k == MSGS ? "achieved msgs/s" : head[k];
 		}
-		snprintf(b[0], 48, "%s", r->transport);
-		snprintf(b[1], 48, "%lld", r->size);
-		snprintf(b[2], 48, "%s", r->setup);
-		snprintf(b[3], 48, "%d%s", G->n, G->failed ? " (failed)" : "");
-		fmt_us(b[4], 48, G->p50);
-		if (isfinite(G->p50_min))
-			snprintf(b[5], 48, "%.2f..%.2f", G->p50_min / 1000,
-				 G->p50_max / 1000);
-		else
-			snprintf(b[5], 48, "-");
-		fmt_us(b[6], 48, G->p99);
-		fmt_us(b[7], 48, m->p999);
-		fmt_us(b[8], 48, m->max);
-		fmt_f(b[9], 48, 0, G->msgs_s);
-		fmt_f(b[10], 48, 2, m->mb_s);
-		fmt_f(b[11], 48, 0, m->cpu_rx);
-		snprintf(b[12], 48, "%lld", G->lost);
-		snprintf(b[13], 48, "%lld", G->dup);
-		for (int k = 0; k < 14; k++)
-			c[k] = b[k];
-		tab_row(rep, 0, 14, c);
-		if (csv) {
-			fprintf(csv, "%s,%s,%s,%s,%d,%s,", r->pattern, b[0], b[1], b[2],
-				G->n, b[4]);
-			if (isfinite(G->p50_min))
-				fprintf(csv, "%.2f,%.2f,", G->p50_min / 1000,
-					G->p50_max / 1000);
+		tab_begin(rep, NCOL + rate, h);
+		for (int g = a; g < e; g++) {
+			const struct group *G = &rep->g[g];
+			const struct rec *r = &rep->r[G->first], *m = &rep->r[G->mid];
+			char b[NCOL + 1][48];
+			const char *c[NCOL + 1];
+
+			snprintf(b[1], 48, "%lld", r->size);
+			snprintf(b[3], 48, "%d%s", G->n, G->failed ? " (failed)" : "");
+			fmt_us(b[4], 48, G->p50.med);
+			if (G->p50.n)
+				snprintf(b[5], 48, "%.2f..%.2f", G->p50.min / 1000,
+					 G->p50.max / 1000);
+			else
+				snprintf(b[5], 48, "-");
+			fmt_us(b[6], 48, G->p99.med);
+			fmt_us(b[7], 48, m->p999);
+			fmt_us(b[8], 48, m->max);
+			fmt_f(b[9], 48, 0, G->msgs_s.med);
+			fmt_f(b[10], 48, 2, m->mb_s);
+			fmt_f(b[11], 48, 0, m->cpu_rx);
+			snprintf(b[12], 48, "%lld", G->lost);
+			snprintf(b[13], 48, "%lld", G->dup);
+			fmt_f(b[14], 48, 0, m->cpu_tx);
+			fmt_rate(b[15], 48, &G->rate);
+			for (int k = 0, i = 0; k < NCOL; k++) {
+				if (rate && k == MSGS)
+					c[i++] = b[15];
+				c[i++] = k == 0 ? r->transport : k == 2 ? r->setup : b[k];
+			}
+			tab_row(rep, 0, NCOL + rate, c);
+			if (!csv)
+				continue;
+			fprintf(csv, "%s,%s,%s,", r->pattern, r->transport, b[1]);
+			csv_str(csv, r->setup);
+			fprintf(csv, ",%d,%s,", G->n, b[4]);
+			if (G->p50.n)
+				fprintf(csv, "%.2f,%.2f,", G->p50.min / 1000,
+					G->p50.max / 1000);
 			else
 				fputs("-,-,", csv);
-			fprintf(csv, "%s,%s,%s,%s,%s,%s,%s,%s\n", b[6], b[7], b[8], b[9],
-				b[10], b[11], b[12], b[13]);
+			fprintf(csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s,", b[6], b[7], b[8],
+				b[9], b[10], b[11], b[12], b[13], b[14]);
+			fprintf(csv, "%s\n",
+				G->rate.n ? fmt_f(b[15], 48, 0, G->rate.med) : "-");
 		}
-	}
-	if (pat)
 		tab_end(rep);
+	}
 }
 
-/* Per (pattern, size): pingpong by median p50 (lower is better), every other
- * pattern by median msgs/s (higher is better); ratio to the best. */
+/* Per (pattern, size), by the pattern's ranking figure (report_figs): pingpong
+ * by median p50, rate by median p99 (lower is better), every other pattern by
+ * median msgs/s (higher is better); the ratio to the best. */
 static void report_ranking(struct rep *rep)
 {
 	static const char *head[] = {"rank", "transport", "mode", "metric", "x fastest"};
@@ -901,54 +1546,51 @@ static void report_ranking(struct rep *rep)
 	heading(rep, 2, "Ranking");
 	if (!ord)
 		return;
-	for (int a = 0; a < rep->ng;) {
+	for (int a = 0, b; a < rep->ng; a = b) {
 		const struct rec *ra = &rep->r[rep->g[a].first];
-		int b = a, n = 0, lat = !strcmp(ra->pattern, "pingpong");
+		const struct figdef *fd[MAX_FIGS], *d;
+		int n = 0;
 		char t[128];
 
-		while (b < rep->ng &&
-		       !strcmp(rep->r[rep->g[b].first].pattern, ra->pattern) &&
-		       rep->r[rep->g[b].first].size == ra->size)
-			b++;
+		report_figs(ra->pattern, fd);
+		d = fd[0];
+		b = report_block(rep, a, 1);
 		for (int g = a; g < b; g++) {
-			double v = lat ? rep->g[g].p50 : rep->g[g].msgs_s;
+			double v = report_gfig(&rep->g[g], d)->med;
 			int k;
 
 			if (isnan(v) || v <= 0)
 				continue;
 			for (k = n; k > 0; k--) {
-				double w = lat ? rep->g[ord[k - 1]].p50
-					       : rep->g[ord[k - 1]].msgs_s;
+				double w = report_gfig(&rep->g[ord[k - 1]], d)->med;
 
-				if (lat ? w <= v : w >= v)
+				if (d->higher_better ? w >= v : w <= v)
 					break;
 				ord[k] = ord[k - 1];
 			}
 			ord[k] = g;
 			n++;
 		}
-		snprintf(t, sizeof t, "%s, %lld B (by %s)", ra->pattern, ra->size,
-			 lat ? "median p50 latency" : "median msgs/s");
+		snprintf(t, sizeof t, "%s, %lld B (by median %s%s)", ra->pattern,
+			 ra->size, d->name, strcmp(d->unit, "us") ? "" : " latency");
 		heading(rep, 3, t);
 		tab_begin(rep, 5, head);
 		for (int i = 0; i < n; i++) {
-			const struct group *G = &rep->g[ord[i]], *B = &rep->g[ord[0]];
+			const struct group *G = &rep->g[ord[i]];
 			const struct rec *r = &rep->r[G->first];
-			char b0[16], b3[48], b4[32];
+			double v = report_gfig(G, d)->med,
+			       best = report_gfig(&rep->g[ord[0]], d)->med;
+			char b0[16], b3[48], b4[32], num[40];
 			const char *c[5] = {b0, r->transport, r->setup, b3, b4};
 
 			snprintf(b0, sizeof b0, "%d", i + 1);
-			if (lat) {
-				snprintf(b3, sizeof b3, "%.2f us", G->p50 / 1000);
-				snprintf(b4, sizeof b4, "%.2f", G->p50 / B->p50);
-			} else {
-				snprintf(b3, sizeof b3, "%.0f msgs/s", G->msgs_s);
-				snprintf(b4, sizeof b4, "%.2f", B->msgs_s / G->msgs_s);
-			}
+			snprintf(b3, sizeof b3, "%s %s", fmt_fig(num, sizeof num, d, v),
+				 d->unit);
+			snprintf(b4, sizeof b4, "%.2f",
+				 d->higher_better ? best / v : v / best);
 			tab_row(rep, 0, 5, c);
 		}
 		tab_end(rep);
-		a = b;
 	}
 	free(ord);
 }
@@ -1005,32 +1647,57 @@ static const char html_head[] =
     "table{border-collapse:collapse;margin:0 0 1.5em 0;font-size:90%}\n"
     "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}\n"
-    "tr:nth-child(even){background:#f8f8f8}figure{margin:1em 0}\n"
+    "tr:nth-child(even){background:#f8f8f8}tr.flag td{background:#fdecc8}\n"
+    "td:last-child{white-space:nowrap}tr.flag td:last-child{font-weight:bold}\n"
+    "figure{margin:1em 0}\n"
     "figcaption{font-size:90%;color:#555}\n"
     "</style></head><body>\n";
 
 int ipcl_cmd_report(int argc, char **argv)
 {
 	static const struct option lo[] = {{"output", required_argument, NULL, 'o'},
+					   {"baseline", required_argument, NULL, 'b'},
 					   {"csv", no_argument, NULL, 'c'},
+					   {"min-change", required_argument, NULL, 'm'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
-	const char *dir = "report";
-	struct rep rep = {0};
+	const char *dir = "report", *base = NULL;
+	struct rep rep = {.min_change = 0.10}, old = {0};
 	int csv = 0, c, rc = 0;
 	char path[4096], line[256];
-	FILE *cf = NULL;
+	FILE *cf = NULL, *bf = NULL;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:b:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			dir = optarg;
 			break;
+		case 'b':
+			if (base)
+				return report_fail("--baseline given twice");
+			base = optarg;
+			break;
 		case 'c':
 			csv = 1;
 			break;
+		case 'm': {
+			char *end;
+			double v;
+
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (end != optarg && *end == '%')
+				end++;
+			if (errno || end == optarg || *end || !(v >= 0 && v < 1000))
+				return report_fail(
+				    "bad --min-change '%s': want a percentage "
+				    "such as 10 or 10%%",
+				    optarg);
+			rep.min_change = v / 100;
+			break;
+		}
 		case 'h':
 			fputs(report_help, stdout);
 			return 0;
@@ -1041,6 +1708,12 @@ int ipcl_cmd_report(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return report_fail("no results files given (see `ipclab report --help`)");
+	if (base && (rc = report_read(&old, base)))
+		goto out;
+	if (base && !old.nr) {
+		rc = report_fail("no result records in the baseline '%s'", base);
+		goto out;
+	}
 	for (int i = optind; i < argc; i++)
 		if ((rc = report_read(&rep, argv[i])))
 			goto out;
@@ -1048,7 +1721,7 @@ int ipcl_cmd_report(int argc, char **argv)
 		rc = report_fail("no result records in the given files");
 		goto out;
 	}
-	if (report_group(&rep)) {
+	if (report_group(&rep) || (base && report_group(&old))) {
 		rc = report_fail("out of memory");
 		goto out;
 	}
@@ -1062,7 +1735,9 @@ int ipcl_cmd_report(int argc, char **argv)
 	rep.html = rep.md ? fopen(path, "w") : NULL;
 	snprintf(path, sizeof path, "%s/summary.csv", dir);
 	cf = csv && rep.html ? fopen(path, "w") : NULL;
-	if (!rep.md || !rep.html || (csv && !cf)) {
+	snprintf(path, sizeof path, "%s/baseline.csv", dir);
+	bf = csv && base && cf ? fopen(path, "w") : NULL;
+	if (!rep.md || !rep.html || (csv && !cf) || (csv && base && !bf)) {
 		rc = report_fail("cannot write into '%s': %s", dir, strerror(errno));
 		goto out;
 	}
@@ -1081,6 +1756,8 @@ int ipcl_cmd_report(int argc, char **argv)
 	    rep.nr, argc - optind);
 	para(&rep, line);
 	report_env(&rep);
+	if (base)
+		report_baseline(&rep, &old, base, bf);
 	report_summary(&rep, cf);
 	report_ranking(&rep);
 	report_verify(&rep);
@@ -1095,12 +1772,11 @@ out:
 	if (cf && fclose(cf) && !rc)
 		rc = report_fail("cannot write '%s/summary.csv': %s", dir,
 				 strerror(errno));
-	for (int i = 0; i < rep.nr; i++)
-		json_decref(rep.r[i].j);
-	for (int i = 0; i < rep.nch; i++)
-		free(rep.ch[i].svg);
-	free(rep.r);
-	free(rep.g);
+	if (bf && fclose(bf) && !rc)
+		rc = report_fail("cannot write '%s/baseline.csv': %s", dir,
+				 strerror(errno));
+	report_free(&rep);
+	report_free(&old);
 	if (!rc)
 		printf("report: %s/report.html, %s/report.md\n", dir, dir);
 	return rc;

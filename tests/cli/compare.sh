@@ -5,22 +5,9 @@
 # the ranking and the report; then a --budget run: it finishes within the
 # budget (with slack for a loaded machine), shortens its runs and says what it
 # left out. Usage: compare.sh IPCLAB
-set -u
-bin=$(realpath "$1")
-tmp=$(mktemp -d /tmp/ipcl-test-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		fail=$((fail + 1))
-	fi
-}
+# shellcheck source=tests/cli/lib.bash
+. "$(dirname "$0")/lib.bash"
+bin=$(realpath "$bin")
 
 cat >"$tmp/s.ini" <<'INI'
 ; two transports, two sizes, three patterns, two runs each
@@ -87,5 +74,4 @@ check "budget runs are shorter than the default 300 ms" \
 check "budget run says what it left out" grep -qE "^budget: [0-9]+ (repetitions|points) left out" "$tmp/bout"
 check "--no-report writes no report" bash -c "! grep -q '^report:' '$tmp/bout'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,22 +3,8 @@
 # then the report. The p50 in summary.csv and report.md must be exactly the
 # results file's p50 (ns -> us, 2 decimals); report.html must exist and, with
 # gnuplot installed, hold an inline <svg>; bad input must exit 2.
-set -u
-bin=$1
-tmp=$(mktemp -d /tmp/ipcl-test-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		fail=$((fail + 1))
-	fi
-}
+# shellcheck source=tests/cli/lib.bash
+. "$(dirname "$0")/lib.bash"
 
 res=$tmp/results.jsonl
 for t in pipe fifo; do
@@ -60,22 +46,13 @@ check "report without gnuplot says so (md)" \
 check "report without gnuplot says so (html)" \
 	grep -q "charts skipped: gnuplot not installed" "$tmp/nognu/report.html"
 
-expect2() { # expect2 DESCRIPTION ARGS...
-	local what=$1
-	shift
-	"$bin" report "$@" >/dev/null 2>"$tmp/err"
-	local rc=$?
-	check "$what exits 2 (got $rc)" test $rc -eq 2
-	check "$what: one line on stderr" test "$(wc -l <"$tmp/err")" -eq 1
-}
 printf '%s\n' "$(head -1 "$res")" 'not json' >"$tmp/bad.jsonl"
-expect2 "no input files" -o "$tmp/x"
-expect2 "missing file" "$tmp/nope.jsonl" -o "$tmp/x"
-expect2 "non-JSON line" "$tmp/bad.jsonl" -o "$tmp/x"
+expect2 "no input files" report -o "$tmp/x"
+expect2 "missing file" report "$tmp/nope.jsonl" -o "$tmp/x"
+expect2 "non-JSON line" report "$tmp/bad.jsonl" -o "$tmp/x"
 "$bin" report "$tmp/bad.jsonl" -o "$tmp/x" 2>&1 | grep -q "bad.jsonl:2" ||
 	{ echo "FAIL: the error names file and line"; fail=$((fail + 1)); }
 touch "$tmp/file"
-expect2 "unwritable DIR" "$res" -o "$tmp/file/sub"
+expect2 "unwritable DIR" report "$res" -o "$tmp/file/sub"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `ipclab report`: CPU per message and the rate pattern. Real stream runs of
+# pipe and fifo and rate runs at two different target rates: the summary's
+# "CPU/msg sender (ns)" (last column) and receiver column must equal the
+# records, the rate summary must show the target rate (params.rate) and the
+# achieved msgs/s, rate must be ranked by p99 (lower first), and with gnuplot
+# installed the stream CPU chart and the rate latency chart must be drawn.
+# shellcheck source=tests/cli/lib.bash
+. "$(dirname "$0")/lib.bash"
+
+res=$tmp/results.jsonl
+for args in "-t pipe -p stream -n 20000" "-t fifo -p stream -n 20000" \
+	"-t pipe -p rate --rate 20000 -d 300ms" "-t fifo -p rate --rate 10000 -d 300ms"; do
+	# shellcheck disable=SC2086
+	"$bin" run $args --json -q -o "$res" >/dev/null 2>"$tmp/err" ||
+		{ echo "FAIL: ipclab run $args: $(cat "$tmp/err")"; exit 1; }
+done
+check "four records" test "$(wc -l <"$res")" -eq 4
+
+out=$tmp/rep
+"$bin" report "$res" -o "$out" --csv >/dev/null 2>"$tmp/err"
+check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+
+# rec PATTERN TRANSPORT JQ-EXPRESSION FORMAT: a record's figure, printed.
+rec() {
+	jq -r --arg p "$1" --arg t "$2" "select(.pattern == \$p and .transport == \$t) | $3" \
+		"$res" | awk -v f="$4" '{ printf f, $1 }'
+}
+# mdrow PATTERN TRANSPORT: the cells of that row of "Summary: PATTERN", trimmed.
+mdrow() {
+	sed -n "/^## Summary: $1\$/,/^## /p" "$out/report.md" |
+		awk -F'|' -v t="$2" '{ gsub(/ *\| */, "|"); } $2 == t' | sed 's/^|//; s/|$//'
+}
+
+for t in pipe fifo; do
+	tx=$(rec stream $t .cpu.sender.total_ns_per_msg %.0f)
+	rx=$(rec stream $t .cpu.receiver.total_ns_per_msg %.0f)
+	row=$(mdrow stream $t)
+	check "$t sender CPU is the last column of report.md: want $tx, row '$row'" \
+		test "${row##*|}" = "$tx"
+	check "$t receiver CPU in report.md (column 12): want $rx" \
+		test "$(cut -d'|' -f12 <<<"$row")" = "$rx"
+	check "$t sender CPU in report.html" \
+		grep -qE "<td>$t</td><td>64</td>.*<td>$tx</td></tr>" "$out/report.html"
+	check "$t sender CPU in summary.csv (column 17)" test \
+		"$(awk -F, -v t=$t '$1 == "stream" && $2 == t { print $17 }' "$out/summary.csv")" = "$tx"
+	check "$t stream has no target rate in summary.csv" test \
+		"$(awk -F, -v t=$t '$1 == "stream" && $2 == t { print $18 }' "$out/summary.csv")" = -
+done
+
+check "rate summary has target and achieved columns" \
+	bash -c "sed -n '/^## Summary: rate/,/^## /p' '$out/report.md' |
+		grep -qF '| max (us) | target msgs/s | achieved msgs/s | MB/s |'"
+for t in pipe:20000 fifo:10000; do
+	ach=$(rec rate "${t%:*}" .throughput.msgs_per_s %.0f)
+	row=$(mdrow rate "${t%:*}")
+	check "${t%:*} rate row shows target ${t#*:} then achieved $ach: '$row'" \
+		bash -c "[[ '|$row|' == *'|${t#*:}|$ach|'* ]]"
+	check "${t%:*} target rate in summary.csv" test "$(awk -F, -v t="${t%:*}" \
+		'$1 == "rate" && $2 == t { print $18 }' "$out/summary.csv")" = "${t#*:}"
+done
+
+# Ranking of rate by median p99, lower first, metric in us.
+p99p=$(rec rate pipe .latency.p99 %s) p99f=$(rec rate fifo .latency.p99 %s)
+if [ "$p99p" -le "$p99f" ]; then first=pipe p=$p99p; else first=fifo p=$p99f; fi
+want=$(awk -v p="$p" 'BEGIN { printf "%.2f us", p / 1000 }')
+check "rate ranked by p99: rank 1 is $first at $want" \
+	bash -c "sed -n '/^### rate, 64 B (by median p99 latency)\$/,/^#/p' '$out/report.md' |
+		grep -qF '| 1 | $first | process | $want | 1.00 |'"
+
+if command -v gnuplot >/dev/null; then
+	check "CPU chart file" test -s "$out/cpu-stream-64.svg"
+	check "CPU chart in report.html" \
+		grep -q "<figcaption>stream CPU per message by transport, 64 B" "$out/report.html"
+	check "CPU chart names both transports" \
+		bash -c "grep -q '>pipe<' '$out/cpu-stream-64.svg' && grep -q '>fifo<' '$out/cpu-stream-64.svg'"
+	check "CPU chart shows sender and receiver" \
+		bash -c "grep -q '>sender<' '$out/cpu-stream-64.svg' && grep -q '>receiver<' '$out/cpu-stream-64.svg'"
+	check "rate latency chart file" test -s "$out/latency-rate-64.svg"
+	check "CPU chart in report.md" grep -qF "](cpu-stream-64.svg)" "$out/report.md"
+fi
+
+finish

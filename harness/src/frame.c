@@ -2,6 +2,7 @@
  * frame.c - message header, crc32c (SSE4.2 instruction when the CPU has it,
  * else a table) and per-message verification (see frame.h).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -9,7 +10,10 @@
 #include <ipclab/transport.h>
 
 static uint32_t crc_table[8][256];
-static int crc_hw = -1;
+/* Set once by crc_init() under crc_once: roles may be threads that start
+ * checksumming at the same moment. */
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static int crc_hw;
 
 /*
  * The SSE4.2 crc32 instruction takes 3 cycles but can start every cycle, so one
@@ -135,15 +139,13 @@ static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 
 uint32_t ipcl_crc32c_portable(uint32_t crc, const void *buf, size_t len)
 {
-	if (crc_hw < 0)
-		crc_init();
+	pthread_once(&crc_once, crc_init);
 	return ~crc_soft(~crc, buf, len);
 }
 
 uint32_t ipcl_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	if (crc_hw < 0)
-		crc_init();
+	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
 #if defined(__x86_64__)
 	if (crc_hw)

@@ -22,6 +22,7 @@
 #include <ipclab/cli.h>
 #include <ipclab/compare.h>
 #include <ipclab/endpoint.h>
+#include <ipclab/faults.h>
 #include <ipclab/parse.h>
 #include <ipclab/registry.h>
 #include <ipclab/report.h>
@@ -57,6 +58,7 @@ static const char main_help[] =
     "  clean [--dry-run]                  remove what killed runs left behind\n"
     "  brokers up|status|env|down         throwaway Redis/RabbitMQ/PostgreSQL servers\n"
     "  report FILE... [-o DIR] [--csv]    Markdown/HTML report with charts from results\n"
+    "  faults [-t LIST] [-n N] [-o FILE]  failure matrix: kills, stall, oversize\n"
     "  help COMMAND                       help on a command\n"
     "\n"
     "`ipclab --version` prints the version. Exit status: 0 ok, 1 a run failed or\n"
@@ -271,7 +273,12 @@ static const char run_help[] =
     "      --json             print the JSON record on stdout instead of a summary\n"
     "      --expect-loss      loss is expected: do not fail the run for it\n"
     "      --timeout T        stop the run after T (default 300s)\n"
-    "      --fault stall:T@N  the first consumer sleeps T once after N messages\n"
+    "      --fault SCENARIO   inject one event (stream/rate; docs/faults.md):\n"
+    "                         stall:T@N      first consumer sleeps T after N msgs\n"
+    "                         kill-consumer@N  first consumer SIGKILLed holding\n"
+    "                                        message N+1, a fresh one restarted\n"
+    "                         kill-producer@N  first producer SIGKILLed after N\n"
+    "                         oversize[@N]   one message of max_msg+1 bytes\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -289,21 +296,37 @@ static int parse_kv(const char *s, struct ipcl_runcfg *c)
 	return 0;
 }
 
+/*
+ * --fault: stall:T@N, kill-consumer@N, kill-producer@N or oversize[@N]. N is a
+ * message count (the oversize message goes after N; default: half the count).
+ */
 static int parse_fault(const char *s, struct ipcl_runcfg *c)
 {
 	char buf[64];
-	char *at;
+	char *at, *colon;
+	int f;
 
-	if (strncmp(s, "stall:", 6) != 0 || strlen(s) >= sizeof buf)
+	if (strlen(s) >= sizeof buf)
 		return -EINVAL;
-	snprintf(buf, sizeof buf, "%s", s + 6);
+	snprintf(buf, sizeof buf, "%s", s);
 	at = strchr(buf, '@');
+	if (at)
+		*at++ = 0;
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon++ = 0;
+	f = ipcl_fault_from_name(buf);
+	if (f < 0 || (f == IPCL_FAULT_STALL) != (colon != NULL))
+		return -EINVAL;
+	if (!at && f != IPCL_FAULT_OVERSIZE)
+		return -EINVAL;
+	if (at && ipcl_parse_count(at, &c->fault_at))
+		return -EINVAL;
 	if (!at)
+		c->fault_at = UINT64_MAX; /* set from the count below */
+	if (colon && (ipcl_parse_duration(colon, &c->stall_ns) || c->stall_ns <= 0))
 		return -EINVAL;
-	*at = 0;
-	if (ipcl_parse_duration(buf, &c->stall_ns) ||
-	    ipcl_parse_count(at + 1, &c->stall_at))
-		return -EINVAL;
+	c->fault = (enum ipcl_fault)f;
 	return 0;
 }
 
@@ -588,8 +611,9 @@ static int cmd_run(int argc, char **argv)
 			if (parse_fault(optarg, &cfg))
 				return usage_error(
 				    "run",
-				    "bad --fault '%s': want stall:DURATION@COUNT, "
-				    "e.g. stall:50ms@1000",
+				    "bad --fault '%s': want stall:DURATION@N, "
+				    "kill-consumer@N, kill-producer@N or "
+				    "oversize[@N]",
 				    optarg);
 			break;
 		case ':':
@@ -609,6 +633,8 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("run", "give --count or --duration, not both");
 	if (cfg.duration_ns)
 		cfg.count = 0;
+	if (cfg.fault_at == UINT64_MAX)
+		cfg.fault_at = cfg.duration_ns ? 1000 : (cfg.warmup + cfg.count) / 2;
 	if (cfg.pattern == IPCL_RATE && !cfg.duration_ns)
 		return usage_error("run",
 				   "the rate pattern needs --duration (and --rate)");
@@ -768,6 +794,7 @@ static const struct {
     {"list", cmd_list, list_help},       {"run", cmd_run, run_help},
     {"clean", cmd_clean, clean_help},    {"report", ipcl_cmd_report, NULL},
     {"compare", ipcl_cmd_compare, NULL}, {"brokers", ipcl_cmd_brokers, NULL},
+    {"faults", ipcl_cmd_faults, NULL},
 };
 
 int ipcl_cli_main(int argc, char **argv)
@@ -791,6 +818,8 @@ int ipcl_cli_main(int argc, char **argv)
 					  ? ipcl_report_help()
 				      : commands[i].fn == ipcl_cmd_compare
 					  ? ipcl_compare_help()
+				      : commands[i].fn == ipcl_cmd_faults
+					  ? ipcl_faults_help()
 					  : ipcl_brokers_help(),
 				      stdout);
 				return 0;

@@ -696,7 +696,7 @@ static void gp_str(FILE *f, const char *s)
 static void gp_line_title(char *b, size_t n, const struct rec *r)
 {
 	if (strcmp(r->setup, "process"))
-		snprintf(b, n, "%s (%s)", r->transport, r->setup);
+		snprintf(b, n, "%.48s (%.70s)", r->transport, r->setup);
 	else
 		snprintf(b, n, "%s", r->transport);
 }

@@ -222,11 +222,20 @@ static json_t *result_params(const struct ipcl_runcfg *c, const void *board)
 	json_object_set_new(p, "mode", json_string(c->threads ? "thread" : "process"));
 	json_object_set_new(p, "placement",
 			    json_string(ipcl_placement_name(c->placement)));
-	if (c->stall_ns)
+	if (c->fault == IPCL_FAULT_STALL)
 		json_object_set_new(p, "fault",
 				    json_sprintf("consumer stall %.0f ms after %llu msgs",
 						 (double)c->stall_ns / 1e6,
-						 (unsigned long long)c->stall_at));
+						 (unsigned long long)c->fault_at));
+	else if (c->fault == IPCL_FAULT_OVERSIZE)
+		json_object_set_new(p, "fault",
+				    json_sprintf("oversize message after %llu msgs",
+						 (unsigned long long)c->fault_at));
+	else if (c->fault)
+		json_object_set_new(p, "fault",
+				    json_sprintf("%s after %llu msgs",
+						 ipcl_fault_name(c->fault),
+						 (unsigned long long)c->fault_at));
 	for (int i = 0; i < c->nkv; i++) {
 		char red[256];
 

@@ -13,8 +13,14 @@
  *
  * Ping-pong: role 0 sends on channel 0 and reads the echo on channel 1, role 1
  * echoes; a request/response transport uses one channel. Stream and rate: roles
- * 0..P-1 produce, P..P+C-1 consume. Left out here: fault scenarios beyond a
- * one-time consumer stall (see --fault).
+ * 0..P-1 produce, P..P+C-1 consume.
+ *
+ * Fault scenarios (--fault, stream and rate only) inject one event: a consumer
+ * stall, the SIGKILL of the first consumer (the orchestrator then starts a fresh
+ * consumer in a spare slot) or of the first producer, or one message over the
+ * transport's limit. A victim kills itself at the exact message count, so the
+ * outcome does not depend on when the orchestrator looks; the event's record is
+ * the "fault" object (docs/faults.md). Left out: killing a broker.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +53,12 @@
 enum slot_state { SLOT_STARTING = 0, SLOT_READY, SLOT_DONE, SLOT_FAILED };
 enum role_kind { ROLE_PRODUCER = 0, ROLE_CONSUMER, ROLE_PINGER, ROLE_PONGER };
 
+/* Why a consumer stopped (fault records); STOP_NONE while it runs. */
+enum stop_why { STOP_NONE = 0, STOP_EOF, STOP_END, STOP_IDLE, STOP_ERROR, STOP_ABORT };
+
+/* The sequence number of the oversize message: never a data message's. */
+#define OVERSIZE_SEQ (UINT64_MAX - 1)
+
 struct slot {
 	_Atomic int state;
 	int kind, index;
@@ -61,6 +73,9 @@ struct slot {
 	struct ipcl_verify v;
 	int64_t t_first, t_last; /* measured window: first measured send, last receive */
 	int64_t cpu_user_ns, cpu_sys_ns;
+	int stop;                          /* consumer: enum stop_why */
+	int64_t t_stop;                    /* consumer: when it stopped */
+	int64_t send_max_ns, send_slow_ns; /* stall: longest send, sum of sends >= 1 ms */
 	struct ipcl_hist lat; /* round trip (pinger), one-way (consumer, ponger) */
 	struct ipcl_hist lag; /* rate: how late each send was against its schedule */
 };
@@ -79,6 +94,18 @@ struct board {
 	_Atomic int producers_done;
 	_Atomic int consumers_done;
 	int64_t t_go;
+	/* The fault scenario: written by the victim, the replacement and the
+	 * orchestrator; read for the record once every role has ended. */
+	size_t chan_msg_size;      /* opts->msg_size of the channels */
+	size_t oversize_len;       /* IPCL_FAULT_OVERSIZE: bytes of the big message */
+	_Atomic int fault_fired;   /* the event happened */
+	int64_t t_fault;           /* when: the kill, the stall, the oversize send */
+	int victim;                /* slot of the killed role, or -1 */
+	int replacement;           /* slot of the restarted consumer, or -1 */
+	_Atomic int64_t t_recover; /* first message the replacement received */
+	int oversize_rc;           /* what send() said to the oversize message */
+	_Atomic uint64_t oversize_intact, oversize_bad; /* it arrived whole / damaged */
+	char restart_err[IPCL_ERR_MAX];
 	struct slot slot[IPCL_MAX_ROLES];
 };
 
@@ -128,6 +155,36 @@ const char *ipcl_placement_name(enum ipcl_placement p)
 	return (unsigned)p < 4 ? n[p] : "?";
 }
 
+static const char *const fault_names[] = {"none", "stall", "kill-consumer",
+					  "kill-producer", "oversize"};
+
+const char *ipcl_fault_name(enum ipcl_fault f)
+{
+	return (unsigned)f < 5 ? fault_names[f] : "?";
+}
+
+int ipcl_fault_from_name(const char *s)
+{
+	for (int i = 1; i < 5; i++)
+		if (strcmp(s, fault_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The fault victim ends here: it notes the time and its slot on the board, then
+ * dies of SIGKILL, which no handler can soften, as a crash would.
+ */
+static void fault_die(struct board *b, int slot)
+{
+	b->victim = slot;
+	b->t_fault = ipcl_now_ns();
+	atomic_store(&b->fault_fired, 1);
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}
+
 static int64_t board_bytes(const struct board *b)
 {
 	return (int64_t)b->bitmap_off + (int64_t)b->nsets * (int64_t)(b->nbits / 8);
@@ -143,7 +200,10 @@ static void role_of(const struct board *b, int slot, int *kind, int *index)
 {
 	const struct ipcl_runcfg *c = &b->cfg;
 
-	if (c->pattern == IPCL_PINGPONG) {
+	if (slot == b->replacement) {
+		*kind = ROLE_CONSUMER;
+		*index = b->slot[b->victim].index;
+	} else if (c->pattern == IPCL_PINGPONG) {
 		*kind = slot == 0 ? ROLE_PINGER : ROLE_PONGER;
 		*index = 0;
 	} else if (slot < c->producers) {
@@ -158,7 +218,7 @@ static void role_of(const struct board *b, int slot, int *kind, int *index)
 static void opts_from_board(struct board *b, int ch, int threads, struct ipcl_opts *o)
 {
 	memset(o, 0, sizeof *o);
-	o->msg_size = b->msg_size;
+	o->msg_size = b->chan_msg_size;
 	o->producers = b->cfg.pattern == IPCL_PINGPONG ? 1 : b->cfg.producers;
 	o->consumers = b->cfg.pattern == IPCL_PINGPONG ? 1 : b->cfg.consumers;
 	o->threads = threads;
@@ -458,6 +518,44 @@ static uint64_t rate_total(const struct ipcl_runcfg *c)
 	return c->warmup + (uint64_t)(c->duration_ns / rate_period(c));
 }
 
+/*
+ * IPCL_FAULT_OVERSIZE: send one message of b->oversize_len bytes, one more than
+ * the transport's probed limit, and note what send() said. It is a full frame
+ * numbered OVERSIZE_SEQ (a mini-frame transport gets a pattern), so that a
+ * consumer can tell it from the data and check whether it arrived whole.
+ */
+static void producer_oversize(struct board *b, const struct ipcl_transport *t,
+			      struct ipcl_ep *out)
+{
+	size_t len = b->oversize_len;
+	unsigned char *big = malloc(len);
+
+	b->t_fault = ipcl_now_ns();
+	if (!big) {
+		b->oversize_rc = -ENOMEM;
+		return;
+	}
+	if (b->mini || len < IPCL_FRAME_HDR)
+		memset(big, 0xa5, len);
+	else
+		ipcl_frame_stamp(big, len, 0, 0, OVERSIZE_SEQ, b->t_fault,
+				 ipcl_frame_fill(big, len));
+	b->oversize_rc = t->send(out, big, len, ipcl_now_ns() + 4 * b->cfg.idle_ns);
+	atomic_store(&b->fault_fired, 1);
+	free(big);
+}
+
+/* A consumer got a message longer than the data's: the oversize one, whole or not. */
+static void consumer_oversize(struct board *b, const void *rx, size_t len)
+{
+	struct ipcl_frame_hdr h;
+	int whole = len == b->oversize_len;
+
+	if (whole && !b->mini && len >= IPCL_FRAME_HDR)
+		whole = ipcl_frame_check(rx, len, &h) == 0 && h.seq == OVERSIZE_SEQ;
+	atomic_fetch_add(whole ? &b->oversize_intact : &b->oversize_bad, 1);
+}
+
 static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 {
 	struct board *b = x->b;
@@ -511,11 +609,28 @@ static int run_producer(struct role_ctx *x, struct ipcl_ep *out)
 		}
 		if (until && when >= until)
 			break;
+		if (c->fault && x->slot == 0 && seq == c->fault_at) {
+			if (c->fault == IPCL_FAULT_KILL_PRODUCER) {
+				/* Done, as far as the consumers' idle check goes. */
+				atomic_fetch_add(&b->producers_done, 1);
+				fault_die(b, x->slot);
+			}
+			if (c->fault == IPCL_FAULT_OVERSIZE)
+				producer_oversize(b, t, out);
+		}
 		stamp(b, buf, (uint16_t)x->slot, 0, seq, intended, pcrc);
 		rc = t->send(out, buf, size, IPCL_FOREVER);
 		if (rc) {
 			role_fail(s, rc, out->err);
 			break;
+		}
+		if (c->fault == IPCL_FAULT_STALL) {
+			int64_t took = ipcl_now_ns() - when;
+
+			if (took > s->send_max_ns)
+				s->send_max_ns = took;
+			if (took >= 1000000)
+				s->send_slow_ns += took;
 		}
 		/*
 		 * A request/response transport queues the replies of a stream: collect
@@ -577,12 +692,20 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 	struct slot *s = &b->slot[x->slot];
 	const struct ipcl_transport *t = x->t;
 	const struct ipcl_runcfg *c = &b->cfg;
-	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0,
-	    idx = x->slot - c->producers;
-	int stall = c->stall_ns > 0 && idx == 0;
+	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0, idx = s->index;
+	int stall = c->fault == IPCL_FAULT_STALL && c->stall_ns > 0 && idx == 0;
+	int victim =
+	    c->fault == IPCL_FAULT_KILL_CONSUMER && idx == 0 && x->slot != b->replacement;
 	int eof = (t->caps & IPCL_CAP_HAS_EOF) != 0, draining = 0;
-	size_t size = b->msg_size, len;
-	unsigned char *rx = malloc(size), ack[IPCL_FRAME_HDR];
+	/*
+	 * After a kill nobody may close the channel cleanly, so even a channel
+	 * with EOF is read with a timer and given up after the idle time.
+	 */
+	int timed = !eof || c->fault == IPCL_FAULT_KILL_PRODUCER ||
+		    c->fault == IPCL_FAULT_KILL_CONSUMER;
+	size_t size = b->msg_size, len,
+	       cap = b->oversize_len > size ? b->oversize_len : size;
+	unsigned char *rx = malloc(cap), ack[IPCL_FRAME_HDR];
 	uint64_t highest[IPCL_MAX_ROLES] = {0};
 	int64_t last_rx = ipcl_now_ns();
 
@@ -597,28 +720,38 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 		 * Channels with EOF block with no timer. Others wake now and then to
 		 * notice that the producers are done and the channel has gone quiet.
 		 */
-		if (!eof)
+		if (timed)
 			deadline = ipcl_now_ns() + c->idle_ns / 4;
-		rc = t->recv(in, rx, size, &len, deadline);
+		rc = t->recv(in, rx, cap, &len, deadline);
 		now = ipcl_now_ns();
-		if (rc == -ETIMEDOUT && !eof) {
+		if (rc == -ETIMEDOUT && timed) {
 			rc = 0;
-			if (atomic_load(&b->abort) || draining)
+			if (atomic_load(&b->abort) || draining) {
+				s->stop = draining ? STOP_END : STOP_ABORT;
 				break;
+			}
 			if (atomic_load(&b->producers_done) == c->producers &&
-			    now - last_rx >= c->idle_ns)
+			    now - last_rx >= c->idle_ns) {
+				s->stop = STOP_IDLE;
 				break;
+			}
 			continue;
 		}
 		if (rc == IPCL_EOF) {
 			rc = 0;
+			s->stop = STOP_EOF;
 			break;
 		}
 		if (rc) {
 			role_fail(s, rc, in->err);
+			s->stop = STOP_ERROR;
 			break;
 		}
 		last_rx = now;
+		if (len > size && b->oversize_len) {
+			consumer_oversize(b, rx, len);
+			continue;
+		}
 		if (unstamp(b, rx, len, &seq, &producer, &sent, &end) ||
 		    producer >= c->producers) {
 			s->v.corrupt++;
@@ -637,10 +770,17 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 				draining = 1;
 				continue;
 			}
-			if (!draining)
+			if (!draining) {
+				s->stop = STOP_END;
 				break;
+			}
 			continue;
 		}
+		if (x->slot == b->replacement && !atomic_load(&b->t_recover))
+			atomic_store(&b->t_recover, now);
+		/* The victim dies holding this message: received, not processed. */
+		if (victim && s->msgs >= c->fault_at && !atomic_load(&b->fault_fired))
+			fault_die(b, x->slot);
 		set = b->fanout ? idx * c->producers + producer : producer;
 		verify(b, s, set, &highest[producer], seq);
 		if (seq >= c->warmup) {
@@ -656,6 +796,7 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 					      memory_order_relaxed);
 		if (t->ack && (rc = t->ack(in)) != 0) {
 			role_fail(s, rc, in->err);
+			s->stop = STOP_ERROR;
 			break;
 		}
 		if (reqrep) {
@@ -664,14 +805,18 @@ static int run_consumer(struct role_ctx *x, struct ipcl_ep *in)
 			rc = t->reply(in, ack, sizeof ack, IPCL_FOREVER);
 			if (rc) {
 				role_fail(s, rc, in->err);
+				s->stop = STOP_ERROR;
 				break;
 			}
 		}
-		if (stall && s->msgs >= c->stall_at) {
+		if (stall && s->msgs >= c->fault_at) {
 			stall = 0;
-			sleep_until(ipcl_now_ns() + c->stall_ns);
+			b->t_fault = ipcl_now_ns();
+			atomic_store(&b->fault_fired, 1);
+			sleep_until(b->t_fault + c->stall_ns);
 		}
 	}
+	s->t_stop = ipcl_now_ns();
 	atomic_fetch_add(&b->consumers_done, 1);
 	free(rx);
 	return rc;
@@ -856,6 +1001,23 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 	if ((t->caps & IPCL_CAP_THREADS_ONLY) && !c->threads)
 		return ipcl_seterr(err, IPCL_EINVAL, "%s works only with --threads",
 				   t->name);
+	if (c->fault && c->fault != IPCL_FAULT_STALL && c->pattern == IPCL_PINGPONG)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--fault %s needs --pattern stream or rate",
+				   ipcl_fault_name(c->fault));
+	if ((c->fault == IPCL_FAULT_KILL_CONSUMER ||
+	     c->fault == IPCL_FAULT_KILL_PRODUCER) &&
+	    c->threads)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--fault %s needs process mode (a thread cannot be "
+				   "killed alone): drop --threads",
+				   ipcl_fault_name(c->fault));
+	if (c->fault == IPCL_FAULT_KILL_CONSUMER && np + nc + 1 > IPCL_MAX_ROLES)
+		return ipcl_seterr(
+		    err, IPCL_EINVAL,
+		    "--fault kill-consumer needs a spare role slot: at most "
+		    "%d roles",
+		    IPCL_MAX_ROLES - 1);
 	for (int i = 0; i < c->nkv; i++) {
 		const struct ipcl_option *o = t->options;
 
@@ -962,8 +1124,49 @@ static void run_show_progress(struct board *b, int64_t start, int final)
 	fflush(stderr);
 }
 
-/* Wait for every role; kill the lot at the watchdog. Returns an error text or NULL. */
-static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int spawned)
+/*
+ * IPCL_FAULT_KILL_CONSUMER: the victim is dead; start a fresh consumer in the
+ * next free slot, which opens the channel again and takes the victim's place.
+ * Returns 0 when it was started, or -1 with b->restart_err saying why not.
+ */
+static int run_restart(struct board *b, int fd, const struct ipcl_transport *t,
+		       struct role_ctx *x, pid_t *pids)
+{
+	int r = b->nroles;
+
+	if (t->caps & IPCL_CAP_RELATED_ONLY) {
+		snprintf(b->restart_err, sizeof b->restart_err,
+			 "%s is related-only: the channel's descriptors lived only in "
+			 "the roles, so no new process can open it again",
+			 t->name);
+		return -1;
+	}
+	if (r >= IPCL_MAX_ROLES) {
+		snprintf(b->restart_err, sizeof b->restart_err, "no free role slot");
+		return -1;
+	}
+	x[r] = x[b->victim];
+	x[r].slot = r;
+	b->replacement = r;
+	b->nroles = r + 1; /* before the fork: the new role checks its slot */
+	pids[r] = run_spawn(b, fd, r, t, &x[r]);
+	if (pids[r] < 0) {
+		b->nroles = r;
+		b->replacement = -1;
+		snprintf(b->restart_err, sizeof b->restart_err, "fork: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Wait for every role; kill the lot at the watchdog. A role that a fault
+ * scenario killed is expected to die (a killed consumer is replaced through
+ * run_restart). Returns an error text or NULL.
+ */
+static const char *run_wait(struct board *b, int fd, const struct ipcl_transport *t,
+			    struct role_ctx *x, pid_t *pids, pthread_t *tids, int spawned)
 {
 	const struct ipcl_runcfg *c = &b->cfg;
 	int64_t start = ipcl_now_ns(),
@@ -1044,6 +1247,17 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 						continue;
 					pids[i] = -pids[i];
 					left--;
+					if (WIFSIGNALED(status) && i == b->victim &&
+					    atomic_load(&b->fault_fired)) {
+						if (b->cfg.fault ==
+							IPCL_FAULT_KILL_CONSUMER &&
+						    !why &&
+						    run_restart(b, fd, t, x, pids) == 0) {
+							spawned++;
+							left++;
+						}
+						break;
+					}
 					if (WIFSIGNALED(status) && !why) {
 						struct slot *s = &b->slot[i];
 
@@ -1071,6 +1285,195 @@ static const char *run_wait(struct board *b, pid_t *pids, pthread_t *tids, int s
 				pthread_join(tids[i], NULL);
 	}
 	return why;
+}
+
+/* ---- the fault object of the record --------------------------------------- */
+
+/* The delivery guarantee the counts show (docs/faults.md). */
+static const char *fault_guarantee(json_int_t lost, json_int_t dup)
+{
+	if (!lost)
+		return dup ? "at-least-once" : "effectively-once";
+	return dup ? "none" : "at-most-once";
+}
+
+static json_t *fault_ms(int64_t ns)
+{
+	return json_real((double)ns / 1e6);
+}
+
+static const char *fault_stop_name(int stop)
+{
+	static const char *const n[] = {"did not stop", "eof",   "end marker",
+					"idle",         "error", "aborted"};
+
+	return (unsigned)stop < 6 ? n[stop] : "?";
+}
+
+/* "EPIPE: text" of the first producer that failed into out; 0 if none did. */
+static int fault_producer_error(const struct board *b, char *out, size_t cap)
+{
+	for (int i = 0; i < b->cfg.producers; i++)
+		if (b->slot[i].rc) {
+			snprintf(out, cap, "%s: %s", ipcl_errname(b->slot[i].rc),
+				 b->slot[i].err);
+			return b->slot[i].rc;
+		}
+	return 0;
+}
+
+static void fault_kill_consumer(const struct board *b, json_t *f, const char *perr,
+				char *outcome, size_t cap)
+{
+	int r = b->replacement;
+	int64_t rec = atomic_load(&b->t_recover);
+
+	json_object_set_new(f, "restarted", json_boolean(r >= 0));
+	if (b->restart_err[0])
+		json_object_set_new(f, "restart_error", json_string(b->restart_err));
+	if (b->victim >= 0)
+		json_object_set_new(f, "victim_msgs",
+				    json_integer((json_int_t)b->slot[b->victim].msgs));
+	if (r >= 0)
+		json_object_set_new(f, "replacement_msgs",
+				    json_integer((json_int_t)b->slot[r].msgs));
+	json_object_set_new(f, "recovery_ms",
+			    r >= 0 && rec ? fault_ms(rec - b->t_fault) : json_null());
+	if (perr[0] && (r < 0 || !rec))
+		snprintf(outcome, cap, "producer failed: %.*s", (int)strcspn(perr, ":"),
+			 perr);
+	else if (r < 0)
+		snprintf(outcome, cap, "not restarted: %s", b->restart_err);
+	else if (!rec)
+		snprintf(outcome, cap, "restarted, the new consumer received nothing%s",
+			 b->slot[r].rc ? " (it failed)" : "");
+	else
+		snprintf(outcome, cap, "restarted");
+}
+
+static void fault_kill_producer(const struct board *b, json_t *f, char *outcome,
+				size_t cap)
+{
+	const struct ipcl_runcfg *c = &b->cfg;
+	const struct slot *s = &b->slot[c->producers]; /* the first consumer */
+
+	json_object_set_new(f, "producer_sent",
+			    json_integer((json_int_t)b->slot[0].msgs));
+	json_object_set_new(f, "consumer_stop", json_string(fault_stop_name(s->stop)));
+	if (s->stop == STOP_ERROR)
+		json_object_set_new(f, "consumer_error", json_string(s->err));
+	json_object_set_new(f, "consumer_stop_ms",
+			    s->stop && s->t_stop >= b->t_fault
+				? fault_ms(s->t_stop - b->t_fault)
+				: json_null());
+	if (s->stop == STOP_ERROR)
+		snprintf(outcome, cap, "consumer error: %s", ipcl_errname(s->rc));
+	else if (s->stop == STOP_IDLE)
+		snprintf(outcome, cap, "consumer stopped on silence");
+	else
+		snprintf(outcome, cap, "consumer saw %s", fault_stop_name(s->stop));
+}
+
+static void fault_stall(const struct board *b, json_t *f, const char *perr,
+			json_int_t lost, char *outcome, size_t cap)
+{
+	const struct slot *p = &b->slot[0];
+	const char *producer = perr[0]                                 ? "failed"
+			       : lost                                  ? "dropped"
+			       : p->send_max_ns >= b->cfg.stall_ns / 2 ? "blocked"
+								       : "buffered";
+
+	json_object_set_new(f, "stall_ms", fault_ms(b->cfg.stall_ns));
+	json_object_set_new(f, "producer", json_string(producer));
+	json_object_set_new(f, "send_max_ms", fault_ms(p->send_max_ns));
+	json_object_set_new(f, "send_blocked_ms", fault_ms(p->send_slow_ns));
+	if (!strcmp(producer, "blocked"))
+		snprintf(outcome, cap, "producer blocked %.0f ms",
+			 (double)p->send_max_ns / 1e6);
+	else
+		snprintf(outcome, cap, "producer %s", producer);
+}
+
+static void fault_oversize(const struct board *b, json_t *f, json_int_t corrupt,
+			   char *outcome, size_t cap)
+{
+	int rc = b->oversize_rc;
+	uint64_t whole = atomic_load(&b->oversize_intact),
+		 bad = atomic_load(&b->oversize_bad);
+	int refused = rc == IPCL_ETOOBIG || rc == -EMSGSIZE;
+	int good = refused && !whole && !bad && !corrupt;
+
+	json_object_set_new(f, "oversize_bytes",
+			    json_integer((json_int_t)b->oversize_len));
+	json_object_set_new(f, "send_result",
+			    json_string(rc ? ipcl_errname(rc) : "accepted"));
+	json_object_set_new(f, "received_whole", json_integer((json_int_t)whole));
+	json_object_set_new(f, "received_damaged", json_integer((json_int_t)bad));
+	json_object_set_new(f, "verdict", json_string(good ? "good" : "bad"));
+	if (refused)
+		snprintf(outcome, cap, "refused (%s)%s", ipcl_errname(rc),
+			 good ? "" : ", but messages arrived corrupt");
+	else if (rc)
+		snprintf(outcome, cap, "send failed: %s", ipcl_errname(rc));
+	else if (bad)
+		snprintf(outcome, cap, "accepted, arrived truncated or corrupted");
+	else if (whole)
+		snprintf(outcome, cap, "accepted and delivered whole, over the limit");
+	else
+		snprintf(outcome, cap, "accepted, never arrived");
+}
+
+/*
+ * Add the "fault" object to a fault run's record (docs/faults.md): what the
+ * event did, the counts of "verify" again, and the delivery guarantee they
+ * show; and mark the killed and the replacement role in "roles".
+ */
+static void run_fault_record(struct board *b, json_t *rec)
+{
+	const struct ipcl_runcfg *c = &b->cfg;
+	json_t *f = json_object(), *v = json_object_get(rec, "verify");
+	json_t *roles = json_object_get(rec, "roles");
+	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
+	json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
+	json_int_t corrupt = json_integer_value(json_object_get(v, "corrupt"));
+	char perr[IPCL_ERR_MAX + 32] = "", outcome[IPCL_ERR_MAX + 64] = "";
+
+	json_object_set_new(f, "scenario", json_string(ipcl_fault_name(c->fault)));
+	json_object_set_new(f, "at", json_integer((json_int_t)c->fault_at));
+	json_object_set_new(f, "fired", json_boolean(atomic_load(&b->fault_fired)));
+	if (fault_producer_error(b, perr, sizeof perr))
+		json_object_set_new(f, "producer_error", json_string(perr));
+	switch (c->fault) {
+	case IPCL_FAULT_KILL_CONSUMER:
+		fault_kill_consumer(b, f, perr, outcome, sizeof outcome);
+		break;
+	case IPCL_FAULT_KILL_PRODUCER:
+		fault_kill_producer(b, f, outcome, sizeof outcome);
+		break;
+	case IPCL_FAULT_STALL:
+		fault_stall(b, f, perr, lost, outcome, sizeof outcome);
+		break;
+	default:
+		fault_oversize(b, f, corrupt, outcome, sizeof outcome);
+		break;
+	}
+	if (!atomic_load(&b->fault_fired))
+		snprintf(outcome, sizeof outcome, "not fired: the run ended first");
+	json_object_set_new(f, "outcome", json_string(outcome));
+	json_object_set_new(f, "lost", json_integer(lost));
+	json_object_set_new(f, "duplicated", json_integer(dup));
+	json_object_set_new(
+	    f, "reordered",
+	    json_integer(json_integer_value(json_object_get(v, "reordered"))));
+	json_object_set_new(f, "corrupt", json_integer(corrupt));
+	json_object_set_new(f, "guarantee", json_string(fault_guarantee(lost, dup)));
+	if (b->victim >= 0)
+		json_object_set_new(json_array_get(roles, (size_t)b->victim), "fault",
+				    json_string("killed"));
+	if (b->replacement >= 0)
+		json_object_set_new(json_array_get(roles, (size_t)b->replacement),
+				    "fault", json_string("replacement"));
+	json_object_set_new(rec, "fault", f);
 }
 
 json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
@@ -1113,6 +1516,8 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 	head.nroles = cfg.pattern == IPCL_PINGPONG ? 2 : cfg.producers + cfg.consumers;
 	head.fanout = (t->caps & IPCL_CAP_FANOUT) != 0;
 	head.msg_size = cfg.size;
+	head.victim = -1;
+	head.replacement = -1;
 	for (int i = 0; i < 2; i++)
 		snprintf(head.tag[i], sizeof head.tag[i], "%d-%u%c", (int)getpid(),
 			 run_no, 'a' + i);
@@ -1164,6 +1569,19 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		    "more",
 		    cfg.size, IPCL_FRAME_HDR, IPCL_FRAME_HDR);
 		goto out;
+	}
+	head.chan_msg_size = head.msg_size;
+	if (cfg.fault == IPCL_FAULT_OVERSIZE) {
+		if (!probe.max_msg) {
+			ipcl_seterr(err, IPCL_EINVAL,
+				    "--fault oversize: %s has no message size limit to "
+				    "cross",
+				    t->name);
+			goto out;
+		}
+		/* The channel is made for its largest message; one byte more follows. */
+		head.chan_msg_size = probe.max_msg;
+		head.oversize_len = probe.max_msg + 1;
 	}
 	if (cfg.pattern == IPCL_RATE)
 		head.nbits = rate_total(&cfg) + 64;
@@ -1231,7 +1649,7 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 		for (int i = 0; i < b->nchan; i++)
 			ipcl_chan_detach(chan[i]);
 	{
-		const char *w = run_wait(b, cfg.threads ? NULL : pids,
+		const char *w = run_wait(b, fd, t, x, cfg.threads ? NULL : pids,
 					 cfg.threads ? tids : NULL, spawned);
 
 		if (w && !why)
@@ -1248,6 +1666,8 @@ json_t *ipcl_run(const struct ipcl_runcfg *cfg0, int *failed, char *err)
 	}
 report:
 	rec = ipcl_result_record(&cfg, t, &probe, b == MAP_FAILED ? NULL : b, why);
+	if (b != MAP_FAILED && cfg.fault)
+		run_fault_record(b, rec);
 	if (b != MAP_FAILED)
 		*failed = ipcl_result_failed(rec, cfg.expect_loss);
 out:

@@ -29,6 +29,19 @@ enum ipcl_placement {
 	IPCL_PLACE_LIST = 3,  /* --cpus: role i on cpus[i % ncpus] */
 };
 
+/*
+ * Fault scenarios (--fault): one injected event per run, described by the
+ * record's "fault" object (docs/faults.md). The kills need process mode.
+ */
+enum ipcl_fault {
+	IPCL_FAULT_NONE = 0,
+	IPCL_FAULT_STALL = 1,         /* the first consumer sleeps stall_ns once */
+	IPCL_FAULT_KILL_CONSUMER = 2, /* the first consumer dies holding a message,
+					 a fresh one is started in its place */
+	IPCL_FAULT_KILL_PRODUCER = 3, /* the first producer dies after fault_at sends */
+	IPCL_FAULT_OVERSIZE = 4,      /* one message of max_msg + 1 bytes mid-stream */
+};
+
 struct ipcl_runcfg {
 	char transport[48];
 	enum ipcl_pattern pattern;
@@ -45,9 +58,10 @@ struct ipcl_runcfg {
 	int expect_loss;    /* loss is expected: do not fail the run for it */
 	int64_t timeout_ns; /* watchdog: the whole run is stopped after this */
 	int64_t open_timeout_ns;
-	int64_t idle_ns;   /* a consumer of a lossy channel stops after this silence */
-	int64_t stall_ns;  /* fault: the (first) consumer sleeps this long once ... */
-	uint64_t stall_at; /* ... after receiving this many messages */
+	int64_t idle_ns; /* a consumer of a lossy channel stops after this silence */
+	enum ipcl_fault fault;
+	uint64_t fault_at; /* messages the victim has handled when the event comes */
+	int64_t stall_ns;  /* IPCL_FAULT_STALL: how long the consumer sleeps */
 	int progress;      /* progress line on stderr */
 	int nkv;
 	struct ipcl_kv kv[IPCL_MAX_KV];
@@ -58,6 +72,12 @@ void ipcl_runcfg_init(struct ipcl_runcfg *c);
 
 const char *ipcl_pattern_name(enum ipcl_pattern p);
 const char *ipcl_placement_name(enum ipcl_placement p);
+
+/* "stall", "kill-consumer", "kill-producer", "oversize" ("none" for none). */
+const char *ipcl_fault_name(enum ipcl_fault f);
+
+/* The scenario named s, or -1 when there is none by that name. */
+int ipcl_fault_from_name(const char *s);
 
 /*
  * Check cfg against the transport (capabilities, limits from probe()). Returns

@@ -1,0 +1,377 @@
+/*
+ * faults.c - `ipclab faults`: the failure matrix. Runs every fault scenario
+ * (runner.h, enum ipcl_fault) on every available transport, one bounded stream
+ * run each through ipcl_run(), appends the records to a JSON-lines file and
+ * prints a Markdown table of transport x scenario: lost / duplicated, what the
+ * event did, and the delivery guarantee the counts show. A failed run is a
+ * result here, not an error. Left out: killing and restarting a broker server.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipclab/faults.h>
+#include <ipclab/parse.h>
+#include <ipclab/registry.h>
+#include <ipclab/results.h>
+#include <ipclab/runner.h>
+#include <ipclab/server.h>
+
+#define NS       1000000000LL
+#define CELL_MAX 160
+#define MAX_T    64
+
+static const char faults_help[] =
+    "usage: ipclab faults [-t LIST] [--scenarios LIST] [-n COUNT] [-o FILE]\n"
+    "\n"
+    "The failure matrix: each fault scenario on each available transport, one\n"
+    "stream run each (64 B, no warm-up, the event after half the messages), shown\n"
+    "as a table of transport x scenario. See docs/faults.md.\n"
+    "\n"
+    "  -t, --transports LIST   comma-separated transports (default: all built in;\n"
+    "                          broker transports need their $IPCLAB_*_URL)\n"
+    "  -S, --scenarios LIST    of kill-consumer, kill-producer, stall, oversize\n"
+    "                          (default: all four)\n"
+    "  -n, --count N           messages per run (default 20000)\n"
+    "      --stall T           how long the stall scenario sleeps (default 200ms)\n"
+    "      --timeout T         watchdog per run (default 20s)\n"
+    "  -o, --output FILE       JSON lines, appended (default\n"
+    "                          results/faults-TIME.jsonl)\n"
+    "  -q, --quiet             no progress on stderr\n"
+    "\n"
+    "Exit status 0 when the matrix was made (lost messages are results), 2 for\n"
+    "bad usage.\n";
+
+const char *ipcl_faults_help(void)
+{
+	return faults_help;
+}
+
+struct plan {
+	const struct ipcl_transport *t[MAX_T];
+	int nt;
+	enum ipcl_fault sc[4];
+	int nsc;
+	uint64_t count;
+	int64_t stall_ns, timeout_ns;
+	char output[512];
+	int quiet;
+};
+
+static int faults_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on stderr naming what was wrong; returns exit status 2. */
+static int faults_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ipclab faults: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see `ipclab faults --help`)\n");
+	return 2;
+}
+
+/*
+ * Split a comma-separated list in place and call add() on each item; returns
+ * the first item add() refused, or NULL when all were taken.
+ */
+static const char *faults_split(char *list, struct plan *pl,
+				int (*add)(struct plan *, const char *))
+{
+	for (char *save = NULL, *it = strtok_r(list, ",", &save); it;
+	     it = strtok_r(NULL, ",", &save))
+		if (add(pl, it))
+			return it;
+	return NULL;
+}
+
+static int faults_add_transport(struct plan *pl, const char *name)
+{
+	const struct ipcl_transport *t = ipcl_transport_find(name);
+
+	if (!t || pl->nt >= MAX_T)
+		return -1;
+	for (int i = 0; i < pl->nt; i++)
+		if (pl->t[i] == t)
+			return 0;
+	pl->t[pl->nt++] = t;
+	return 0;
+}
+
+static int faults_add_scenario(struct plan *pl, const char *name)
+{
+	int f = ipcl_fault_from_name(name);
+
+	if (f < 0)
+		return -1;
+	for (int i = 0; i < pl->nsc; i++)
+		if (pl->sc[i] == (enum ipcl_fault)f)
+			return 0;
+	pl->sc[pl->nsc++] = (enum ipcl_fault)f;
+	return 0;
+}
+
+/*
+ * Why transport t cannot run scenario f here, into why (empty when it can). The
+ * rule for broker transports is compare's: they run when their URL is set.
+ */
+static void faults_skip(const struct ipcl_transport *t, enum ipcl_fault f, char *why,
+			size_t n)
+{
+	struct ipcl_opts o = {
+	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "flt"};
+	struct ipcl_probe probe = {0};
+	char perr[IPCL_ERR_MAX] = "";
+	const char *env;
+
+	why[0] = 0;
+	if (t->caps & IPCL_CAP_THREADS_ONLY)
+		snprintf(why, n, "threads only, and a thread cannot be killed alone");
+	else if (t->server && (!(env = ipcl_server_env(t->server)) || !getenv(env)))
+		snprintf(why, n, "no %s server ($%s unset)", t->server,
+			 env ? env : "URL");
+	else if (!t->server && t->probe && t->probe(&o, &probe, perr))
+		snprintf(why, n, "unavailable: %.60s", perr);
+	else if (f == IPCL_FAULT_OVERSIZE && !t->server && !probe.max_msg)
+		snprintf(why, n, "no message size limit");
+}
+
+static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,
+		       enum ipcl_fault f, struct ipcl_runcfg *c)
+{
+	ipcl_runcfg_init(c);
+	snprintf(c->transport, sizeof c->transport, "%s", t->name);
+	c->pattern = IPCL_STREAM;
+	c->count = pl->count;
+	c->warmup = 0;
+	c->timeout_ns = pl->timeout_ns;
+	c->open_timeout_ns = 5 * NS;
+	c->expect_loss = 1; /* a loss is what the matrix shows, not a failure */
+	c->fault = f;
+	c->fault_at = pl->count / 2;
+	c->stall_ns = f == IPCL_FAULT_STALL ? pl->stall_ns : 0;
+}
+
+/* One cell of the matrix from a run's record. */
+static void faults_cell(const json_t *rec, char *cell, size_t n)
+{
+	const json_t *f = json_object_get(rec, "fault");
+	const char *sc = json_string_value(json_object_get(f, "scenario"));
+	const char *out = json_string_value(json_object_get(f, "outcome"));
+	const json_t *ms = NULL;
+	char what[CELL_MAX / 2];
+
+	if (!f) {
+		snprintf(cell, n, "error: %.60s",
+			 json_string_value(json_object_get(rec, "error")));
+		return;
+	}
+	if (!strcmp(sc, "kill-consumer") && !strcmp(out, "restarted"))
+		ms = json_object_get(f, "recovery_ms");
+	else if (!strcmp(sc, "kill-producer"))
+		ms = json_object_get(f, "consumer_stop_ms");
+	if (json_is_number(ms))
+		snprintf(what, sizeof what, "%.60s, %.0f ms", out, json_number_value(ms));
+	else
+		snprintf(what, sizeof what, "%.70s", out);
+	snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
+		 (long long)json_integer_value(json_object_get(f, "lost")),
+		 (long long)json_integer_value(json_object_get(f, "duplicated")), what,
+		 json_string_value(json_object_get(f, "guarantee")));
+}
+
+static void faults_print(const struct plan *pl, char (*cells)[4][CELL_MAX])
+{
+	printf("| transport |");
+	for (int s = 0; s < pl->nsc; s++)
+		printf(" %s |", ipcl_fault_name(pl->sc[s]));
+	printf("\n|---|");
+	for (int s = 0; s < pl->nsc; s++)
+		printf("---|");
+	printf("\n");
+	for (int i = 0; i < pl->nt; i++) {
+		printf("| %s |", pl->t[i]->name);
+		for (int s = 0; s < pl->nsc; s++)
+			printf(" %s |", cells[i][s]);
+		printf("\n");
+	}
+}
+
+/* Run the plan; the records go to pl->output. Returns the exit status. */
+static int faults_run(const struct plan *pl)
+{
+	char(*cells)[4][CELL_MAX] = calloc((size_t)pl->nt, sizeof *cells);
+	int total = pl->nt * pl->nsc, k = 0;
+
+	if (!cells) {
+		fprintf(stderr, "ipclab faults: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < pl->nt; i++)
+		for (int s = 0; s < pl->nsc; s++) {
+			const struct ipcl_transport *t = pl->t[i];
+			struct ipcl_runcfg c;
+			char why[100], err[IPCL_ERR_MAX] = "";
+			int failed;
+			int64_t t0 = ipcl_now_ns();
+			json_t *rec = NULL;
+
+			k++;
+			faults_skip(t, pl->sc[s], why, sizeof why);
+			if (!why[0]) {
+				faults_cfg(pl, t, pl->sc[s], &c);
+				rec = ipcl_run(&c, &failed, err);
+				if (!rec)
+					snprintf(why, sizeof why, "%.90s", err);
+			}
+			if (rec) {
+				faults_cell(rec, cells[i][s], CELL_MAX);
+				int wrc = ipcl_result_append(pl->output, rec);
+
+				if (wrc)
+					fprintf(stderr, "ipclab faults: writing %s: %s\n",
+						pl->output, strerror(-wrc));
+				json_decref(rec);
+			} else {
+				snprintf(cells[i][s], CELL_MAX, "n/a: %s", why);
+			}
+			if (!pl->quiet)
+				fprintf(stderr,
+					"ipclab faults: [%d/%d] %s %s: %s (%.1f s)\n", k,
+					total, t->name, ipcl_fault_name(pl->sc[s]),
+					cells[i][s], (double)(ipcl_now_ns() - t0) / NS);
+		}
+	faults_print(pl, cells);
+	if (!pl->quiet)
+		fprintf(stderr, "ipclab faults: records in %s\n", pl->output);
+	free(cells);
+	return 0;
+}
+
+int ipcl_cmd_faults(int argc, char **argv)
+{
+	enum { O_STALL = 256, O_TIMEOUT };
+	static const struct option lo[] = {
+	    {"transports", required_argument, NULL, 't'},
+	    {"scenarios", required_argument, NULL, 'S'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"stall", required_argument, NULL, O_STALL},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {NULL, 0, NULL, 0},
+	};
+	struct plan *pl = calloc(1, sizeof *pl);
+	const char *bad;
+	int c, rc = 2, fd;
+
+	if (!pl) {
+		fprintf(stderr, "ipclab faults: out of memory\n");
+		return 1;
+	}
+	pl->count = 20000;
+	pl->stall_ns = NS / 5;
+	pl->timeout_ns = 20 * NS;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:S:n:o:qh", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if ((bad = faults_split(optarg, pl, faults_add_transport))) {
+				rc = faults_usage("unknown transport '%s' (see `ipclab "
+						  "list --all`)",
+						  bad);
+				goto out;
+			}
+			break;
+		case 'S':
+			if ((bad = faults_split(optarg, pl, faults_add_scenario))) {
+				rc = faults_usage("unknown scenario '%s': want "
+						  "kill-consumer, kill-producer, stall "
+						  "or oversize",
+						  bad);
+				goto out;
+			}
+			break;
+		case 'n':
+			if (ipcl_parse_count(optarg, &pl->count) || pl->count < 2) {
+				rc = faults_usage("bad --count '%s': want 2 or more",
+						  optarg);
+				goto out;
+			}
+			break;
+		case 'o':
+			snprintf(pl->output, sizeof pl->output, "%s", optarg);
+			break;
+		case 'q':
+			pl->quiet = 1;
+			break;
+		case 'h':
+			fputs(faults_help, stdout);
+			rc = 0;
+			goto out;
+		case O_STALL:
+		case O_TIMEOUT:
+			if (ipcl_parse_duration(optarg, c == O_STALL ? &pl->stall_ns
+								     : &pl->timeout_ns) ||
+			    (c == O_STALL ? pl->stall_ns : pl->timeout_ns) <= 0) {
+				rc = faults_usage("bad time '%s': want e.g. 200ms, 20s",
+						  optarg);
+				goto out;
+			}
+			break;
+		case ':':
+			rc = faults_usage("option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		default:
+			rc = faults_usage("unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = faults_usage("unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!pl->nt) /* all of them */
+		while (pl->nt < MAX_T && ipcl_transport_at(pl->nt))
+			pl->t[pl->nt] = ipcl_transport_at(pl->nt), pl->nt++;
+	if (!pl->nsc) {
+		static const enum ipcl_fault all[] = {
+		    IPCL_FAULT_KILL_CONSUMER, IPCL_FAULT_KILL_PRODUCER, IPCL_FAULT_STALL,
+		    IPCL_FAULT_OVERSIZE};
+
+		memcpy(pl->sc, all, sizeof all);
+		pl->nsc = 4;
+	}
+	if (!pl->output[0]) {
+		char stamp[32];
+		time_t now = time(NULL);
+
+		strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+		mkdir("results", 0755);
+		snprintf(pl->output, sizeof pl->output, "results/faults-%s.jsonl", stamp);
+	}
+	if (strcmp(pl->output, "-") != 0) {
+		fd = open(pl->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			rc = faults_usage("cannot write --output '%s'", pl->output);
+			goto out;
+		}
+		close(fd);
+	}
+	rc = faults_run(pl);
+out:
+	free(pl);
+	return rc;
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: install what is missing, build, start throwaway
 # Redis/RabbitMQ/PostgreSQL servers, run the default head-to-head comparison of
-# every transport (which also writes the report: Markdown and HTML), stop the
-# servers. Usage: scripts/run.sh [--quick] [compare options...]
+# every transport plus the failure matrix (which also writes the report:
+# Markdown and HTML), stop the servers. Usage: scripts/run.sh [--quick] [compare options...]
 # Output: results/compare-TIME.jsonl and report/report.{md,html}.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ eval "$(./build/ipclab brokers env)"
 mkdir -p results
 out=results/compare-$(date +%Y%m%d-%H%M%S).jsonl
 echo "== ipclab compare $* -> $out, report/" >&2
-./build/ipclab compare -o "$out" -r report "$@"
+./build/ipclab compare --faults -o "$out" -r report "$@"
 status=$?
 echo
 echo "results: $out"

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <ipclab/compare.h>
+#include <ipclab/faults.h>
 #include <ipclab/parse.h>
 #include <ipclab/registry.h>
 #include <ipclab/report.h>
@@ -36,7 +37,7 @@ static const char compare_help[] =
     "usage: ipclab compare [--suite FILE] [--quick] [-t LIST] [-s SIZES] [-p LIST]\n"
     "                      [-d TIME | -n COUNT] [--repeat N] [--budget TIME]\n"
     "                      [--rate-fraction F] [-o FILE] [-r DIR | --no-report]\n"
-    "                      [--threads] [--pin WHERE]\n"
+    "                      [--faults] [--threads] [--pin WHERE]\n"
     "\n"
     "Runs every available transport through each pattern at each size, repeats\n"
     "each run and keeps the median (and the spread), appends every record to FILE\n"
@@ -62,6 +63,8 @@ static const char compare_help[] =
     "                         results/compare-TIME.jsonl; appended to)\n"
     "  -r, --report DIR       where the report goes (default report)\n"
     "      --no-report        results and ranking only\n"
+    "      --faults           then the failure matrix of the same transports\n"
+    "                         (`ipclab faults`), into the same results and report\n"
     "Broker transports run against $IPCLAB_*_URL servers (`ipclab brokers up`).\n";
 
 #define MAX_SIZES 16
@@ -79,7 +82,7 @@ struct plan {
 	unsigned patterns;
 	int64_t duration, budget;
 	uint64_t count;
-	int repeat, threads, quick, no_report;
+	int repeat, threads, quick, no_report, faults;
 	int fixed; /* the run length was given (-d, -n, or the suite) */
 	double fraction;
 	enum ipcl_placement pin;
@@ -428,7 +431,8 @@ enum {
 	O_BUDGET,
 	O_FRACTION,
 	O_SUITE,
-	O_NOREPORT
+	O_NOREPORT,
+	O_FAULTS
 };
 
 static const struct option compare_lo[] = {
@@ -440,6 +444,7 @@ static const struct option compare_lo[] = {
     {"output", required_argument, NULL, 'o'},
     {"report", required_argument, NULL, 'r'},
     {"no-report", no_argument, NULL, O_NOREPORT},
+    {"faults", no_argument, NULL, O_FAULTS},
     {"quick", no_argument, NULL, O_QUICK},
     {"repeat", required_argument, NULL, O_REPEAT},
     {"budget", required_argument, NULL, O_BUDGET},
@@ -516,6 +521,9 @@ static int compare_args(int argc, char **argv, struct plan *pl)
 			break;
 		case O_NOREPORT:
 			pl->no_report = 1;
+			break;
+		case O_FAULTS:
+			pl->faults = 1;
 			break;
 		case O_QUICK:
 			set |= SET_QUICK;
@@ -1124,6 +1132,16 @@ int ipcl_cmd_compare(int argc, char **argv)
 		printf("budget: %d points left out to stay within %.0f s\n", cut,
 		       (double)pl->budget / 1e9);
 	rc = failures ? 1 : 0;
+	if (pl->faults) {
+		/* The failure matrix of the same selection, appended to the
+		 * same file: the report puts fault runs in their own section. */
+		char *fargv[] = {"faults", "-o", pl->output, "-t", pl->only, NULL};
+
+		printf("\nfailure matrix (ipclab faults):\n");
+		fflush(stdout);
+		if (ipcl_cmd_faults(pl->only[0] ? 5 : 3, fargv))
+			rc = 1;
+	}
 	if (!pl->no_report && written) {
 		char *rargv[] = {"report", pl->output, "-o", pl->report, "--csv", NULL};
 

@@ -95,16 +95,33 @@ static const char *faults_split(char *list, struct plan *pl,
 	return NULL;
 }
 
-static int faults_add_transport(struct plan *pl, const char *name)
+/* Adds t to the plan once; -1 when the plan is full. */
+static int faults_add_one(struct plan *pl, const struct ipcl_transport *t)
 {
-	const struct ipcl_transport *t = ipcl_transport_find(name);
-
-	if (!t || pl->nt >= MAX_T)
-		return -1;
 	for (int i = 0; i < pl->nt; i++)
 		if (pl->t[i] == t)
 			return 0;
+	if (pl->nt >= MAX_T)
+		return -1;
 	pl->t[pl->nt++] = t;
+	return 0;
+}
+
+/* A transport name, or a kind (kernel, library, broker, all) for all of it. */
+static int faults_add_transport(struct plan *pl, const char *name)
+{
+	const struct ipcl_transport *t = ipcl_transport_find(name);
+	int kind = !strcmp(name, "all") || !strcmp(name, "kernel") ||
+		   !strcmp(name, "library") || !strcmp(name, "broker");
+
+	if (t)
+		return faults_add_one(pl, t);
+	if (!kind)
+		return -1;
+	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
+		if ((!strcmp(name, "all") || !strcmp(name, ipcl_transport_kind(t))) &&
+		    faults_add_one(pl, t))
+			return -1;
 	return 0;
 }
 
@@ -163,7 +180,7 @@ static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,
 }
 
 /* One cell of the matrix from a run's record. */
-static void faults_cell(const json_t *rec, char *cell, size_t n)
+void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 {
 	const json_t *f = json_object_get(rec, "fault");
 	const char *sc = json_string_value(json_object_get(f, "scenario"));
@@ -235,7 +252,7 @@ static int faults_run(const struct plan *pl)
 					snprintf(why, sizeof why, "%.90s", err);
 			}
 			if (rec) {
-				faults_cell(rec, cells[i][s], CELL_MAX);
+				ipcl_fault_cell(rec, cells[i][s], CELL_MAX);
 				int wrc = ipcl_result_append(pl->output, rec);
 
 				if (wrc)
@@ -289,8 +306,8 @@ int ipcl_cmd_faults(int argc, char **argv)
 		switch (c) {
 		case 't':
 			if ((bad = faults_split(optarg, pl, faults_add_transport))) {
-				rc = faults_usage("unknown transport '%s' (see `ipclab "
-						  "list --all`)",
+				rc = faults_usage("unknown transport '%s' (names, or "
+						  "kernel, library, broker, all)",
 						  bad);
 				goto out;
 			}

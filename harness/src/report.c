@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include <ipclab/faults.h>
 #include <ipclab/report.h>
 
 #define EXIT_USAGE 2
@@ -165,6 +166,9 @@ struct rep {
 	const char *chart_note; /* why there are no charts, or NULL */
 	FILE *md, *html;
 	double min_change; /* --baseline: smallest change flagged (0.10 = 10%) */
+	json_t **fault;    /* fault runs (records with a "fault" object) */
+	int nfault;
+	int text_table; /* the table being written holds text: left-aligned */
 };
 
 static int report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -300,6 +304,20 @@ static int report_read(struct rep *rep, const char *path)
 					 j ? "no transport or pattern" : err.text);
 			json_decref(j);
 			goto out;
+		}
+		/* Fault runs make the failure matrix, not the summaries. */
+		if (json_is_object(json_object_get(j, "fault"))) {
+			json_t **nf =
+			    realloc(rep->fault, sizeof *nf * (size_t)(rep->nfault + 1));
+
+			if (!nf) {
+				json_decref(j);
+				rc = report_fail("out of memory");
+				goto out;
+			}
+			rep->fault = nf;
+			rep->fault[rep->nfault++] = j;
+			continue;
 		}
 		nr = realloc(rep->r, sizeof *nr * (size_t)(rep->nr + 1));
 		if (!nr) {
@@ -444,6 +462,9 @@ static void report_free(struct rep *rep)
 {
 	for (int i = 0; i < rep->nr; i++)
 		json_decref(rep->r[i].j);
+	for (int i = 0; i < rep->nfault; i++)
+		json_decref(rep->fault[i]);
+	free(rep->fault);
 	for (int i = 0; i < rep->nch; i++)
 		free(rep->ch[i].svg);
 	free(rep->r);
@@ -547,7 +568,7 @@ static void tab_row_class(struct rep *rep, int head, const char *cls, int n,
 	if (head) {
 		fputs("|", rep->md);
 		for (int i = 0; i < n; i++)
-			fputs(i < 2 ? "---|" : "--:|", rep->md);
+			fputs(i < 2 || rep->text_table ? "---|" : "--:|", rep->md);
 		fputs("\n", rep->md);
 	}
 }
@@ -559,7 +580,7 @@ static void tab_row(struct rep *rep, int head, int n, const char **cells)
 
 static void tab_begin(struct rep *rep, int n, const char **head)
 {
-	fputs("<table>\n", rep->html);
+	fputs(rep->text_table ? "<table class=\"text\">\n" : "<table>\n", rep->html);
 	tab_row(rep, 1, n, head);
 }
 
@@ -1640,6 +1661,85 @@ static void report_chart_section(struct rep *rep)
 	}
 }
 
+/* The scenario of fault run j. */
+static const char *report_scenario(json_t *j)
+{
+	return report_str(json_object_get(j, "fault"), "scenario", NULL, "?");
+}
+
+/*
+ * The failure matrix: a row per transport, a column per fault scenario that
+ * was run (kill-consumer, kill-producer, stall, oversize, then any other), the
+ * cell of the last run of each pair. Nothing without fault runs.
+ */
+static void report_faults(struct rep *rep)
+{
+	static const char *const known[] = {"kill-consumer", "kill-producer", "stall",
+					    "oversize"};
+	const char *sc[16], *tr[256], *head[17];
+	int nsc = 0, ntr = 0;
+
+	if (!rep->nfault)
+		return;
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < rep->nfault; i++)
+			if (!strcmp(report_scenario(rep->fault[i]), known[k])) {
+				sc[nsc++] = known[k];
+				break;
+			}
+	for (int i = 0; i < rep->nfault; i++) {
+		const char *s = report_scenario(rep->fault[i]);
+		const char *t = report_str(rep->fault[i], "transport", NULL, "?");
+		int k;
+
+		for (k = 0; k < nsc && strcmp(sc[k], s); k++)
+			;
+		if (k == nsc && nsc < 16)
+			sc[nsc++] = s;
+		for (k = 0; k < ntr && strcmp(tr[k], t); k++)
+			;
+		if (k == ntr && ntr < 256)
+			tr[ntr++] = t;
+	}
+	heading(rep, 2, "Failure matrix");
+	para(rep, "One stream run per transport and fault scenario (ipclab faults; "
+		  "docs/faults.md): kill-consumer kills the consumer mid-stream and "
+		  "starts a new one (recovery time: kill to its first message); "
+		  "kill-producer kills the producer (how and when the consumer "
+		  "stopped); stall makes the consumer sleep (did the producer block, "
+		  "drop or fail?); oversize sends one message over the limit (refused "
+		  "or damaged?). Each cell: messages lost / duplicated, what happened, "
+		  "and the delivery guarantee observed in that run: lost 0 and dup 0 is "
+		  "effectively-once, dup > 0 at-least-once, lost > 0 at-most-once. One "
+		  "run each: some outcomes are races and can differ between runs. "
+		  "\"-\": not run (e.g. oversize where there is no size limit).");
+	head[0] = "transport";
+	for (int k = 0; k < nsc; k++)
+		head[k + 1] = sc[k];
+	rep->text_table = 1;
+	tab_begin(rep, nsc + 1, head);
+	for (int t = 0; t < ntr; t++) {
+		char cell[16][200];
+		const char *c[17];
+
+		c[0] = tr[t];
+		for (int k = 0; k < nsc; k++) {
+			snprintf(cell[k], sizeof cell[k], "-");
+			for (int i = 0; i < rep->nfault; i++)
+				if (!strcmp(
+					report_str(rep->fault[i], "transport", NULL, "?"),
+					tr[t]) &&
+				    !strcmp(report_scenario(rep->fault[i]), sc[k]))
+					ipcl_fault_cell(rep->fault[i], cell[k],
+							sizeof cell[k]);
+			c[k + 1] = cell[k];
+		}
+		tab_row(rep, 0, nsc + 1, c);
+	}
+	tab_end(rep);
+	rep->text_table = 0;
+}
+
 static const char html_head[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<title>ipclab report</title>\n<style>\n"
@@ -1647,6 +1747,7 @@ static const char html_head[] =
     "table{border-collapse:collapse;margin:0 0 1.5em 0;font-size:90%}\n"
     "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}\n"
+    "table.text td,table.text th{text-align:left}\n"
     "tr:nth-child(even){background:#f8f8f8}tr.flag td{background:#fdecc8}\n"
     "td:last-child{white-space:nowrap}tr.flag td:last-child{font-weight:bold}\n"
     "figure{margin:1em 0}\n"
@@ -1717,7 +1818,7 @@ int ipcl_cmd_report(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if ((rc = report_read(&rep, argv[i])))
 			goto out;
-	if (!rep.nr) {
+	if (!rep.nr && !rep.nfault) {
 		rc = report_fail("no result records in the given files");
 		goto out;
 	}
@@ -1749,18 +1850,20 @@ int ipcl_cmd_report(int argc, char **argv)
 
 	fputs(html_head, rep.html);
 	heading(&rep, 1, "ipclab report");
-	snprintf(
-	    line, sizeof line,
-	    "%d records from %d file(s). Latencies in microseconds; repeated runs are "
-	    "reduced to the median.",
-	    rep.nr, argc - optind);
+	snprintf(line, sizeof line,
+		 "%d records (%d of them fault runs) from %d file(s). Latencies in "
+		 "microseconds; repeated runs are reduced to the median.",
+		 rep.nr + rep.nfault, rep.nfault, argc - optind);
 	para(&rep, line);
-	report_env(&rep);
-	if (base)
-		report_baseline(&rep, &old, base, bf);
-	report_summary(&rep, cf);
-	report_ranking(&rep);
-	report_verify(&rep);
+	if (rep.nr) {
+		report_env(&rep);
+		if (base)
+			report_baseline(&rep, &old, base, bf);
+		report_summary(&rep, cf);
+		report_ranking(&rep);
+		report_verify(&rep);
+	}
+	report_faults(&rep);
 	report_chart_section(&rep);
 	fputs("</body></html>\n", rep.html);
 out:

@@ -74,6 +74,8 @@ compare --suite /nonexistent.ini|cannot read --suite '/nonexistent.ini'
 compare -o /nonexistent-dir/x.jsonl|cannot write --output '/nonexistent-dir/x.jsonl'
 compare --bogus|unknown option '--bogus'
 compare extra|unexpected argument 'extra'
+faults -t nosuch|unknown transport 'nosuch'
+faults -S nope|unknown scenario 'nope'
 TABLE
 
 # Suite files: each bad one names the file, the line and the fault.

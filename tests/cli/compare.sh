@@ -74,4 +74,15 @@ check "budget runs are shorter than the default 300 ms" \
 check "budget run says what it left out" grep -qE "^budget: [0-9]+ (repetitions|points) left out" "$tmp/bout"
 check "--no-report writes no report" bash -c "! grep -q '^report:' '$tmp/bout'"
 
+# --faults: the failure matrix of the same selection, into the same file and report.
+"$bin" compare --quick -t posix-mq -p pingpong,stream --faults -o "$tmp/f.jsonl" \
+	-r "$tmp/frep" >"$tmp/fout" 2>"$tmp/ferr"
+rc=$?
+check "compare --faults exits 0 (exit $rc: $(tail -2 "$tmp/ferr"))" test "$rc" -eq 0
+nf=$(jq -r 'select(.fault) | .transport' "$tmp/f.jsonl" | wc -l)
+nr=$(jq -r 'select(.fault | not) | .transport' "$tmp/f.jsonl" | wc -l)
+check "2 ordinary records (got $nr) and 4 fault runs (got $nf) in one file" \
+	test "$nr.$nf" = 2.4
+check "the matrix is printed" grep -q '^| posix-mq | lost' "$tmp/fout"
+check "the report has the failure matrix" grep -q '^## Failure matrix$' "$tmp/frep/report.md"
 finish

@@ -5,7 +5,7 @@
 # Markdown and HTML), stop the servers. Usage: scripts/run.sh [--quick] [compare options...]
 # Output: results/compare-TIME.jsonl and report/report.{md,html}.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 scripts/bootstrap.sh || exit 1
 echo "== build (build/)" >&2

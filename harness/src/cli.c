@@ -490,12 +490,8 @@ static int cmd_run(int argc, char **argv)
 			snprintf(cfg.transport, sizeof cfg.transport, "%s", optarg);
 			break;
 		case 'p':
-			if (strcmp(optarg, "pingpong") == 0)
-				cfg.pattern = IPCL_PINGPONG;
-			else if (strcmp(optarg, "stream") == 0)
-				cfg.pattern = IPCL_STREAM;
-			else if (strcmp(optarg, "rate") == 0)
-				cfg.pattern = IPCL_RATE;
+			if ((rc = ipcl_pattern_from_name(optarg)) >= 0)
+				cfg.pattern = (enum ipcl_pattern)rc;
 			else
 				return usage_error(
 				    "run",
@@ -565,12 +561,8 @@ static int cmd_run(int argc, char **argv)
 			cfg.threads = 1;
 			break;
 		case O_PIN:
-			if (strcmp(optarg, "none") == 0)
-				cfg.placement = IPCL_PLACE_NONE;
-			else if (strcmp(optarg, "same") == 0)
-				cfg.placement = IPCL_PLACE_SAME;
-			else if (strcmp(optarg, "split") == 0)
-				cfg.placement = IPCL_PLACE_SPLIT;
+			if ((rc = ipcl_placement_from_name(optarg)) >= 0)
+				cfg.placement = (enum ipcl_placement)rc;
 			else
 				return usage_error(
 				    "run", "bad --pin '%s': want none, same or split",

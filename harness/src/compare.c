@@ -72,7 +72,12 @@ static const char compare_help[] =
 #define MIN_RUN   50000000LL /* shortest run a budget may ask for: 50 ms */
 #define MAX_RUN   10000000000LL
 
-enum { PAT_PINGPONG = 1, PAT_STREAM = 2, PAT_RATE = 4 };
+/* One bit per pattern: 1 << enum ipcl_pattern. */
+enum {
+	PAT_PINGPONG = 1 << IPCL_PINGPONG,
+	PAT_STREAM = 1 << IPCL_STREAM,
+	PAT_RATE = 1 << IPCL_RATE
+};
 
 /* What to run: defaults, then the suite file, then the command line. */
 struct plan {
@@ -138,29 +143,18 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int in_list(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		while (len && (*p == ' ' || *p == '\t'))
-			p++, len--;
-		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len == n && strncmp(p, name, n) == 0)
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
+/* Does the plan's transport list (names and kinds) select t? */
 static int selected(const struct plan *pl, const struct ipcl_transport *t)
 {
-	return !pl->only[0] || in_list(pl->only, "all") || in_list(pl->only, t->name) ||
-	       in_list(pl->only, ipcl_transport_kind(t));
+	char buf[sizeof pl->only], *save = NULL;
+
+	if (!pl->only[0])
+		return 1;
+	snprintf(buf, sizeof buf, "%s", pl->only);
+	for (char *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
+		if (ipcl_transport_selects(w, t))
+			return 1;
+	return 0;
 }
 
 /* ---- parsing values (shared by the command line and the suite file) ------ */
@@ -177,8 +171,7 @@ static int parse_transports(const char *s, struct plan *pl, char *err, size_t n)
 	}
 	snprintf(buf, sizeof buf, "%s", s);
 	for (char *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
-		if (!ipcl_transport_find(w) && strcmp(w, "all") && strcmp(w, "kernel") &&
-		    strcmp(w, "library") && strcmp(w, "broker")) {
+		if (!ipcl_transport_word(w)) {
 			snprintf(
 			    err, n,
 			    "unknown transport '%s' (see `ipclab list --all`; kinds: "
@@ -225,12 +218,10 @@ static int parse_patterns(const char *s, struct plan *pl, char *err, size_t n)
 	pl->patterns = 0;
 	for (char *w = strtok_r(buf, ", \t", &save); w;
 	     w = strtok_r(NULL, ", \t", &save)) {
-		if (strcmp(w, "pingpong") == 0)
-			pl->patterns |= PAT_PINGPONG;
-		else if (strcmp(w, "stream") == 0)
-			pl->patterns |= PAT_STREAM;
-		else if (strcmp(w, "rate") == 0)
-			pl->patterns |= PAT_RATE;
+		int p = ipcl_pattern_from_name(w);
+
+		if (p >= 0)
+			pl->patterns |= 1u << p; /* PAT_* is 1 << enum ipcl_pattern */
 		else {
 			snprintf(err, n,
 				 "bad pattern '%s': want pingpong, stream or rate", w);
@@ -273,16 +264,13 @@ static int parse_repeat(const char *s, int *out, char *err, size_t n)
 
 static int parse_pin(const char *s, enum ipcl_placement *out, char *err, size_t n)
 {
-	if (strcmp(s, "none") == 0)
-		*out = IPCL_PLACE_NONE;
-	else if (strcmp(s, "same") == 0)
-		*out = IPCL_PLACE_SAME;
-	else if (strcmp(s, "split") == 0)
-		*out = IPCL_PLACE_SPLIT;
-	else {
+	int p = ipcl_placement_from_name(s);
+
+	if (p < 0) {
 		snprintf(err, n, "bad pin '%s': want none, same or split", s);
 		return -1;
 	}
+	*out = (enum ipcl_placement)p;
 	return 0;
 }
 
@@ -1070,15 +1058,16 @@ int ipcl_cmd_compare(int argc, char **argv)
 			continue;
 		if (pt->pattern == IPCL_RATE) {
 			const struct point *st = compare_stream_of(pts, npts, pt);
+			double cap = st ? figure(st) : NAN;
 
-			if (!st || isnan(figure(st)) || figure(st) <= 0) {
+			if (!(cap > 0)) {
 				snprintf(pt->note, sizeof pt->note,
 					 "no stream capacity measured to take %.0f%% of",
 					 pl->fraction * 100);
 				runs_left -= pt->planned;
 				continue;
 			}
-			pt->target = pl->fraction * figure(st);
+			pt->target = pl->fraction * cap;
 		}
 		/* A budget too small for every repetition at the shortest run
 		 * length: one run per point from here on. */

@@ -110,17 +110,12 @@ static int faults_add_one(struct plan *pl, const struct ipcl_transport *t)
 /* A transport name, or a kind (kernel, library, broker, all) for all of it. */
 static int faults_add_transport(struct plan *pl, const char *name)
 {
-	const struct ipcl_transport *t = ipcl_transport_find(name);
-	int kind = !strcmp(name, "all") || !strcmp(name, "kernel") ||
-		   !strcmp(name, "library") || !strcmp(name, "broker");
+	const struct ipcl_transport *t;
 
-	if (t)
-		return faults_add_one(pl, t);
-	if (!kind)
+	if (!ipcl_transport_word(name))
 		return -1;
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
-		if ((!strcmp(name, "all") || !strcmp(name, ipcl_transport_kind(t))) &&
-		    faults_add_one(pl, t))
+		if (ipcl_transport_selects(name, t) && faults_add_one(pl, t))
 			return -1;
 	return 0;
 }

@@ -87,6 +87,19 @@ const char *ipcl_transport_kind(const struct ipcl_transport *t)
 	return "?";
 }
 
+int ipcl_transport_word(const char *word)
+{
+	return ipcl_transport_find(word) || !strcmp(word, "all") ||
+	       !strcmp(word, "kernel") || !strcmp(word, "library") ||
+	       !strcmp(word, "broker");
+}
+
+int ipcl_transport_selects(const char *word, const struct ipcl_transport *t)
+{
+	return !strcmp(word, "all") || !strcmp(word, t->name) ||
+	       !strcmp(word, ipcl_transport_kind(t));
+}
+
 const char *ipcl_disabled_at(int n, const char **why)
 {
 	if (n < 0 || n >= (int)(sizeof disabled / sizeof disabled[0]) ||

@@ -141,18 +141,36 @@ void ipcl_runcfg_init(struct ipcl_runcfg *c)
 	c->idle_ns = 1 * NS;
 }
 
+static const char *const pattern_names[] = {"pingpong", "stream", "rate"};
+static const char *const placement_names[] = {"none", "same", "split", "list"};
+
 const char *ipcl_pattern_name(enum ipcl_pattern p)
 {
-	static const char *const n[] = {"pingpong", "stream", "rate"};
-
-	return (unsigned)p < 3 ? n[p] : "?";
+	return (unsigned)p < 3 ? pattern_names[p] : "?";
 }
 
 const char *ipcl_placement_name(enum ipcl_placement p)
 {
-	static const char *const n[] = {"none", "same", "split", "list"};
+	return (unsigned)p < 4 ? placement_names[p] : "?";
+}
 
-	return (unsigned)p < 4 ? n[p] : "?";
+/* The index of s among the first n names, or -1. */
+static int name_index(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int ipcl_pattern_from_name(const char *s)
+{
+	return name_index(pattern_names, 3, s);
+}
+
+int ipcl_placement_from_name(const char *s)
+{
+	return name_index(placement_names, 3, s);
 }
 
 static const char *const fault_names[] = {"none", "stall", "kill-consumer",
@@ -165,10 +183,9 @@ const char *ipcl_fault_name(enum ipcl_fault f)
 
 int ipcl_fault_from_name(const char *s)
 {
-	for (int i = 1; i < 5; i++)
-		if (strcmp(s, fault_names[i]) == 0)
-			return i;
-	return -1;
+	int i = name_index(fault_names + 1, 4, s);
+
+	return i < 0 ? -1 : i + 1;
 }
 
 /*

@@ -17,6 +17,12 @@ const struct ipcl_transport *ipcl_transport_find(const char *name);
  * libzmq or libuv) or "broker" (a server: Redis, RabbitMQ, PostgreSQL). */
 const char *ipcl_transport_kind(const struct ipcl_transport *t);
 
+/* Is word a transport's name or a kind (the three above, or "all")? */
+int ipcl_transport_word(const char *word);
+
+/* Does word, a transport's name or a kind, select transport t? */
+int ipcl_transport_selects(const char *word, const struct ipcl_transport *t);
+
 /* The n-th transport switched off at build time: its name and why, or NULL. */
 const char *ipcl_disabled_at(int n, const char **why);
 

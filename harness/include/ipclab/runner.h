@@ -73,6 +73,12 @@ void ipcl_runcfg_init(struct ipcl_runcfg *c);
 const char *ipcl_pattern_name(enum ipcl_pattern p);
 const char *ipcl_placement_name(enum ipcl_placement p);
 
+/* The pattern named s ("pingpong", "stream", "rate"), or -1. */
+int ipcl_pattern_from_name(const char *s);
+
+/* The placement named s ("none", "same", "split"; "list" is --cpus), or -1. */
+int ipcl_placement_from_name(const char *s);
+
 /* "stall", "kill-consumer", "kill-producer", "oversize" ("none" for none). */
 const char *ipcl_fault_name(enum ipcl_fault f);
 

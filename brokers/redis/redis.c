@@ -1454,7 +1454,7 @@ static void redis_close(struct ipcl_ep *ep)
 }
 
 /*
- * harness/src/server.c names the launchers only weakly, and a weak reference
+ * harness/servers/server.c names the launchers only weakly, and a weak reference
  * does not pull an object out of a static library: this strong one keeps
  * brokers/redis/server.c in every binary that has these transports.
  */

@@ -31,8 +31,8 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include <ipclab/endpoint.h>
-#include <ipclab/registry.h>
+#include "engine/endpoint.h"
+#include "engine/registry.h"
 #include <ipclab/server.h>
 #include <ipclab/transport.h>
 

@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ipclab/endpoint.h>
-#include <ipclab/registry.h>
+#include "engine/endpoint.h"
+#include "engine/registry.h"
 #include <ipclab/server.h>
 
 #include "testutil.h"

@@ -18,8 +18,8 @@
 
 #include "testutil.h"
 
-#include <ipclab/endpoint.h>
-#include <ipclab/registry.h>
+#include "engine/endpoint.h"
+#include "engine/registry.h"
 
 #define SEC 1000000000LL
 

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ipclab/endpoint.h>
-#include <ipclab/registry.h>
+#include "engine/endpoint.h"
+#include "engine/registry.h"
 #include <ipclab/server.h>
 
 #include "testutil.h"

@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ipclab/registry.h>
-#include <ipclab/runner.h>
+#include "engine/registry.h"
+#include "engine/run.h"
 #include <testutil.h>
 
 #define COUNT 4000

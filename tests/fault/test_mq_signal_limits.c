@@ -19,8 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <ipclab/endpoint.h>
-#include <ipclab/registry.h>
+#include "engine/endpoint.h"
+#include "engine/registry.h"
 #include <testutil.h>
 
 #define MS 1000000LL

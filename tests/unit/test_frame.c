@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ipclab/frame.h>
+#include "engine/frame.h"
 
 #include "testutil.h"
 

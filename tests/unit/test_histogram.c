@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ipclab/histogram.h>
+#include "engine/histogram.h"
 
 #include "testutil.h"
 

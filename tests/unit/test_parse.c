@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include <ipclab/parse.h>
+#include "engine/parse.h"
 
 #include "testutil.h"
 

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ipclab/brokers.h>
+#include "cli/brokers.h"
 #include <ipclab/server.h>
 #include <ipclab/transport.h>
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ipclab/endpoint.h>
+#include "engine/endpoint.h"
 
 static struct ipcl_chan *chan_alloc(const struct ipcl_transport *t,
 				    const struct ipcl_opts *o)

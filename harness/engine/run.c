@@ -39,12 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ipclab/endpoint.h>
-#include <ipclab/frame.h>
-#include <ipclab/histogram.h>
-#include <ipclab/registry.h>
-#include <ipclab/results.h>
-#include <ipclab/runner.h>
+#include "engine/endpoint.h"
+#include "engine/frame.h"
+#include "engine/histogram.h"
+#include "engine/registry.h"
+#include "engine/record.h"
+#include "engine/run.h"
 #include <ipclab/server.h>
 
 #define BOARD_MAGIC 0x424c4349u

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include <ipclab/frame.h>
+#include "engine/frame.h"
 #include <ipclab/transport.h>
 
 static uint32_t crc_table[8][256];

@@ -1,5 +1,5 @@
 /* main.c - the ipclab binary: everything is in the core library (cli.c). */
-#include <ipclab/cli.h>
+#include "cli/cli.h"
 
 int main(int argc, char **argv)
 {

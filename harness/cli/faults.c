@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ipclab/faults.h>
-#include <ipclab/parse.h>
-#include <ipclab/registry.h>
-#include <ipclab/results.h>
-#include <ipclab/runner.h>
+#include "cli/faults.h"
+#include "engine/parse.h"
+#include "engine/registry.h"
+#include "engine/record.h"
+#include "engine/run.h"
 #include <ipclab/server.h>
 
 #define NS       1000000000LL

@@ -28,8 +28,8 @@
 
 #include <jansson.h>
 
-#include <ipclab/faults.h>
-#include <ipclab/report.h>
+#include "cli/faults.h"
+#include "report/report.h"
 
 #define EXIT_USAGE 2
 #define MAX_CHARTS 64

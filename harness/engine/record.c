@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ipclab/registry.h>
-#include <ipclab/results.h>
+#include "engine/registry.h"
+#include "engine/record.h"
 #include <ipclab/server.h>
 
 static const char *const cap_names[] = {

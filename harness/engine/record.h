@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include <ipclab/frame.h>
-#include <ipclab/histogram.h>
-#include <ipclab/runner.h>
+#include "engine/frame.h"
+#include "engine/histogram.h"
+#include "engine/run.h"
 
 #define IPCL_SCHEMA "ipclab.result/1"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ipclab/parse.h>
+#include "engine/parse.h"
 
 /* A non-negative decimal number and the suffix after it. */
 static int parse_number(const char *s, double *v, const char **suffix)

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <ipclab/histogram.h>
+#include "engine/histogram.h"
 
 void ipcl_hist_init(struct ipcl_hist *h)
 {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <ipclab/registry.h>
+#include "engine/registry.h"
 
 #define IPCL_TRANSPORT(name, sym, kind) extern const struct ipcl_transport sym;
 #define IPCL_DISABLED(name, why)

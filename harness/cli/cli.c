@@ -18,16 +18,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ipclab/brokers.h>
-#include <ipclab/cli.h>
-#include <ipclab/compare.h>
-#include <ipclab/endpoint.h>
-#include <ipclab/faults.h>
-#include <ipclab/parse.h>
-#include <ipclab/registry.h>
-#include <ipclab/report.h>
-#include <ipclab/results.h>
-#include <ipclab/runner.h>
+#include "cli/brokers.h"
+#include "cli/cli.h"
+#include "cli/compare.h"
+#include "engine/endpoint.h"
+#include "cli/faults.h"
+#include "engine/parse.h"
+#include "engine/registry.h"
+#include "report/report.h"
+#include "engine/record.h"
+#include "engine/run.h"
 
 #define EXIT_USAGE 2
 

@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ipclab/compare.h>
-#include <ipclab/faults.h>
-#include <ipclab/parse.h>
-#include <ipclab/registry.h>
-#include <ipclab/report.h>
-#include <ipclab/results.h>
-#include <ipclab/runner.h>
+#include "cli/compare.h"
+#include "cli/faults.h"
+#include "engine/parse.h"
+#include "engine/registry.h"
+#include "report/report.h"
+#include "engine/record.h"
+#include "engine/run.h"
 #include <ipclab/server.h>
 
 static const char compare_help[] =

@@ -23,10 +23,11 @@
 #include "engine/registry.h"
 #include "engine/record.h"
 #include "engine/run.h"
+#include "report/faultcell.h"
 #include <ipclab/server.h>
 
 #define NS       1000000000LL
-#define CELL_MAX 160
+#define CELL_MAX IPCL_FAULT_CELL_MAX
 #define MAX_T    64
 
 static const char faults_help[] =
@@ -175,33 +176,6 @@ static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,
 }
 
 /* One cell of the matrix from a run's record. */
-void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
-{
-	const json_t *f = json_object_get(rec, "fault");
-	const char *sc = json_string_value(json_object_get(f, "scenario"));
-	const char *out = json_string_value(json_object_get(f, "outcome"));
-	const json_t *ms = NULL;
-	char what[CELL_MAX / 2];
-
-	if (!f) {
-		snprintf(cell, n, "error: %.60s",
-			 json_string_value(json_object_get(rec, "error")));
-		return;
-	}
-	if (!strcmp(sc, "kill-consumer") && !strcmp(out, "restarted"))
-		ms = json_object_get(f, "recovery_ms");
-	else if (!strcmp(sc, "kill-producer"))
-		ms = json_object_get(f, "consumer_stop_ms");
-	if (json_is_number(ms))
-		snprintf(what, sizeof what, "%.60s, %.0f ms", out, json_number_value(ms));
-	else
-		snprintf(what, sizeof what, "%.70s", out);
-	snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
-		 (long long)json_integer_value(json_object_get(f, "lost")),
-		 (long long)json_integer_value(json_object_get(f, "duplicated")), what,
-		 json_string_value(json_object_get(f, "guarantee")));
-}
-
 static void faults_print(const struct plan *pl, char (*cells)[4][CELL_MAX])
 {
 	printf("| transport |");

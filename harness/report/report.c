@@ -28,7 +28,7 @@
 
 #include <jansson.h>
 
-#include "cli/faults.h"
+#include "report/faultcell.h"
 #include "report/report.h"
 
 #define EXIT_USAGE 2

@@ -608,26 +608,6 @@ out:
 	return rc;
 }
 
-/* Drop the table (its trigger and index go with it) and the trigger function. */
-static void outbox_teardown(struct ipcl_chan *ch)
-{
-	struct outbox_cfg cfg;
-	char sql[512], err[IPCL_ERR_MAX];
-	PGconn *c = NULL;
-
-	if (outbox_cfg_parse(ch->addr, &cfg))
-		return;
-	if (outbox_connect(&cfg, IPCL_FOREVER, &c, err))
-		return;
-	snprintf(sql, sizeof sql,
-		 "DROP TABLE IF EXISTS ipcl_outbox_%s; DROP FUNCTION IF EXISTS "
-		 "ipcl_outbox_%s_notify()",
-		 cfg.name, cfg.name);
-	if (outbox_exec(c, sql, PGRES_COMMAND_OK, IPCL_FOREVER, NULL, err))
-		ipcl_seterr(ch->err, IPCL_EBROKER, "%s", err);
-	PQfinish(c);
-}
-
 /* ---- endpoints -------------------------------------------------------- */
 
 static int outbox_prepare(struct ipcl_ep *ep, const char *name, const char *sql,
@@ -1086,6 +1066,26 @@ static void outbox_close(struct ipcl_ep *ep)
 	outbox_drop_rows(e);
 	PQfinish(e->conn);
 	e->conn = NULL;
+}
+
+/* Drop the table (its trigger and index go with it) and the trigger function. */
+static void outbox_teardown(struct ipcl_chan *ch)
+{
+	struct outbox_cfg cfg;
+	char sql[512], err[IPCL_ERR_MAX];
+	PGconn *c = NULL;
+
+	if (outbox_cfg_parse(ch->addr, &cfg))
+		return;
+	if (outbox_connect(&cfg, IPCL_FOREVER, &c, err))
+		return;
+	snprintf(sql, sizeof sql,
+		 "DROP TABLE IF EXISTS ipcl_outbox_%s; DROP FUNCTION IF EXISTS "
+		 "ipcl_outbox_%s_notify()",
+		 cfg.name, cfg.name);
+	if (outbox_exec(c, sql, PGRES_COMMAND_OK, IPCL_FOREVER, NULL, err))
+		ipcl_seterr(ch->err, IPCL_EBROKER, "%s", err);
+	PQfinish(c);
 }
 
 const struct ipcl_transport ipcl_transport_pg_outbox = {

@@ -559,34 +559,6 @@ static int rabbitmq_fanout_setup(struct ipcl_chan *c)
 }
 
 /*
- * Delete the queue (or exchange) named in addr. RabbitMQ answers delete-ok for
- * one that does not exist, so this is idempotent. Messages still in the queue
- * go with it.
- */
-static void rabbitmq_teardown(struct ipcl_chan *c)
-{
-	struct rabbitmq_conf cf;
-	amqp_connection_state_t conn;
-	amqp_bytes_t name;
-	char what[300];
-
-	if (!c->addr[0] || rabbitmq_conf_parse(c->addr, &cf, c->err) != 0)
-		return;
-	if (rabbitmq_connect(&cf, IPCL_FOREVER, &conn, c->err) != 0)
-		return;
-	name = amqp_cstring_bytes(cf.name);
-	if (cf.fanout)
-		amqp_exchange_delete(conn, RABBITMQ_CHANNEL, name, 0);
-	else
-		amqp_queue_delete(conn, RABBITMQ_CHANNEL, name, 0, 0);
-	snprintf(what, sizeof what, "deleting %s %s", cf.fanout ? "exchange" : "queue",
-		 cf.name);
-	rabbitmq_disconnect(
-	    conn, cf.timeout_ms,
-	    rabbitmq_reply(NULL, conn, amqp_get_rpc_reply(conn), what, c->err));
-}
-
-/*
  * The marker of fanout consumer i: an empty exclusive queue "<exchange>.c<i>"
  * that it declares once its own queue is bound and consumed, and that goes
  * away with its connection.
@@ -1022,6 +994,34 @@ static void rabbitmq_close(struct ipcl_ep *ep)
 	re->conn = NULL;
 	free(re->acked);
 	re->acked = NULL;
+}
+
+/*
+ * Delete the queue (or exchange) named in addr. RabbitMQ answers delete-ok for
+ * one that does not exist, so this is idempotent. Messages still in the queue
+ * go with it.
+ */
+static void rabbitmq_teardown(struct ipcl_chan *c)
+{
+	struct rabbitmq_conf cf;
+	amqp_connection_state_t conn;
+	amqp_bytes_t name;
+	char what[300];
+
+	if (!c->addr[0] || rabbitmq_conf_parse(c->addr, &cf, c->err) != 0)
+		return;
+	if (rabbitmq_connect(&cf, IPCL_FOREVER, &conn, c->err) != 0)
+		return;
+	name = amqp_cstring_bytes(cf.name);
+	if (cf.fanout)
+		amqp_exchange_delete(conn, RABBITMQ_CHANNEL, name, 0);
+	else
+		amqp_queue_delete(conn, RABBITMQ_CHANNEL, name, 0, 0);
+	snprintf(what, sizeof what, "deleting %s %s", cf.fanout ? "exchange" : "queue",
+		 cf.name);
+	rabbitmq_disconnect(
+	    conn, cf.timeout_ms,
+	    rabbitmq_reply(NULL, conn, amqp_get_rpc_reply(conn), what, c->err));
 }
 
 const struct ipcl_transport ipcl_transport_rabbitmq = {

@@ -603,7 +603,7 @@ static int redis_delete_keys(struct redis_conn *k, const char *key, int64_t dead
 	return rc;
 }
 
-/* ---- probe, setup, teardown ------------------------------------------- */
+/* ---- probe and setup ------------------------------------------------------ */
 
 static int redis_probe_kind(const struct ipcl_opts *o, struct ipcl_probe *p, char *err,
 			    enum redis_kind kind)
@@ -774,19 +774,6 @@ fail:
 	redis_disconnect(&k);
 	c->addr[0] = 0;
 	return rc;
-}
-
-/* Delete the key, processing lists and stream, knowing only the address. */
-static void redis_teardown(struct ipcl_chan *c)
-{
-	struct redis_conn k = {0};
-	struct redis_addr a;
-	char err[IPCL_ERR_MAX];
-
-	if (redis_parse_addr(c->addr, &a, err) == 0 &&
-	    redis_connect(&k, redis_addr_url(c, &a), a.ct_ms, IPCL_FOREVER, err) == 0)
-		redis_delete_keys(&k, a.key, ipcl_now_ns() + a.ct_ms * 1000000LL);
-	redis_disconnect(&k);
 }
 
 /* ---- endpoints ------------------------------------------------------------ */
@@ -1131,6 +1118,35 @@ static int redis_fetch_reply(struct redis_ep *re, redisReply **out, int64_t dead
 	return 0;
 }
 
+/*
+ * Consumer: the next fetch reply that is not nil (*out: caller frees). A nil
+ * reply means the server's blocking timed out: fetch again until the deadline,
+ * then -ETIMEDOUT.
+ */
+static int redis_fetch_next(struct redis_ep *re, redisReply **out, int64_t deadline_ns)
+{
+	for (;;) {
+		redisReply *r = NULL;
+		int rc;
+
+		if (!re->fetch_due) {
+			rc = redis_fetch(re, deadline_ns);
+			if (rc)
+				return rc;
+		}
+		rc = redis_fetch_reply(re, &r, deadline_ns);
+		if (rc)
+			return rc;
+		if (r->type != REDIS_REPLY_NIL) {
+			*out = r;
+			return 0;
+		}
+		freeReplyObject(r);
+		if (ipcl_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+	}
+}
+
 /* Copy a bulk string into the caller's buffer. */
 static int redis_copy(struct redis_ep *re, const redisReply *v, void *buf, size_t cap,
 		      size_t *len)
@@ -1181,20 +1197,9 @@ static int redis_list_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *le
 			freeReplyObject(re->batch);
 			re->batch = NULL;
 		}
-		if (!re->fetch_due) {
-			rc = redis_fetch(re, deadline_ns);
-			if (rc)
-				return rc;
-		}
-		rc = redis_fetch_reply(re, &r, deadline_ns);
+		rc = redis_fetch_next(re, &r, deadline_ns);
 		if (rc)
 			return rc;
-		if (r->type == REDIS_REPLY_NIL) {
-			freeReplyObject(r);
-			if (ipcl_now_ns() >= deadline_ns)
-				return -ETIMEDOUT;
-			continue;
-		}
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
 			return redis_bad_reply(re, r, "BRPOP/BLMPOP");
 		re->batch = r;
@@ -1209,36 +1214,23 @@ static int redis_reliable_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t
 	redisReply *r;
 	int rc;
 
-	for (;;) {
-		if (!re->fetch_due) {
-			rc = redis_fetch(re, deadline_ns);
-			if (rc)
-				return rc;
-		}
-		rc = redis_fetch_reply(re, &r, deadline_ns);
-		if (rc)
-			return rc;
-		if (r->type == REDIS_REPLY_NIL) {
+	rc = redis_fetch_next(re, &r, deadline_ns);
+	if (rc)
+		return rc;
+	if (r->type != REDIS_REPLY_STRING)
+		return redis_bad_reply(re, r, "BLMOVE");
+	/* An ack that came while the fetch was due goes out now, in order. */
+	if (re->ack_deferred && re->last) {
+		rc = redis_append_lrem(re);
+		if (rc) {
 			freeReplyObject(r);
-			if (ipcl_now_ns() >= deadline_ns)
-				return -ETIMEDOUT;
-			continue;
+			return rc;
 		}
-		if (r->type != REDIS_REPLY_STRING)
-			return redis_bad_reply(re, r, "BLMOVE");
-		/* An ack that came while the fetch was due goes out now, in order. */
-		if (re->ack_deferred && re->last) {
-			rc = redis_append_lrem(re);
-			if (rc) {
-				freeReplyObject(r);
-				return rc;
-			}
-		}
-		if (re->last)
-			freeReplyObject(re->last);
-		re->last = r;
-		return redis_copy(re, r, buf, cap, len);
 	}
+	if (re->last)
+		freeReplyObject(re->last);
+	re->last = r;
+	return redis_copy(re, r, buf, cap, len);
 }
 
 /* A stream batch: [[key, [[id, [field, value, ...] or nil], ...]]]. */
@@ -1265,6 +1257,41 @@ static int redis_queue_id(struct redis_ep *re, const char *id)
 	return 0;
 }
 
+/*
+ * One entry of a stream batch: [id, [field, value, ...]], or [id, nil] for an
+ * entry still pending but deleted from the stream, which is queued for XACK
+ * and skipped. Sets *value to the message, or to NULL for a skipped entry;
+ * returns 0 or an error.
+ */
+static int redis_stream_entry(struct redis_ep *re, const redisReply *e,
+			      const redisReply **value)
+{
+	const redisReply *id, *f;
+
+	*value = NULL;
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[0]->len >= REDIS_ID_MAX)
+		return ipcl_seterr(re->k.err, IPCL_EPROTO, "redis %s: odd stream entry",
+				   re->k.shown);
+	id = e->element[0];
+	f = e->element[1];
+	if (re->history)
+		snprintf(re->from, sizeof re->from, "%s", id->str);
+	if (f->type == REDIS_REPLY_NIL)
+		return redis_queue_id(re, id->str);
+	if (f->type != REDIS_REPLY_ARRAY || f->elements < 2 ||
+	    f->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(f->element[0]->str, "d") != 0)
+		return ipcl_seterr(re->k.err, IPCL_EPROTO,
+				   "redis %s: stream entry %s has no field d",
+				   re->k.shown, id->str);
+	snprintf(re->last_id, sizeof re->last_id, "%s", id->str);
+	re->last_acked = 0;
+	*value = f->element[1];
+	return 0;
+}
+
 static int redis_stream_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 			     int64_t deadline_ns)
 {
@@ -1277,39 +1304,15 @@ static int redis_stream_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *
 			const redisReply *entries = re->batch->element[0]->element[1];
 
 			if (re->next < entries->elements) {
-				const redisReply *e = entries->element[re->next++], *f,
-						 *id;
+				const redisReply *v;
 
-				if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-				    e->element[0]->type != REDIS_REPLY_STRING ||
-				    e->element[0]->len >= REDIS_ID_MAX)
-					return ipcl_seterr(ep->err, IPCL_EPROTO,
-							   "redis %s: odd stream entry",
-							   re->k.shown);
-				id = e->element[0];
-				f = e->element[1];
-				if (re->history)
-					snprintf(re->from, sizeof re->from, "%s",
-						 id->str);
-				if (f->type == REDIS_REPLY_NIL) {
-					/* Pending, but deleted from the stream: ack it.
-					 */
-					rc = redis_queue_id(re, id->str);
-					if (rc)
-						return rc;
-					continue;
-				}
-				if (f->type != REDIS_REPLY_ARRAY || f->elements < 2 ||
-				    f->element[0]->type != REDIS_REPLY_STRING ||
-				    strcmp(f->element[0]->str, "d") != 0)
-					return ipcl_seterr(
-					    ep->err, IPCL_EPROTO,
-					    "redis %s: stream entry %s has no "
-					    "field d",
-					    re->k.shown, id->str);
-				snprintf(re->last_id, sizeof re->last_id, "%s", id->str);
-				re->last_acked = 0;
-				return redis_copy(re, f->element[1], buf, cap, len);
+				rc = redis_stream_entry(re, entries->element[re->next++],
+							&v);
+				if (rc)
+					return rc;
+				if (v)
+					return redis_copy(re, v, buf, cap, len);
+				continue;
 			}
 			if (re->history && entries->elements == 0)
 				re->history =
@@ -1317,20 +1320,9 @@ static int redis_stream_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *
 			freeReplyObject(re->batch);
 			re->batch = NULL;
 		}
-		if (!re->fetch_due) {
-			rc = redis_fetch(re, deadline_ns);
-			if (rc)
-				return rc;
-		}
-		rc = redis_fetch_reply(re, &r, deadline_ns);
+		rc = redis_fetch_next(re, &r, deadline_ns);
 		if (rc)
 			return rc;
-		if (r->type == REDIS_REPLY_NIL) {
-			freeReplyObject(r);
-			if (ipcl_now_ns() >= deadline_ns)
-				return -ETIMEDOUT;
-			continue;
-		}
 		if (!redis_stream_batch_ok(r))
 			return redis_bad_reply(re, r, "XREADGROUP");
 		re->batch = r;
@@ -1451,6 +1443,21 @@ static void redis_close(struct ipcl_ep *ep)
 	free(re->argvlen);
 	redis_disconnect(&re->k);
 	memset(re, 0, sizeof *re);
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+/* Delete the key, processing lists and stream, knowing only the address. */
+static void redis_teardown(struct ipcl_chan *c)
+{
+	struct redis_conn k = {0};
+	struct redis_addr a;
+	char err[IPCL_ERR_MAX];
+
+	if (redis_parse_addr(c->addr, &a, err) == 0 &&
+	    redis_connect(&k, redis_addr_url(c, &a), a.ct_ms, IPCL_FOREVER, err) == 0)
+		redis_delete_keys(&k, a.key, ipcl_now_ns() + a.ct_ms * 1000000LL);
+	redis_disconnect(&k);
 }
 
 /*

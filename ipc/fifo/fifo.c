@@ -125,17 +125,6 @@ fail:
 	return rc;
 }
 
-/* Unlink the FIFO and its directory, knowing only addr. */
-static void fifo_teardown(struct ipcl_chan *c)
-{
-	char dir[108];
-
-	if (fifo_dir(c->addr, dir, sizeof dir) != 0)
-		return;
-	unlink(c->addr);
-	rmdir(dir);
-}
-
 static void fifo_sleep_ns(int64_t ns)
 {
 	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
@@ -268,6 +257,17 @@ static void fifo_close(struct ipcl_ep *ep)
 		close(fe->fd);
 	fe->fd = -1;
 	ipcl_framer_free(&fe->rx);
+}
+
+/* Unlink the FIFO and its directory, knowing only addr. */
+static void fifo_teardown(struct ipcl_chan *c)
+{
+	char dir[108];
+
+	if (fifo_dir(c->addr, dir, sizeof dir) != 0)
+		return;
+	unlink(c->addr);
+	rmdir(dir);
 }
 
 const struct ipcl_transport ipcl_transport_fifo = {

@@ -25,6 +25,8 @@
 
 #include <ipclab/transport.h>
 
+#include "proclimit.h"
+
 #define POSIX_MQ_PROC "/proc/sys/fs/mqueue/"
 
 struct posix_mq_ep {
@@ -39,36 +41,19 @@ static const struct ipcl_option posix_mq_options[] = {
     {NULL, NULL, NULL},
 };
 
-/* One number from /proc/sys/fs/mqueue/<name>, or -1 when it cannot be read. */
-static long posix_mq_limit(const char *name)
-{
-	char path[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, POSIX_MQ_PROC "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static int posix_mq_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 {
 	static const char *const names[] = {"msg_max", "msgsize_max", "queues_max",
 					    "msg_default", "msgsize_default"};
 	struct rlimit rl;
-	long msgsize_max = posix_mq_limit("msgsize_max");
+	long msgsize_max = proclimit_read(POSIX_MQ_PROC, "msgsize_max");
 
 	if (msgsize_max < 0)
 		return ipcl_seterr(err, IPCL_EUNAVAIL,
 				   "cannot read " POSIX_MQ_PROC "msgsize_max: no POSIX "
 				   "message queues on this kernel?");
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		ipcl_fact(p, names[i], "%ld", posix_mq_limit(names[i]));
+		ipcl_fact(p, names[i], "%ld", proclimit_read(POSIX_MQ_PROC, names[i]));
 	if (getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
 		ipcl_fact(p, "rlimit_msgqueue_soft", "%lld", (long long)rl.rlim_cur);
 		ipcl_fact(p, "rlimit_msgqueue_hard", "%lld", (long long)rl.rlim_max);
@@ -85,8 +70,8 @@ static int posix_mq_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char 
 static int posix_mq_setup(struct ipcl_chan *c)
 {
 	const struct ipcl_opts *o = c->opts;
-	long msg_max = posix_mq_limit("msg_max");
-	long msgsize_max = posix_mq_limit("msgsize_max");
+	long msg_max = proclimit_read(POSIX_MQ_PROC, "msg_max");
+	long msgsize_max = proclimit_read(POSIX_MQ_PROC, "msgsize_max");
 	long long maxmsg, msgsize;
 	struct mq_attr attr = {0};
 	mqd_t mq;
@@ -142,13 +127,6 @@ static int posix_mq_setup(struct ipcl_chan *c)
 	}
 	mq_close(mq);
 	return 0;
-}
-
-/* Unlink the queue named by addr; a queue that is already gone is fine. */
-static void posix_mq_teardown(struct ipcl_chan *c)
-{
-	if (c->addr[0] == '/')
-		mq_unlink(c->addr);
 }
 
 static int posix_mq_open(struct ipcl_ep *ep, int64_t deadline_ns)
@@ -269,6 +247,13 @@ static void posix_mq_close(struct ipcl_ep *ep)
 	pe->mq = (mqd_t)-1;
 	free(pe->rx);
 	pe->rx = NULL;
+}
+
+/* Unlink the queue named by addr; a queue that is already gone is fine. */
+static void posix_mq_teardown(struct ipcl_chan *c)
+{
+	if (c->addr[0] == '/')
+		mq_unlink(c->addr);
 }
 
 const struct ipcl_transport ipcl_transport_posix_mq = {

@@ -28,6 +28,8 @@
 
 #include <ipclab/transport.h>
 
+#include "proclimit.h"
+
 #define SYSV_MQ_PROC           "/proc/sys/kernel/"
 #define SYSV_MQ_TYPE           1
 #define SYSV_MQ_BACKOFF_MIN_NS 1000
@@ -62,26 +64,9 @@ static const struct ipcl_option sysv_mq_options[] = {
     {NULL, NULL, NULL},
 };
 
-/* One number from /proc/sys/kernel/<name>, or -1 when it cannot be read. */
-static long sysv_mq_limit(const char *name)
-{
-	char path[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, SYSV_MQ_PROC "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static int sysv_mq_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 {
-	long msgmax = sysv_mq_limit("msgmax");
+	long msgmax = proclimit_read(SYSV_MQ_PROC, "msgmax");
 
 	if (msgmax < 0)
 		return ipcl_seterr(err, IPCL_EUNAVAIL,
@@ -89,8 +74,8 @@ static int sysv_mq_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *
 				   "msgmax: no System V IPC on "
 				   "this kernel?");
 	ipcl_fact(p, "msgmax", "%ld", msgmax);
-	ipcl_fact(p, "msgmnb", "%ld", sysv_mq_limit("msgmnb"));
-	ipcl_fact(p, "msgmni", "%ld", sysv_mq_limit("msgmni"));
+	ipcl_fact(p, "msgmnb", "%ld", proclimit_read(SYSV_MQ_PROC, "msgmnb"));
+	ipcl_fact(p, "msgmni", "%ld", proclimit_read(SYSV_MQ_PROC, "msgmni"));
 	ipcl_fact(p, "deadline_poll_max_ns", "%d", SYSV_MQ_BACKOFF_MAX_NS);
 	p->max_msg = (size_t)msgmax;
 	return 0;
@@ -134,7 +119,7 @@ static int sysv_mq_create(char *err)
 static int sysv_mq_setup(struct ipcl_chan *c)
 {
 	const struct ipcl_opts *o = c->opts;
-	long msgmax = sysv_mq_limit("msgmax");
+	long msgmax = proclimit_read(SYSV_MQ_PROC, "msgmax");
 	struct msqid_ds ds;
 	long long qbytes;
 	int id, rc;
@@ -190,26 +175,6 @@ fail:
 	return rc;
 }
 
-/*
- * Remove the queue named by addr, but only if it is still the one setup()
- * made: same owner and creation time. A msqid that is gone (or was reused by
- * someone else after a crash) is left alone.
- */
-static void sysv_mq_teardown(struct ipcl_chan *c)
-{
-	struct msqid_ds ds;
-	long long ctime;
-	int id;
-
-	if (sysv_mq_parse(c->addr, &id, &ctime))
-		return;
-	if (msgctl(id, IPC_STAT, &ds) < 0)
-		return;
-	if (ds.msg_perm.cuid != geteuid() || (long long)ds.msg_ctime != ctime)
-		return;
-	msgctl(id, IPC_RMID, NULL);
-}
-
 /* Make room for n bytes of mtext in the staging buffer. */
 static int sysv_mq_reserve(struct sysv_mq_ep *se, size_t n)
 {
@@ -241,7 +206,7 @@ static int sysv_mq_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	if (msgctl(se->id, IPC_STAT, &ds) < 0)
 		return ipcl_seterr(ep->err, -errno, "msgctl msqid %d: %s", se->id,
 				   strerror(errno));
-	se->msgmax = sysv_mq_limit("msgmax");
+	se->msgmax = proclimit_read(SYSV_MQ_PROC, "msgmax");
 	if (se->msgmax < 0)
 		return ipcl_seterr(ep->err, IPCL_EUNAVAIL,
 				   "cannot read " SYSV_MQ_PROC "msgmax");
@@ -354,6 +319,26 @@ static void sysv_mq_close(struct ipcl_ep *ep)
 	se->buf = NULL;
 	se->bufcap = 0;
 	se->id = -1;
+}
+
+/*
+ * Remove the queue named by addr, but only if it is still the one setup()
+ * made: same owner and creation time. A msqid that is gone (or was reused by
+ * someone else after a crash) is left alone.
+ */
+static void sysv_mq_teardown(struct ipcl_chan *c)
+{
+	struct msqid_ds ds;
+	long long ctime;
+	int id;
+
+	if (sysv_mq_parse(c->addr, &id, &ctime))
+		return;
+	if (msgctl(id, IPC_STAT, &ds) < 0)
+		return;
+	if (ds.msg_perm.cuid != geteuid() || (long long)ds.msg_ctime != ctime)
+		return;
+	msgctl(id, IPC_RMID, NULL);
 }
 
 const struct ipcl_transport ipcl_transport_sysv_mq = {

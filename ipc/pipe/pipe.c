@@ -103,12 +103,6 @@ static void pipe_detach(struct ipcl_chan *c)
 	pipe_close_fds(c->state);
 }
 
-/* Nothing has a name; only descriptors this process made are closed. */
-static void pipe_teardown(struct ipcl_chan *c)
-{
-	pipe_close_fds(c->state);
-}
-
 static int pipe_open(struct ipcl_ep *ep, int64_t deadline_ns)
 {
 	struct pipe_chan *pc = ep->chan->state;
@@ -163,6 +157,12 @@ static void pipe_close(struct ipcl_ep *ep)
 		close(pe->fd);
 	pe->fd = -1;
 	ipcl_framer_free(&pe->rx);
+}
+
+/* Nothing has a name; only descriptors this process made are closed. */
+static void pipe_teardown(struct ipcl_chan *c)
+{
+	pipe_close_fds(c->state);
 }
 
 const struct ipcl_transport ipcl_transport_pipe = {

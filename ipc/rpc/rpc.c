@@ -699,22 +699,6 @@ static void rpc_detach(struct ipcl_chan *c)
 	rch->fd = -1;
 }
 
-static void rpc_teardown(struct ipcl_chan *c)
-{
-	struct rpc_addr a;
-	char *slash;
-
-	rpc_detach(c);
-	if (rpc_addr_parse(c->addr, &a) || a.tcp)
-		return;
-	unlink(a.path);
-	slash = strrchr(a.path, '/');
-	*slash = '\0';
-	slash = strrchr(a.path, '/');
-	if (slash && strncmp(slash + 1, "ipcl-", 5) == 0) /* only a dir we made */
-		rmdir(a.path);
-}
-
 /*
  * Server: adopt the listening socket (a dup of it in the creating process, so
  * that teardown() still closes the original) and wait for the client.
@@ -901,6 +885,22 @@ static void rpc_close(struct ipcl_ep *ep)
 	}
 	free(e->rx);
 	e->rx = NULL;
+}
+
+static void rpc_teardown(struct ipcl_chan *c)
+{
+	struct rpc_addr a;
+	char *slash;
+
+	rpc_detach(c);
+	if (rpc_addr_parse(c->addr, &a) || a.tcp)
+		return;
+	unlink(a.path);
+	slash = strrchr(a.path, '/');
+	*slash = '\0';
+	slash = strrchr(a.path, '/');
+	if (slash && strncmp(slash + 1, "ipcl-", 5) == 0) /* only a dir we made */
+		rmdir(a.path);
 }
 
 const struct ipcl_transport ipcl_transport_rpc = {

@@ -522,14 +522,6 @@ fail:
 	return rc;
 }
 
-/* Unlink by name only, so that `ipclab clean` works after a crash. */
-static void shm_teardown(struct ipcl_chan *c)
-{
-	if (shm_name_ok(c->addr) && shm_unlink(c->addr) < 0 && errno != ENOENT)
-		ipcl_seterr(c->err, -errno, "shm_unlink %s: %s", c->addr,
-			    strerror(errno));
-}
-
 /*
  * Map the segment named by addr and check its control page. Ring positions come
  * from the segment, so a reopened endpoint continues the stream.
@@ -756,6 +748,14 @@ static void shm_close(struct ipcl_ep *ep)
 		shm_publish(se, &se->hdr->closed, 1);
 	munmap(se->hdr, se->map_len);
 	se->hdr = NULL;
+}
+
+/* Unlink by name only, so that `ipclab clean` works after a crash. */
+static void shm_teardown(struct ipcl_chan *c)
+{
+	if (shm_name_ok(c->addr) && shm_unlink(c->addr) < 0 && errno != ENOENT)
+		ipcl_seterr(c->err, -errno, "shm_unlink %s: %s", c->addr,
+			    strerror(errno));
 }
 
 const struct ipcl_transport ipcl_transport_shm = {

@@ -262,22 +262,6 @@ static int sig_parse(const char *addr, int *signo, char *dir)
 	return 0;
 }
 
-/*
- * Remove the directory and give the number back (a no-op in a process that did
- * not create the channel). The signal stays blocked in this thread: one still
- * in flight would otherwise kill the process.
- */
-static void sig_teardown(struct ipcl_chan *c)
-{
-	char dir[SIG_DIR_MAX];
-	int signo;
-
-	if (sig_parse(c->addr, &signo, dir))
-		return;
-	ipcl_remove_dir(dir);
-	sig_release(signo, dir);
-}
-
 /* Take every instance of the signal pending for this thread (a previous
  * channel's leftovers) without waiting. */
 static void sig_drain(const sigset_t *set)
@@ -543,6 +527,22 @@ static void sig_close(struct ipcl_ep *ep)
 		se->published = 0;
 		sig_drain(&se->set);
 	}
+}
+
+/*
+ * Remove the directory and give the number back (a no-op in a process that did
+ * not create the channel). The signal stays blocked in this thread: one still
+ * in flight would otherwise kill the process.
+ */
+static void sig_teardown(struct ipcl_chan *c)
+{
+	char dir[SIG_DIR_MAX];
+	int signo;
+
+	if (sig_parse(c->addr, &signo, dir))
+		return;
+	ipcl_remove_dir(dir);
+	sig_release(signo, dir);
 }
 
 const struct ipcl_transport ipcl_transport_signal_rt = {

@@ -402,25 +402,6 @@ static void dgram_detach(struct ipcl_chan *c)
 	dc->fd = -1;
 }
 
-/* Close what setup() made here, then remove the socket file and its directory. */
-static void dgram_teardown(struct ipcl_chan *c)
-{
-	struct dgram_addr a;
-	char *slash;
-
-	dgram_detach(c);
-	if (dgram_addr_parse(dgram_kind_of(c->t), c->addr, &a) || !a.path[0])
-		return;
-	unlink(a.path);
-	slash = strrchr(a.path, '/');
-	if (slash && strncmp(slash + 1, "sock", 5) == 0) {
-		*slash = '\0';
-		slash = strrchr(a.path, '/');
-		if (slash && strncmp(slash + 1, "ipcl-", 5) == 0) /* only a dir we made */
-			rmdir(a.path);
-	}
-}
-
 /* accept(2) one producer on the listening socket, waiting at most until deadline. */
 static int dgram_accept(struct ipcl_ep *ep, int lfd, int64_t deadline_ns)
 {
@@ -590,6 +571,25 @@ static void dgram_close(struct ipcl_ep *ep)
 	if (de->fd >= 0)
 		close(de->fd);
 	de->fd = -1;
+}
+
+/* Close what setup() made here, then remove the socket file and its directory. */
+static void dgram_teardown(struct ipcl_chan *c)
+{
+	struct dgram_addr a;
+	char *slash;
+
+	dgram_detach(c);
+	if (dgram_addr_parse(dgram_kind_of(c->t), c->addr, &a) || !a.path[0])
+		return;
+	unlink(a.path);
+	slash = strrchr(a.path, '/');
+	if (slash && strncmp(slash + 1, "sock", 5) == 0) {
+		*slash = '\0';
+		slash = strrchr(a.path, '/');
+		if (slash && strncmp(slash + 1, "ipcl-", 5) == 0) /* only a dir we made */
+			rmdir(a.path);
+	}
 }
 
 #define DGRAM_HOOKS                                                             \

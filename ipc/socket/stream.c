@@ -360,23 +360,6 @@ static void stream_detach(struct ipcl_chan *c)
 }
 
 /*
- * Close the listener if this process made it (never a descriptor named only by
- * number in addr), then remove the socket file and its directory by path.
- */
-static void stream_teardown(struct ipcl_chan *c)
-{
-	struct stream_addr a;
-	char dir[108];
-
-	stream_close_listener(c->state);
-	if (stream_is_tcp(c) || stream_parse(c->addr, 0, &a) != 0 ||
-	    stream_dir(a.path, dir, sizeof dir) != 0)
-		return;
-	unlink(a.path);
-	rmdir(dir);
-}
-
-/*
  * Check that the inherited descriptor a->lfd is the listener addr describes,
  * not some other descriptor that happens to have that number here.
  */
@@ -579,6 +562,23 @@ static void stream_close(struct ipcl_ep *ep)
 		close(se->fd);
 	se->fd = -1;
 	ipcl_framer_free(&se->rx);
+}
+
+/*
+ * Close the listener if this process made it (never a descriptor named only by
+ * number in addr), then remove the socket file and its directory by path.
+ */
+static void stream_teardown(struct ipcl_chan *c)
+{
+	struct stream_addr a;
+	char dir[108];
+
+	stream_close_listener(c->state);
+	if (stream_is_tcp(c) || stream_parse(c->addr, 0, &a) != 0 ||
+	    stream_dir(a.path, dir, sizeof dir) != 0)
+		return;
+	unlink(a.path);
+	rmdir(dir);
 }
 
 const struct ipcl_transport ipcl_transport_unix = {

@@ -392,40 +392,6 @@ toolong:
 	return rc;
 }
 
-/*
- * ipc: remove the socket files and their directory, named by addr alone, and
- * only if the directory is one of ours (ipcl-*). inproc: terminate the shared
- * context, unless an endpoint is still open (then only shut it down: waiting
- * would hang, the memory goes with the process).
- */
-static void zmqt_teardown(struct ipcl_chan *c)
-{
-	struct zmqt_chan *zc = c->state;
-	struct zmqt_addr a;
-
-	if (zc && zc->ctx) {
-		if (atomic_load(&zc->nsock) == 0)
-			zmqt_ctx_term(zc->ctx);
-		else
-			zmq_ctx_shutdown(zc->ctx);
-		zc->ctx = NULL;
-	}
-	if (zmqt_parse(c->addr, &a, NULL) == 0 && a.kind == ZMQT_IPC) {
-		char dir[IPCL_ADDR_MAX];
-		char *slash, *base;
-
-		snprintf(dir, sizeof dir, "%s", a.spec + 6);
-		slash = strrchr(dir, '/');
-		if (!slash || slash == dir)
-			return;
-		*slash = '\0';
-		base = strrchr(dir, '/');
-		base = base ? base + 1 : dir;
-		if (strncmp(base, "ipcl-", 5) == 0)
-			ipcl_remove_dir(dir);
-	}
-}
-
 /* Milliseconds left until deadline, rounded up; -1 for IPCL_FOREVER, 0 if passed. */
 static long zmqt_timeout_ms(int64_t deadline_ns)
 {
@@ -784,57 +750,69 @@ static void zmqt_close(struct ipcl_ep *ep)
 	zmqt_release(ep);
 }
 
-const struct ipcl_transport ipcl_transport_zmq_pushpull = {
-    .name = "zmq-pushpull",
-    .summary = "ZeroMQ PUSH/PULL over ipc://, tcp:// or inproc:// (libzmq)",
-    .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_MULTI_PRODUCER | IPCL_CAP_MULTI_CONSUMER |
-	    IPCL_CAP_CROSS_HOST,
-    .chan_state_size = sizeof(struct zmqt_chan),
-    .ep_state_size = sizeof(struct zmqt_ep),
-    .options = zmqt_options,
-    .probe = zmqt_pushpull_probe,
-    .setup = zmqt_setup,
-    .teardown = zmqt_teardown,
-    .open = zmqt_open,
-    .send = zmqt_send,
-    .recv = zmqt_recv,
-    .close = zmqt_close,
-};
+/*
+ * ipc: remove the socket files and their directory, named by addr alone, and
+ * only if the directory is one of ours (ipcl-*). inproc: terminate the shared
+ * context, unless an endpoint is still open (then only shut it down: waiting
+ * would hang, the memory goes with the process).
+ */
+static void zmqt_teardown(struct ipcl_chan *c)
+{
+	struct zmqt_chan *zc = c->state;
+	struct zmqt_addr a;
 
-const struct ipcl_transport ipcl_transport_zmq_pubsub = {
-    .name = "zmq-pubsub",
-    .summary = "ZeroMQ PUB/SUB (XPUB waits for subscribers), drops at the HWM (libzmq)",
-    .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_MULTI_PRODUCER | IPCL_CAP_FANOUT |
-	    IPCL_CAP_LOSSY | IPCL_CAP_CROSS_HOST,
-    .chan_state_size = sizeof(struct zmqt_chan),
-    .ep_state_size = sizeof(struct zmqt_ep),
-    .options = zmqt_options,
-    .probe = zmqt_pubsub_probe,
-    .setup = zmqt_setup,
-    .teardown = zmqt_teardown,
-    .open = zmqt_open,
-    .send = zmqt_send,
-    .recv = zmqt_recv,
-    .close = zmqt_close,
-};
+	if (zc && zc->ctx) {
+		if (atomic_load(&zc->nsock) == 0)
+			zmqt_ctx_term(zc->ctx);
+		else
+			zmq_ctx_shutdown(zc->ctx);
+		zc->ctx = NULL;
+	}
+	if (zmqt_parse(c->addr, &a, NULL) == 0 && a.kind == ZMQT_IPC) {
+		char dir[IPCL_ADDR_MAX];
+		char *slash, *base;
 
-const struct ipcl_transport ipcl_transport_zmq_reqrep = {
-    .name = "zmq-reqrep",
-    .summary = "ZeroMQ REQ/REP request-reply, one request in flight (libzmq)",
-    .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_MULTI_PRODUCER | IPCL_CAP_MULTI_CONSUMER |
-	    IPCL_CAP_CROSS_HOST | IPCL_CAP_REQREP,
-    .chan_state_size = sizeof(struct zmqt_chan),
-    .ep_state_size = sizeof(struct zmqt_ep),
-    .options = zmqt_options,
-    .probe = zmqt_reqrep_probe,
-    .setup = zmqt_setup,
-    .teardown = zmqt_teardown,
-    .open = zmqt_open,
-    .send = zmqt_send,
-    .recv = zmqt_recv,
-    .reply = zmqt_reply,
-    .close = zmqt_close,
-};
+		snprintf(dir, sizeof dir, "%s", a.spec + 6);
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return;
+		*slash = '\0';
+		base = strrchr(dir, '/');
+		base = base ? base + 1 : dir;
+		if (strncmp(base, "ipcl-", 5) == 0)
+			ipcl_remove_dir(dir);
+	}
+}
+
+/* What the three tables share: one set of functions, told apart by zmqt_pattern_of(). */
+#define ZMQT_TRANSPORT(sym, tname, tsummary, tcaps, tprobe, treply)             \
+	const struct ipcl_transport sym = {                                     \
+	    .name = tname,                                                      \
+	    .summary = tsummary,                                                \
+	    .caps = (tcaps) | IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_MULTI_PRODUCER | \
+		    IPCL_CAP_CROSS_HOST,                                        \
+	    .chan_state_size = sizeof(struct zmqt_chan),                        \
+	    .ep_state_size = sizeof(struct zmqt_ep),                            \
+	    .options = zmqt_options,                                            \
+	    .probe = tprobe,                                                    \
+	    .setup = zmqt_setup,                                                \
+	    .teardown = zmqt_teardown,                                          \
+	    .open = zmqt_open,                                                  \
+	    .send = zmqt_send,                                                  \
+	    .recv = zmqt_recv,                                                  \
+	    .reply = treply,                                                    \
+	    .close = zmqt_close,                                                \
+	}
+
+ZMQT_TRANSPORT(ipcl_transport_zmq_pushpull, "zmq-pushpull",
+	       "ZeroMQ PUSH/PULL over ipc://, tcp:// or inproc:// (libzmq)",
+	       IPCL_CAP_MULTI_CONSUMER, zmqt_pushpull_probe, NULL);
+ZMQT_TRANSPORT(ipcl_transport_zmq_pubsub, "zmq-pubsub",
+	       "ZeroMQ PUB/SUB (XPUB waits for subscribers), drops at the HWM (libzmq)",
+	       IPCL_CAP_FANOUT | IPCL_CAP_LOSSY, zmqt_pubsub_probe, NULL);
+ZMQT_TRANSPORT(ipcl_transport_zmq_reqrep, "zmq-reqrep",
+	       "ZeroMQ REQ/REP request-reply, one request in flight (libzmq)",
+	       IPCL_CAP_MULTI_CONSUMER | IPCL_CAP_REQREP, zmqt_reqrep_probe, zmqt_reply);
 
 #if defined(__SANITIZE_THREAD__)
 /*

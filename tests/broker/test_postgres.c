@@ -53,23 +53,12 @@ static int own_server;
 static char url[256];
 static PGconn *admin; /* our own connection for checks */
 
-/* The options of one channel, with a fresh tag. */
-struct copts {
-	struct ipcl_kv kv[16];
-	struct ipcl_opts o;
-	char tag[40];
-};
-
-static void mkopts(struct copts *c, size_t msg_size, const char *extra)
+/* The options of one channel, with a fresh tag: url, then extra "k=v k=v". */
+static void mkopts(struct ipcl_test_opts *c, size_t msg_size, const char *extra)
 {
-	static int seq;
 	char buf[256], *save = NULL, *tok;
 
-	memset(c, 0, sizeof *c);
-	snprintf(c->tag, sizeof c->tag, "pgtest-%d-%d", (int)getpid(), ++seq);
-	snprintf(c->kv[0].key, sizeof c->kv[0].key, "url");
-	snprintf(c->kv[0].val, sizeof c->kv[0].val, "%s", url);
-	c->o.nkv = 1;
+	ipcl_test_opts(c, "pgtest-", url, msg_size, 2, NULL);
 	snprintf(buf, sizeof buf, "%s", extra ? extra : "");
 	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		char *v = strchr(tok, '=');
@@ -80,12 +69,6 @@ static void mkopts(struct copts *c, size_t msg_size, const char *extra)
 		snprintf(c->kv[c->o.nkv].val, sizeof c->kv[0].val, "%s", v);
 		c->o.nkv++;
 	}
-	c->o.msg_size = msg_size;
-	c->o.producers = 1;
-	c->o.consumers = 2;
-	c->o.threads = 1;
-	c->o.tag = c->tag;
-	c->o.kv = c->kv;
 }
 
 /* One integer from a query on our own connection. */
@@ -205,7 +188,7 @@ static int group_teardown(void **state)
 
 static void test_probe(void **state)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_probe p = {0};
 	char err[IPCL_ERR_MAX] = "";
 	int have_version = 0, have_fsync = 0;
@@ -230,7 +213,7 @@ static void test_probe(void **state)
  */
 static void roundtrip(const char *extra)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch, *att;
 	struct ipcl_ep *p, *q;
 	char err[IPCL_ERR_MAX] = "", table[80];
@@ -305,7 +288,7 @@ static void test_roundtrip_variants(void **state)
 /* batch=10: rows become visible ten at a time; flush() commits the rest. */
 static void test_batch(void **state)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *p, *q;
 	char err[IPCL_ERR_MAX] = "";
@@ -387,7 +370,7 @@ static void *drain(void *arg)
 
 static void two_consumers(const char *extra)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *p;
 	struct drainer d[2];
@@ -461,7 +444,7 @@ static void test_two_consumers(void **state)
  */
 static void giveback(const char *extra)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *p, *q;
 	char err[IPCL_ERR_MAX] = "";
@@ -523,7 +506,7 @@ static void kill_consumer_session(const char *table)
  */
 static void crash(const char *extra, uint32_t first_again, int again)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *p, *q;
 	char err[IPCL_ERR_MAX] = "", table[80];
@@ -572,7 +555,7 @@ static void test_consumer_crash(void **state)
 /* teardown() from the address alone (a fresh process), twice, then the owner's. */
 static void test_teardown_from_addr(void **state)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch, *att;
 	char err[IPCL_ERR_MAX] = "", table[80];
 
@@ -596,7 +579,7 @@ static void test_bad_addr(void **state)
 {
 	static const char *const addrs[] = {"", "garbage",
 					    "name=x url=", "name=X batch=1"};
-	struct copts c;
+	struct ipcl_test_opts c;
 
 	NEED_TRANSPORT();
 	mkopts(&c, 64, NULL);
@@ -619,7 +602,7 @@ static void test_bad_addr(void **state)
 /* Over the limit: setup refuses the size, send() refuses the message. */
 static void test_too_big(void **state)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *p;
 	char err[IPCL_ERR_MAX] = "";
@@ -646,7 +629,7 @@ static void test_bad_options(void **state)
 {
 	static const char *const bad[] = {"wake=sometimes",    "mode=keep",    "batch=0",
 					  "sync_commit=maybe", "commit=never", "claim=x"};
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch;
 	char err[IPCL_ERR_MAX];
 
@@ -663,7 +646,7 @@ static void test_bad_options(void **state)
 /* Down or silent server: errors name the URL, never the password, in bounded time. */
 static void down_server(const char *target, int port)
 {
-	struct copts c;
+	struct ipcl_test_opts c;
 	struct ipcl_chan *ch, *att;
 	struct ipcl_probe pr = {0};
 	struct ipcl_ep *q = NULL;

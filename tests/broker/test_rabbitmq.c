@@ -47,7 +47,6 @@ static int started;     /* srv is ours to stop */
 static int unavailable; /* no server and no way to start one: skip */
 static char url[256];
 static int epmd_was_up; /* something listened on 4369 before we began */
-static int tag_no;
 
 static const struct ipcl_transport *find(const char *name)
 {
@@ -58,31 +57,11 @@ static const struct ipcl_transport *find(const char *name)
 	return t;
 }
 
-/* Options for one channel: the URL, a fresh tag, and up to 4 more settings. */
-struct topts {
-	struct ipcl_opts o;
-	struct ipcl_kv kv[6];
-	char tag[48];
-};
-
-static struct ipcl_opts *make_opts(struct topts *t, size_t size, const char *const *kv)
+/* Options for one channel: the URL, a fresh tag, and "name", "value" pairs. */
+static struct ipcl_opts *make_opts(struct ipcl_test_opts *t, size_t size,
+				   const char *const *kv)
 {
-	memset(t, 0, sizeof *t);
-	snprintf(t->tag, sizeof t->tag, "t%d-%d", (int)getpid(), tag_no++);
-	t->o.msg_size = size;
-	t->o.producers = 1;
-	t->o.consumers = 1;
-	t->o.threads = 1;
-	t->o.tag = t->tag;
-	snprintf(t->kv[0].key, sizeof t->kv[0].key, "url");
-	snprintf(t->kv[0].val, sizeof t->kv[0].val, "%s", url);
-	t->o.nkv = 1;
-	for (int i = 0; kv && kv[i] && t->o.nkv < 6; i += 2, t->o.nkv++) {
-		snprintf(t->kv[t->o.nkv].key, sizeof t->kv[0].key, "%s", kv[i]);
-		snprintf(t->kv[t->o.nkv].val, sizeof t->kv[0].val, "%s", kv[i + 1]);
-	}
-	t->o.kv = t->kv;
-	return &t->o;
+	return ipcl_test_opts(t, "t", url, size, 1, kv);
 }
 
 static void fill(unsigned char *buf, size_t len, unsigned seed)
@@ -147,7 +126,7 @@ static void exchange(const char *tname, const char *const *kv, int consumers,
 		     const size_t *lens, int n)
 {
 	const struct ipcl_transport *t = find(tname);
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_opts *o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *prod = NULL, *cons[4] = {0};
@@ -248,7 +227,7 @@ static void test_fanout(void **state)
 static void test_recv_timeout(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	char err[IPCL_ERR_MAX] = "";
@@ -273,7 +252,7 @@ static void test_truncated_requeued(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const each[] = {"confirm", "each", NULL};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *prod = NULL, *cons = NULL;
 	char err[IPCL_ERR_MAX] = "";
@@ -346,7 +325,7 @@ static int passive_declare(const char *name, int exchange)
 static void check_teardown(const char *tname, int exchange, const char *suffix)
 {
 	const struct ipcl_transport *t = find(tname);
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *chan = NULL, *again = NULL;
 	char err[IPCL_ERR_MAX] = "", name[128], addr[IPCL_ADDR_MAX];
 	struct ipcl_opts *o = make_opts(&to, 64, NULL);
@@ -374,7 +353,7 @@ static void test_unroutable_is_error(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const each[] = {"confirm", "each", NULL};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *chan = NULL, *other = NULL;
 	struct ipcl_ep *ep = NULL;
 	char err[IPCL_ERR_MAX] = "";
@@ -405,7 +384,7 @@ static void test_bad_options(void **state)
 	    {"connect_timeout", "0", NULL},
 	    {"url", "http://example.com/", NULL},
 	};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *chan = NULL;
 	char err[IPCL_ERR_MAX];
 
@@ -432,7 +411,7 @@ static void test_open_bad_address(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const addrs[] = {"", "garbage", "name=x fanout=0 url="};
-	struct topts to;
+	struct ipcl_test_opts to;
 
 	for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
 		struct ipcl_chan *chan = NULL;
@@ -455,7 +434,7 @@ static void test_down_server(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const fast[] = {"connect_timeout", "2", NULL};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_opts *o = make_opts(&to, 64, fast);
 	struct ipcl_probe p = {0};
 	struct ipcl_chan *chan = NULL;
@@ -487,7 +466,7 @@ static void test_silent_server(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const fast[] = {"connect_timeout", "1", NULL};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_opts *o = make_opts(&to, 64, fast);
 	struct ipcl_probe p = {0};
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -517,7 +496,7 @@ static void test_probe(void **state)
 {
 	const struct ipcl_transport *t = find("rabbitmq");
 	static const char *const kv[] = {"durable", "1", "confirm", "window", NULL};
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_probe p = {0};
 	char err[IPCL_ERR_MAX] = "";
 	int seen = 0;

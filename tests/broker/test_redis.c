@@ -26,36 +26,17 @@
 static struct ipcl_server srv;
 static const char *url;
 static char url_buf[256];
-static int tag_seq;
 
 static const char *const names[] = {"redis-list", "redis-list-reliable", "redis-stream",
 				    "redis-pubsub"};
 
-/* Options for one channel: url plus extra "k=v" pairs; tag unique per call. */
-struct topts {
-	struct ipcl_opts o;
-	struct ipcl_kv kv[4];
-	char tag[48];
-};
-
-static void topts_init(struct topts *t, const char *u, const char *k1, const char *v1)
+/* Options for one channel: url plus one extra name=value (k1 may be NULL). */
+static void topts_init(struct ipcl_test_opts *t, const char *u, const char *k1,
+		       const char *v1)
 {
-	memset(t, 0, sizeof *t);
-	snprintf(t->tag, sizeof t->tag, "t%d-%d", (int)getpid(), ++tag_seq);
-	snprintf(t->kv[0].key, sizeof t->kv[0].key, "url");
-	snprintf(t->kv[0].val, sizeof t->kv[0].val, "%s", u);
-	t->o.nkv = 1;
-	if (k1) {
-		snprintf(t->kv[1].key, sizeof t->kv[1].key, "%s", k1);
-		snprintf(t->kv[1].val, sizeof t->kv[1].val, "%s", v1);
-		t->o.nkv = 2;
-	}
-	t->o.msg_size = 256;
-	t->o.producers = 1;
-	t->o.consumers = 1;
-	t->o.threads = 1;
-	t->o.tag = t->tag;
-	t->o.kv = t->kv;
+	const char *const kv[] = {k1, v1, NULL};
+
+	ipcl_test_opts(t, "t", u, 256, 1, kv);
 }
 
 /*
@@ -140,7 +121,7 @@ static void send_msg(struct ipcl_ep *p, int i)
 static void round_trip(const struct ipcl_transport *t, const char *u, const char *k,
 		       const char *v)
 {
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *c, *p;
 	char err[IPCL_ERR_MAX];
@@ -206,7 +187,7 @@ static void test_unix_socket(void **state)
 static void test_redelivery(void **state)
 {
 	const struct ipcl_transport *t = need((const char *)*state);
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *c, *p;
 	char err[IPCL_ERR_MAX];
@@ -246,7 +227,7 @@ static void test_redelivery(void **state)
 static void test_claim(void **state)
 {
 	const struct ipcl_transport *t = need("redis-stream");
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *ch;
 	struct ipcl_ep *c, *p;
 	char err[IPCL_ERR_MAX];
@@ -277,7 +258,7 @@ static void test_claim(void **state)
 static void test_too_big(void **state)
 {
 	const struct ipcl_transport *t = need((const char *)*state);
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *ch;
 	char err[IPCL_ERR_MAX];
 
@@ -294,7 +275,7 @@ static void test_server_down(void **state)
 	const struct ipcl_transport *t = need((const char *)*state);
 	const char *bad[2];
 	char tcp[64], sock[128];
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_chan *ch;
 	char err[IPCL_ERR_MAX];
 
@@ -327,7 +308,7 @@ static void test_server_down(void **state)
 static void test_probe_and_bad_addr(void **state)
 {
 	const struct ipcl_transport *t = need((const char *)*state);
-	struct topts to;
+	struct ipcl_test_opts to;
 	struct ipcl_probe pr = {0};
 	struct ipcl_chan *ch;
 	struct ipcl_ep *ep;

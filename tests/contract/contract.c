@@ -29,10 +29,7 @@
 
 static const struct ipcl_transport *T;
 static struct ipcl_server srv;
-static struct ipcl_kv url_kv;
-static int have_url;
-static int tag_no;
-static char tags[64][32];
+static char url[256]; /* "" when T needs no server */
 
 static int lossy(void)
 {
@@ -44,30 +41,20 @@ static int reqrep(void)
 	return (T->caps & IPCL_CAP_REQREP) != 0;
 }
 
-static void make_opts(struct ipcl_opts *o, size_t size)
+/* One channel's options: size-byte messages, 1 producer, 1 consumer, threads. */
+static struct ipcl_opts *make_opts(struct ipcl_test_opts *t, size_t size)
 {
-	memset(o, 0, sizeof *o);
-	o->msg_size = size;
-	o->producers = 1;
-	o->consumers = 1;
-	o->threads = 1;
-	snprintf(tags[tag_no % 64], sizeof tags[0], "%d-c%d", (int)getpid(), tag_no);
-	o->tag = tags[tag_no % 64];
-	tag_no++;
-	if (have_url) {
-		o->nkv = 1;
-		o->kv = &url_kv;
-	}
+	return ipcl_test_opts(t, "c", url[0] ? url : NULL, size, 1, NULL);
 }
 
 static size_t max_msg(void)
 {
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_probe p = {0};
 	char err[IPCL_ERR_MAX] = "";
 
 	make_opts(&o, 64);
-	if (T->probe && T->probe(&o, &p, err) != 0)
+	if (T->probe && T->probe(&o.o, &p, err) != 0)
 		fail_msg("probe failed: %s", err);
 	return p.max_msg;
 }
@@ -142,7 +129,7 @@ out:
  */
 static void exchange(size_t cap, int n, const size_t *lens, int gap_us)
 {
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	struct consumer c = {0};
@@ -152,7 +139,7 @@ static void exchange(size_t cap, int n, const size_t *lens, int gap_us)
 	int rc, next = 0;
 
 	make_opts(&o, cap);
-	rc = ipcl_chan_create(T, &o, &chan, err);
+	rc = ipcl_chan_create(T, &o.o, &chan, err);
 	if (rc)
 		fail_msg("setup (size %zu): %s", cap, err);
 	c.chan = chan;
@@ -254,7 +241,7 @@ static void test_boundaries(void **state)
 
 static void test_eof(void **state)
 {
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	struct consumer c = {0};
@@ -265,7 +252,7 @@ static void test_eof(void **state)
 	if (!(T->caps & IPCL_CAP_HAS_EOF))
 		skip(); /* the harness ends such channels with an end marker */
 	make_opts(&o, sizeof msg);
-	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
+	assert_int_equal(ipcl_chan_create(T, &o.o, &chan, err), 0);
 	c.chan = chan;
 	c.cap = sizeof msg;
 	c.want = 1;
@@ -307,7 +294,7 @@ static void *open_consumer(void *arg)
 
 static void test_timeout(void **state)
 {
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	struct opener op = {0};
@@ -319,7 +306,7 @@ static void test_timeout(void **state)
 	int rc;
 
 	make_opts(&o, sizeof buf);
-	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
+	assert_int_equal(ipcl_chan_create(T, &o.o, &chan, err), 0);
 	op.chan = chan;
 	assert_int_equal(pthread_create(&th, NULL, open_consumer, &op), 0);
 	rc = ipcl_ep_open(chan, IPCL_PRODUCER, 0, ipcl_now_ns() + 20 * SEC, &ep, err);
@@ -339,7 +326,7 @@ static void test_timeout(void **state)
 
 static void test_close_after_failed_open(void **state)
 {
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	char err[IPCL_ERR_MAX] = "";
@@ -348,7 +335,8 @@ static void test_close_after_failed_open(void **state)
 	make_opts(&o, 64);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		for (int role = 0; role < 2; role++) {
-			assert_int_equal(ipcl_chan_attach(T, &o, bad[i], &chan, err), 0);
+			assert_int_equal(ipcl_chan_attach(T, &o.o, bad[i], &chan, err),
+					 0);
 			err[0] = 0;
 			/* ipcl_ep_open calls close() after the failed open(). */
 			assert_int_not_equal(ipcl_ep_open(chan, (enum ipcl_role)role, 0,
@@ -364,7 +352,7 @@ static void test_close_after_failed_open(void **state)
 static void test_cleanup(void **state)
 {
 	static char before[65536], after[65536];
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL, *again = NULL;
 	char err[IPCL_ERR_MAX];
 	size_t l[3] = {40, 50, 60}, lim = max_msg();
@@ -379,8 +367,8 @@ static void test_cleanup(void **state)
 
 	/* A crash: the creator is gone; a fresh process knows only the address. */
 	make_opts(&o, 64);
-	assert_int_equal(ipcl_chan_create(T, &o, &chan, err), 0);
-	assert_int_equal(ipcl_chan_attach(T, &o, chan->addr, &again, err), 0);
+	assert_int_equal(ipcl_chan_create(T, &o.o, &chan, err), 0);
+	assert_int_equal(ipcl_chan_attach(T, &o.o, chan->addr, &again, err), 0);
 	if (T->detach)
 		T->detach(chan); /* drop the creator's descriptors, as a dead one would */
 	ipcl_chan_release(chan);
@@ -392,7 +380,7 @@ static void test_cleanup(void **state)
 static void test_too_big(void **state)
 {
 	size_t lim = max_msg();
-	struct ipcl_opts o;
+	struct ipcl_test_opts o;
 	struct ipcl_chan *chan = NULL;
 	struct ipcl_ep *ep = NULL;
 	struct opener op = {0};
@@ -404,7 +392,7 @@ static void test_too_big(void **state)
 	if (!lim || lim >= (64u << 20))
 		skip(); /* no limit to cross (or too big to allocate in a test) */
 	make_opts(&o, lim + 1);
-	rc = ipcl_chan_create(T, &o, &chan, err);
+	rc = ipcl_chan_create(T, &o.o, &chan, err);
 	if (rc) {
 		/* Refused at setup: fine, as long as it says why. */
 		assert_true(rc == IPCL_ETOOBIG || rc == IPCL_EINVAL || rc == -EMSGSIZE);
@@ -444,15 +432,13 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (T->server) {
-		const char *url = ipcl_test_server_url(T->server, &srv, err);
+		const char *u = ipcl_test_server_url(T->server, &srv, err);
 
-		if (!url) {
+		if (!u) {
 			fprintf(stderr, "contract %s: no server: %s\n", T->name, err);
 			return 1;
 		}
-		snprintf(url_kv.key, sizeof url_kv.key, "url");
-		snprintf(url_kv.val, sizeof url_kv.val, "%s", url);
-		have_url = 1;
+		snprintf(url, sizeof url, "%s", u);
 	}
 	snprintf(name, sizeof name, "contract.%s", T->name);
 	rc = _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL,

@@ -25,12 +25,10 @@
 
 #define MS 1000000LL
 
-static int tagn;
-
 struct fixture {
 	const struct ipcl_transport *t;
-	struct ipcl_opts o;
-	char tag[64];
+	struct ipcl_test_opts to;
+	struct ipcl_opts *o; /* &to.o */
 	struct ipcl_chan *c;
 	struct ipcl_ep *prod, *cons;
 	char err[IPCL_ERR_MAX];
@@ -56,12 +54,7 @@ static int fx_init(struct fixture *fx, const char *name, size_t size)
 	fx->t = ipcl_transport_find(name);
 	if (!fx->t)
 		return -1;
-	snprintf(fx->tag, sizeof fx->tag, "lim%d-%d", (int)getpid(), tagn++);
-	fx->o.tag = fx->tag;
-	fx->o.msg_size = size;
-	fx->o.producers = 1;
-	fx->o.consumers = 1;
-	fx->o.threads = 1;
+	fx->o = ipcl_test_opts(&fx->to, "lim", NULL, size, 1, NULL);
 	return 0;
 }
 
@@ -70,7 +63,7 @@ static void fx_open(struct fixture *fx)
 {
 	int64_t dl = ipcl_now_ns() + 2000 * MS;
 
-	assert_int_equal(ipcl_chan_create(fx->t, &fx->o, &fx->c, fx->err), 0);
+	assert_int_equal(ipcl_chan_create(fx->t, fx->o, &fx->c, fx->err), 0);
 	assert_int_equal(ipcl_ep_open(fx->c, IPCL_CONSUMER, 0, dl, &fx->cons, fx->err),
 			 0);
 	assert_int_equal(ipcl_ep_open(fx->c, IPCL_PRODUCER, 0, dl, &fx->prod, fx->err),
@@ -123,12 +116,12 @@ static void test_mq_over_limit(void **state)
 
 		if (fx_init(&fx, cases[i].name, 64) || max < 0)
 			continue;
-		fx.o.msg_size = (size_t)max + 1;
-		assert_int_equal(ipcl_chan_create(fx.t, &fx.o, &c, fx.err), IPCL_ETOOBIG);
+		fx.o->msg_size = (size_t)max + 1;
+		assert_int_equal(ipcl_chan_create(fx.t, fx.o, &c, fx.err), IPCL_ETOOBIG);
 		assert_null(c);
 		assert_non_null(strstr(fx.err, cases[i].limit));
-		fx.o.msg_size = (size_t)max; /* the limit itself is fine */
-		assert_int_equal(ipcl_chan_create(fx.t, &fx.o, &c, fx.err), 0);
+		fx.o->msg_size = (size_t)max; /* the limit itself is fine */
+		assert_int_equal(ipcl_chan_create(fx.t, fx.o, &c, fx.err), 0);
 		ipcl_chan_destroy(c);
 	}
 }
@@ -174,12 +167,12 @@ static void test_mq_teardown_from_addr(void **state)
 
 		if (fx_init(&fx, names[i], 64))
 			continue;
-		assert_int_equal(ipcl_chan_create(fx.t, &fx.o, &c, fx.err), 0);
+		assert_int_equal(ipcl_chan_create(fx.t, fx.o, &c, fx.err), 0);
 		snprintf(addr, sizeof addr, "%s", c->addr);
 		ipcl_chan_release(c); /* "crash": no teardown */
-		assert_int_equal(ipcl_chan_attach(fx.t, &fx.o, addr, &a, fx.err), 0);
+		assert_int_equal(ipcl_chan_attach(fx.t, fx.o, addr, &a, fx.err), 0);
 		ipcl_chan_destroy(a);
-		assert_int_equal(ipcl_chan_attach(fx.t, &fx.o, addr, &a, fx.err), 0);
+		assert_int_equal(ipcl_chan_attach(fx.t, fx.o, addr, &a, fx.err), 0);
 		ipcl_chan_destroy(a); /* idempotent */
 		if (i == 0) {
 			assert_int_equal(mq_open(addr, O_RDONLY), -1);
@@ -314,7 +307,7 @@ static void test_signal_unblocked_thread(void **state)
 	assert_int_equal(pipe(ready_pipe), 0);
 	assert_int_equal(pthread_create(&th, NULL, unblocked_main, NULL), 0);
 	assert_int_equal(read(ready_pipe[0], &c, 1), 1); /* its mask is empty now */
-	assert_int_equal(ipcl_chan_create(fx.t, &fx.o, &fx.c, fx.err), 0);
+	assert_int_equal(ipcl_chan_create(fx.t, fx.o, &fx.c, fx.err), 0);
 	assert_int_equal(
 	    ipcl_ep_open(fx.c, IPCL_CONSUMER, 0, ipcl_now_ns() + 1000 * MS, &ep, fx.err),
 	    IPCL_EUNAVAIL);

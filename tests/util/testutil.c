@@ -76,3 +76,32 @@ const char *ipcl_test_server_url(const char *kind, struct ipcl_server *srv, char
 		return NULL;
 	return srv->url;
 }
+
+struct ipcl_opts *ipcl_test_opts(struct ipcl_test_opts *t, const char *prefix,
+				 const char *url, size_t msg_size, int consumers,
+				 const char *const *kv)
+{
+	static int seq;
+	const int max = (int)(sizeof t->kv / sizeof t->kv[0]);
+
+	memset(t, 0, sizeof *t);
+	snprintf(t->tag, sizeof t->tag, "%s%d-%d", prefix, (int)getpid(), ++seq);
+	if (url) {
+		snprintf(t->kv[0].key, sizeof t->kv[0].key, "url");
+		snprintf(t->kv[0].val, sizeof t->kv[0].val, "%s", url);
+		t->o.nkv = 1;
+	}
+	for (int i = 0; kv && kv[i]; i += 2, t->o.nkv++) {
+		assert_true(t->o.nkv < max);
+		assert_non_null(kv[i + 1]);
+		snprintf(t->kv[t->o.nkv].key, sizeof t->kv[0].key, "%s", kv[i]);
+		snprintf(t->kv[t->o.nkv].val, sizeof t->kv[0].val, "%s", kv[i + 1]);
+	}
+	t->o.msg_size = msg_size;
+	t->o.producers = 1;
+	t->o.consumers = consumers;
+	t->o.threads = 1;
+	t->o.tag = t->tag;
+	t->o.kv = t->kv;
+	return &t->o;
+}

@@ -1,7 +1,8 @@
 /*
  * testutil.h - shared helpers for the cmocka tests: what IPC objects and temp
  * dirs exist now (to prove a test left nothing behind), and a broker URL for a
- * transport that needs a server (from the environment, or a throwaway server).
+ * transport that needs a server (from the environment, or a throwaway server),
+ * and the options of one test channel.
  */
 #ifndef IPCL_TESTUTIL_H
 #define IPCL_TESTUTIL_H
@@ -30,5 +31,23 @@ char *ipcl_test_leftovers(char *buf, size_t cap);
  * err set when neither works.
  */
 const char *ipcl_test_server_url(const char *kind, struct ipcl_server *srv, char *err);
+
+/* The options of one channel in a test; o points into kv and tag. */
+struct ipcl_test_opts {
+	struct ipcl_opts o;
+	struct ipcl_kv kv[16];
+	char tag[48];
+};
+
+/*
+ * Fill t for one channel in thread mode: msg_size-byte messages, one producer,
+ * `consumers` consumers, a fresh tag "<prefix><pid>-<n>" (n counts the calls in
+ * this process), option url=<url> first when url is not NULL, then the options
+ * of kv: "name", "value" pairs ending in NULL (kv may be NULL). Fails the test
+ * when kv does not fit. Returns &t->o.
+ */
+struct ipcl_opts *ipcl_test_opts(struct ipcl_test_opts *t, const char *prefix,
+				 const char *url, size_t msg_size, int consumers,
+				 const char *const *kv);
 
 #endif

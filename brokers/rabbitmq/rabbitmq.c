@@ -20,6 +20,9 @@
  * always ack by hand, in batches (basic.ack multiple=1 every ack_batch messages,
  * and on close), with basic.qos prefetch bounding what is unacknowledged.
  *
+ * Limits: 128 MiB a message (RabbitMQ 3.10's default max_message_size, which
+ * cannot be read over AMQP).
+ *
  * Left out: TLS (amqps://), heartbeats (negotiated off: an idle producer never
  * reads), transactions (tx.select), quorum queues and streams, reconnecting.
  * A publish that the server throttles (TCP back-pressure, memory alarm) blocks

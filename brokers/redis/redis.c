@@ -21,6 +21,10 @@
  * its reply, so a message that arrives at the deadline is never dropped. Acks
  * travel in the same write as the next fetch.
  *
+ * Limits: proto-max-bulk-len a message (512 MiB by default, read with CONFIG
+ * GET); a pub/sub subscriber that falls behind is dropped by the server at
+ * client-output-buffer-limit pubsub.
+ *
  * Left out: TLS (rediss://), RESP3, Cluster and Sentinel, reconnecting after
  * the server went away (the error is reported; the harness decides).
  */

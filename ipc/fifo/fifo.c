@@ -216,6 +216,10 @@ static int fifo_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	return 0;
 }
 
+/*
+ * One writev(2) of [u32 length][bytes] (ipcl_stream_send, fdio.h); a finite
+ * deadline poll(2)s for POLLOUT first, IPCL_FOREVER goes straight to writev.
+ */
 static int fifo_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t deadline_ns)
 {
 	struct fifo_ep *fe = ep->state;
@@ -226,6 +230,10 @@ static int fifo_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 	return rc;
 }
 
+/*
+ * read(2) into the framer's buffer, one call for many small messages
+ * (ipcl_stream_recv, fdio.h); a finite deadline poll(2)s for POLLIN first.
+ */
 static int fifo_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		     int64_t deadline_ns)
 {

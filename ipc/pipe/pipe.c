@@ -128,6 +128,10 @@ static int pipe_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	return 0;
 }
 
+/*
+ * One writev(2) of [u32 length][bytes] (ipcl_stream_send, fdio.h); a finite
+ * deadline poll(2)s for POLLOUT first, IPCL_FOREVER goes straight to writev.
+ */
 static int pipe_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t deadline_ns)
 {
 	struct pipe_ep *pe = ep->state;
@@ -138,6 +142,10 @@ static int pipe_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 	return rc;
 }
 
+/*
+ * read(2) into the framer's buffer, one call for many small messages
+ * (ipcl_stream_recv, fdio.h); a finite deadline poll(2)s for POLLIN first.
+ */
 static int pipe_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		     int64_t deadline_ns)
 {

@@ -12,6 +12,9 @@
  * method, Echo. Blocking with a deadline is uv_run(UV_RUN_ONCE) in a loop with
  * a uv_timer that ends the wait.
  *
+ * Limits: a payload of at most 16 MiB each way (RPC_MAX_PAYLOAD), up to 4 MiB
+ * queued in libuv before a send waits, `inflight` calls outstanding.
+ *
  * Left out: an IDL compiler (section 1 is what one would generate), payload
  * marshalling (the payload is the harness's opaque bytes), several clients per
  * server, cancellation, authentication.

@@ -22,6 +22,10 @@
  * the last one stopped. Waiting is per run: spin, block (futex) or hybrid (spin
  * for spin_ns, then block; no spin when the peer was last seen on our CPU).
  *
+ * Limits: the ring is a power of two from 4 KiB to 1 GiB (option ring, 4 MiB by
+ * default); the largest message is a little under the ring (SHM_MAX_MSG); the
+ * segment counts against /dev/shm (tmpfs, half of RAM by default).
+ *
  * Left out: several producers or consumers (that needs a CAS on the position),
  * zero-copy send/receive into the ring, detecting a dead peer (a consumer whose
  * producer died without close() waits until its deadline), huge pages.

@@ -8,6 +8,9 @@
  * The consumer accept(2)s one connection on it, the producer connect(2)s, and
  * then messages travel as [u32 length][bytes] with writev/read (see fdio.h).
  * Uses socket, bind, listen, accept4, connect, poll, setsockopt/getsockopt.
+ * Limits: none on the message (u32 length prefix); how much is in flight is
+ * bounded by SO_SNDBUF/SO_RCVBUF (net.core.wmem_max/rmem_max, tcp_wmem/rmem),
+ * which probe() reports. A unix socket path is at most 107 bytes.
  * Left out: several producers or consumers per channel, MSG_ZEROCOPY, and
  * MSG_NOSIGNAL (fdio writes with writev; the harness ignores SIGPIPE, so a
  * vanished peer shows up as -EPIPE).
@@ -530,6 +533,10 @@ static int stream_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	return 0;
 }
 
+/*
+ * One writev(2) of [u32 length][bytes] (ipcl_stream_send, fdio.h); a finite
+ * deadline poll(2)s for POLLOUT first, IPCL_FOREVER goes straight to writev.
+ */
 static int stream_send(struct ipcl_ep *ep, const void *msg, size_t len,
 		       int64_t deadline_ns)
 {
@@ -542,6 +549,10 @@ static int stream_send(struct ipcl_ep *ep, const void *msg, size_t len,
 	return rc;
 }
 
+/*
+ * read(2) into the framer's buffer, one call for many small messages
+ * (ipcl_stream_recv, fdio.h); a finite deadline poll(2)s for POLLIN first.
+ */
 static int stream_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		       int64_t deadline_ns)
 {

@@ -8,9 +8,15 @@
  * own (i: ".../z<i>" or the i-th tcp port) and each endpoint of the other side
  * connects to all of them, so N producers and M consumers need no proxy. The
  * consumers bind for PUSH/PULL and REQ/REP, the producers for PUB/SUB (see
- * struct zmqt_pattern). Left out: CURVE security, multipart messages,
- * zero-copy zmq_msg_init_data, ROUTER/DEALER, proxies, and ZMQ_XPUB_NODROP
- * (pub/sub here drops at the high-water mark, as zmq does by default).
+ * struct zmqt_pattern).
+ *
+ * Limits: ZMQ_MAXMSGSIZE (-1, none, by default), the high-water mark in
+ * messages (option hwm, 1000), at most 64 binding endpoints, an ipc:// path of
+ * at most 107 bytes.
+ *
+ * Left out: CURVE security, multipart messages, zero-copy zmq_msg_init_data,
+ * ROUTER/DEALER, proxies, and ZMQ_XPUB_NODROP (pub/sub here drops at the
+ * high-water mark, as zmq does by default).
  * Static helpers are named zmqt_* because libzmq owns the zmq_ prefix.
  */
 #define _GNU_SOURCE

@@ -27,6 +27,7 @@
 #include "engine/registry.h"
 #include "report/report.h"
 #include "engine/record.h"
+#include "engine/roles.h"
 #include "engine/run.h"
 
 #define EXIT_USAGE 2

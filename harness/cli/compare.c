@@ -29,6 +29,7 @@
 #include "engine/parse.h"
 #include "engine/registry.h"
 #include "report/report.h"
+#include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/run.h"
 #include <ipclab/server.h>

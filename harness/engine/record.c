@@ -1,6 +1,8 @@
 /*
- * results.c - turn a finished run's board into one JSON record (jansson).
- * Figures only come from the board: nothing here measures.
+ * record.c - turn a finished run's board into one JSON record (jansson), with
+ * the environment (uname, /proc/cpuinfo, sysfs) and the JSON-lines append.
+ * Figures only come from the board, read through board.h's accessors: nothing
+ * here measures, and the fault object is inject.c's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/registry.h"
+#include "engine/board.h"
+#include "engine/frame.h"
 #include "engine/record.h"
+#include "engine/registry.h"
 #include <ipclab/server.h>
 
 static const char *const cap_names[] = {
@@ -195,7 +199,7 @@ static json_t *fact_value(const char *v)
 	return json_string(v);
 }
 
-static json_t *result_params(const struct ipcl_runcfg *c, const void *board)
+static json_t *result_params(const struct ipcl_runcfg *c, const struct ipcl_board *board)
 {
 	json_t *p = json_object(), *o = json_object();
 
@@ -256,22 +260,25 @@ static json_t *result_cpu(uint64_t msgs, int64_t user, int64_t sys)
 			 (double)(user + sys) / (double)msgs, "msgs", (json_int_t)msgs);
 }
 
-json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transport *t,
-			   const struct ipcl_probe *probe, const void *board,
-			   const char *error)
+/* What the roles' slots add up to, for the record's figures. */
+struct record_sums {
+	struct ipcl_hist lat, oneway, lag;
+	struct ipcl_verify v;
+	uint64_t sent, measured, bytes, lost_rtt, sent_measured;
+	int64_t t_first, t_last, send_last;
+	int64_t cpu[2][2]; /* [sender, receiver][user, sys] ns */
+	uint64_t cpu_msgs[2];
+	const char *role_err; /* the first role's error, or NULL */
+};
+
+/* schema, version, time, transport, pattern, params, limits, env. */
+static void record_head(json_t *rec, const struct ipcl_runcfg *c,
+			const struct ipcl_transport *t, const struct ipcl_probe *probe,
+			const struct ipcl_board *board)
 {
-	json_t *rec = json_object(), *lim = json_object(), *roles = json_array();
+	json_t *lim = json_object();
 	char when[32];
 	time_t now = time(NULL);
-	struct ipcl_hist lat, oneway, lag;
-	struct ipcl_verify v = {0};
-	uint64_t sent = 0, unique = 0, expected, measured = 0, bytes = 0, lost_rtt = 0;
-	uint64_t sent_measured = 0;
-	int64_t t_first = INT64_MAX, t_last = 0, send_last = 0;
-	int64_t cpu[2][2] = {{0, 0}, {0, 0}};
-	uint64_t cpu_msgs[2] = {0, 0};
-	const char *role_err = NULL;
-	int nroles = board ? ipcl_board_roles(board) : 0;
 
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	json_object_set_new(rec, "schema", json_string(IPCL_SCHEMA));
@@ -286,14 +293,60 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		json_object_set_new(lim, probe->kv[i].key, fact_value(probe->kv[i].val));
 	json_object_set_new(rec, "limits", lim);
 	json_object_set_new(rec, "env", ipcl_env_json());
+}
 
-	ipcl_hist_init(&lat);
-	ipcl_hist_init(&oneway);
-	ipcl_hist_init(&lag);
+/* Add one role's slot to the sums. */
+static void record_add(const struct ipcl_runcfg *c, const struct ipcl_slot_view *s,
+		       struct record_sums *m)
+{
+	int side = s->sender ? 0 : 1;
+
+	m->v.delivered += s->v.delivered;
+	m->v.duplicated += s->v.duplicated;
+	m->v.reordered += s->v.reordered;
+	m->v.corrupt += s->v.corrupt;
+	m->v.beyond += s->v.beyond;
+	m->lost_rtt += s->lost_rtt;
+	m->cpu[side][0] += s->cpu_user_ns;
+	m->cpu[side][1] += s->cpu_sys_ns;
+	m->cpu_msgs[side] += s->msgs;
+	if (c->pattern == IPCL_PINGPONG) {
+		m->sent += s->msgs;
+		if (s->sender) {
+			ipcl_hist_merge(&m->lat, s->lat);
+			m->measured = s->measured;
+			m->t_first = s->t_first;
+			m->t_last = s->t_last;
+		} else {
+			ipcl_hist_merge(&m->oneway, s->lat);
+		}
+	} else if (s->sender) {
+		m->sent += s->msgs;
+		m->sent_measured += s->measured;
+		if (s->t_first && s->t_first < m->t_first)
+			m->t_first = s->t_first;
+		if (s->t_last > m->send_last)
+			m->send_last = s->t_last;
+		ipcl_hist_merge(&m->lag, s->lag);
+	} else {
+		ipcl_hist_merge(&m->lat, s->lat);
+		m->measured += s->measured;
+		m->bytes += s->bytes;
+		if (s->t_last > m->t_last)
+			m->t_last = s->t_last;
+	}
+}
+
+/* The "roles" array (one object per slot), summing the slots into m. */
+static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board *board,
+			    struct record_sums *m)
+{
+	json_t *roles = json_array();
+	int nroles = board ? ipcl_board_roles(board) : 0;
+
 	for (int i = 0; i < nroles; i++) {
 		struct ipcl_slot_view s;
 		json_t *r;
-		int side;
 
 		ipcl_board_slot(board, i, &s);
 		r = json_pack("{s:s,s:i,s:I}", "kind", s.kind, "index", s.index, "msgs",
@@ -302,76 +355,46 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 			json_object_set_new(r, "cpu", json_integer(s.cpu));
 		if (s.rc) {
 			json_object_set_new(r, "error", json_string(s.err));
-			if (!role_err)
-				role_err = s.err;
+			if (!m->role_err)
+				m->role_err = s.err;
 		}
 		json_array_append_new(roles, r);
-		v.delivered += s.v.delivered;
-		v.duplicated += s.v.duplicated;
-		v.reordered += s.v.reordered;
-		v.corrupt += s.v.corrupt;
-		v.beyond += s.v.beyond;
-		lost_rtt += s.lost_rtt;
-		side = s.sender ? 0 : 1;
-		cpu[side][0] += s.cpu_user_ns;
-		cpu[side][1] += s.cpu_sys_ns;
-		cpu_msgs[side] += s.msgs;
-		if (c->pattern == IPCL_PINGPONG) {
-			sent += s.msgs;
-			if (s.sender) {
-				ipcl_hist_merge(&lat, s.lat);
-				measured = s.measured;
-				t_first = s.t_first;
-				t_last = s.t_last;
-			} else {
-				ipcl_hist_merge(&oneway, s.lat);
-			}
-		} else if (s.sender) {
-			sent += s.msgs;
-			sent_measured += s.measured;
-			if (s.t_first && s.t_first < t_first)
-				t_first = s.t_first;
-			if (s.t_last > send_last)
-				send_last = s.t_last;
-			ipcl_hist_merge(&lag, s.lag);
-		} else {
-			ipcl_hist_merge(&lat, s.lat);
-			measured += s.measured;
-			bytes += s.bytes;
-			if (s.t_last > t_last)
-				t_last = s.t_last;
-		}
+		record_add(c, &s, m);
 	}
-	json_object_set_new(rec, "roles", roles);
-	if (!error && role_err)
-		error = role_err;
-	json_object_set_new(rec, "status", json_string(error ? "error" : "ok"));
-	if (error)
-		json_object_set_new(rec, "error", json_string(error));
-	if (!board)
-		return rec;
+	return roles;
+}
+
+/* "verify": sent, expected, delivered, unique, lost, duplicated, reordered, corrupt. */
+static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
+			  const struct ipcl_board *board, const struct record_sums *m)
+{
+	uint64_t unique = 0, expected = m->sent;
 
 	for (int i = 0; i < ipcl_board_sets(board); i++)
 		unique += ipcl_board_unique(board, i);
-	expected = sent;
 	if (c->pattern != IPCL_PINGPONG && ipcl_board_fanout(board))
-		expected = sent * (uint64_t)c->consumers;
+		expected = m->sent * (uint64_t)c->consumers;
 	json_object_set_new(
 	    rec, "verify",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)sent,
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)m->sent,
 		      "expected", (json_int_t)expected, "delivered",
-		      (json_int_t)v.delivered, "unique", (json_int_t)unique, "lost",
+		      (json_int_t)m->v.delivered, "unique", (json_int_t)unique, "lost",
 		      (json_int_t)(expected > unique ? expected - unique : 0),
-		      "duplicated", (json_int_t)v.duplicated, "reordered",
-		      (json_int_t)v.reordered, "corrupt",
-		      (json_int_t)(v.corrupt + v.beyond)));
-	if (lost_rtt)
+		      "duplicated", (json_int_t)m->v.duplicated, "reordered",
+		      (json_int_t)m->v.reordered, "corrupt",
+		      (json_int_t)(m->v.corrupt + m->v.beyond)));
+	if (m->lost_rtt)
 		json_object_set_new(json_object_get(rec, "verify"),
 				    "timed_out_round_trips",
-				    json_integer((json_int_t)lost_rtt));
+				    json_integer((json_int_t)m->lost_rtt));
+}
 
-	if (lat.count) {
-		json_t *l = ipcl_hist_json(&lat, 1);
+/* "latency", "one_way", "schedule_lag", "throughput" and "cpu". */
+static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
+			   const struct ipcl_board *board, const struct record_sums *m)
+{
+	if (m->lat.count) {
+		json_t *l = ipcl_hist_json(&m->lat, 1);
 
 		json_object_set_new(
 		    l, "kind",
@@ -380,32 +403,56 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 			json_object_set_new(l, "from", json_string("intended send time"));
 		json_object_set_new(rec, "latency", l);
 	}
-	if (oneway.count)
-		json_object_set_new(rec, "one_way", ipcl_hist_json(&oneway, 0));
-	if (c->pattern == IPCL_RATE && lag.count)
-		json_object_set_new(rec, "schedule_lag", ipcl_hist_json(&lag, 0));
-	if (measured && t_last > t_first && t_first != INT64_MAX) {
-		double el = (double)(t_last - t_first) / 1e9;
+	if (m->oneway.count)
+		json_object_set_new(rec, "one_way", ipcl_hist_json(&m->oneway, 0));
+	if (c->pattern == IPCL_RATE && m->lag.count)
+		json_object_set_new(rec, "schedule_lag", ipcl_hist_json(&m->lag, 0));
+	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX) {
+		double el = (double)(m->t_last - m->t_first) / 1e9;
 		size_t size = ipcl_board_msg_size(board);
 
 		json_object_set_new(
 		    rec, "throughput",
-		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)measured,
-			      "elapsed_s", el, "msgs_per_s", (double)measured / el,
-			      "mb_per_s", (double)measured * (double)size / el / 1e6));
+		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)m->measured,
+			      "elapsed_s", el, "msgs_per_s", (double)m->measured / el,
+			      "mb_per_s", (double)m->measured * (double)size / el / 1e6));
 		/* What the producers managed on their own, flushes included. */
-		if (c->pattern == IPCL_STREAM && sent_measured && send_last > t_first)
+		if (c->pattern == IPCL_STREAM && m->sent_measured &&
+		    m->send_last > m->t_first)
 			json_object_set_new(
 			    json_object_get(rec, "throughput"), "producer_msgs_per_s",
-			    json_real((double)sent_measured /
-				      ((double)(send_last - t_first) / 1e9)));
+			    json_real((double)m->sent_measured /
+				      ((double)(m->send_last - m->t_first) / 1e9)));
 	}
 	json_object_set_new(
 	    rec, "cpu",
 	    json_pack("{s:o,s:o,s:s}", "sender",
-		      result_cpu(cpu_msgs[0], cpu[0][0], cpu[0][1]), "receiver",
-		      result_cpu(cpu_msgs[1], cpu[1][0], cpu[1][1]), "clock",
+		      result_cpu(m->cpu_msgs[0], m->cpu[0][0], m->cpu[0][1]), "receiver",
+		      result_cpu(m->cpu_msgs[1], m->cpu[1][0], m->cpu[1][1]), "clock",
 		      c->threads ? "per-thread rusage" : "per-process rusage"));
+}
+
+json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transport *t,
+			   const struct ipcl_probe *probe, const struct ipcl_board *board,
+			   const char *error)
+{
+	json_t *rec = json_object();
+	struct record_sums m = {.t_first = INT64_MAX};
+
+	record_head(rec, c, t, probe, board);
+	ipcl_hist_init(&m.lat);
+	ipcl_hist_init(&m.oneway);
+	ipcl_hist_init(&m.lag);
+	json_object_set_new(rec, "roles", record_roles(c, board, &m));
+	if (!error && m.role_err)
+		error = m.role_err;
+	json_object_set_new(rec, "status", json_string(error ? "error" : "ok"));
+	if (error)
+		json_object_set_new(rec, "error", json_string(error));
+	if (!board)
+		return rec;
+	record_verify(rec, c, board, &m);
+	record_figures(rec, c, board, &m);
 	return rec;
 }
 

@@ -1,43 +1,27 @@
 /*
- * results.h - the result record of a run as JSON (jansson), the environment it
- * ran in, and the JSON-lines file it is appended to. docs/results.md is the
- * schema.
+ * record.h - the result record of a run as JSON (jansson), built from the
+ * board once every role has ended; the environment it ran in; and the
+ * JSON-lines file it is appended to. docs/results.md is the schema. Nothing
+ * here measures or runs anything.
  */
-#ifndef IPCLAB_RESULTS_H
-#define IPCLAB_RESULTS_H
+#ifndef IPCLAB_RECORD_H
+#define IPCLAB_RECORD_H
 
 #include <stdint.h>
 
 #include <jansson.h>
 
-#include "engine/frame.h"
+#include "engine/config.h"
 #include "engine/histogram.h"
-#include "engine/run.h"
+#include <ipclab/transport.h>
 
 #define IPCL_SCHEMA "ipclab.result/1"
 
-/* A role's slot on the runner's board, as the result code reads it. */
-struct ipcl_slot_view {
-	const char *kind; /* producer, consumer, pinger, echoer */
-	int sender, index, cpu, rc;
-	const char *err;
-	uint64_t msgs, measured, bytes, lost_rtt;
-	struct ipcl_verify v;
-	int64_t t_first, t_last, cpu_user_ns, cpu_sys_ns;
-	const struct ipcl_hist *lat, *lag;
-};
-
-int ipcl_board_roles(const void *board);
-int ipcl_board_mini(const void *board);
-int ipcl_board_sets(const void *board);
-int ipcl_board_fanout(const void *board);
-size_t ipcl_board_msg_size(const void *board);
-void ipcl_board_slot(const void *board, int i, struct ipcl_slot_view *v);
-uint64_t ipcl_board_unique(const void *board, int set);
+struct ipcl_board; /* board.h: only record.c reads it */
 
 /* Build the record; board is NULL when the run failed before it had one. */
 json_t *ipcl_result_record(const struct ipcl_runcfg *cfg, const struct ipcl_transport *t,
-			   const struct ipcl_probe *probe, const void *board,
+			   const struct ipcl_probe *probe, const struct ipcl_board *board,
 			   const char *error);
 
 /* 1 when the record failed or lost/duplicated/corrupted data (unless expected). */

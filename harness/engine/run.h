@@ -1,89 +1,15 @@
 /*
- * runner.h - one measured run: set up the channel(s), start the roles as
- * processes (fork+exec; fork only for related-only transports) or threads, drive
- * a pattern, verify every message, and return the result record as JSON.
+ * run.h - one measured run: check the configuration, set up the channel(s),
+ * start the roles as processes (fork+exec; fork only for related-only
+ * transports) or threads, wait for them under a watchdog, and return the result
+ * record as JSON. The configuration itself is config.h; the roles are roles.h.
  */
-#ifndef IPCLAB_RUNNER_H
-#define IPCLAB_RUNNER_H
-
-#include <stddef.h>
-#include <stdint.h>
+#ifndef IPCLAB_RUN_H
+#define IPCLAB_RUN_H
 
 #include <jansson.h>
 
-#include <ipclab/transport.h>
-
-#define IPCL_MAX_ROLES 16
-#define IPCL_MAX_KV    16
-
-enum ipcl_pattern {
-	IPCL_PINGPONG = 0, /* round trip, one message in flight */
-	IPCL_STREAM = 1,   /* as fast as it goes */
-	IPCL_RATE = 2,     /* open loop at a fixed rate */
-};
-
-enum ipcl_placement {
-	IPCL_PLACE_NONE = 0,  /* unpinned: the scheduler decides */
-	IPCL_PLACE_SAME = 1,  /* every role on one CPU */
-	IPCL_PLACE_SPLIT = 2, /* roles spread over the allowed CPUs */
-	IPCL_PLACE_LIST = 3,  /* --cpus: role i on cpus[i % ncpus] */
-};
-
-/*
- * Fault scenarios (--fault): one injected event per run, described by the
- * record's "fault" object (docs/faults.md). The kills need process mode.
- */
-enum ipcl_fault {
-	IPCL_FAULT_NONE = 0,
-	IPCL_FAULT_STALL = 1,         /* the first consumer sleeps stall_ns once */
-	IPCL_FAULT_KILL_CONSUMER = 2, /* the first consumer dies holding a message,
-					 a fresh one is started in its place */
-	IPCL_FAULT_KILL_PRODUCER = 3, /* the first producer dies after fault_at sends */
-	IPCL_FAULT_OVERSIZE = 4,      /* one message of max_msg + 1 bytes mid-stream */
-};
-
-struct ipcl_runcfg {
-	char transport[48];
-	enum ipcl_pattern pattern;
-	size_t size;         /* bytes per message, harness header included */
-	uint64_t count;      /* measured messages per producer (0: use duration) */
-	int64_t duration_ns; /* measured time (0: use count) */
-	uint64_t warmup;     /* messages per producer before measuring */
-	double rate;         /* rate pattern: messages per second, all producers */
-	int producers, consumers;
-	int threads; /* roles as threads of this process */
-	enum ipcl_placement placement;
-	int ncpus;
-	int cpus[IPCL_MAX_ROLES];
-	int expect_loss;    /* loss is expected: do not fail the run for it */
-	int64_t timeout_ns; /* watchdog: the whole run is stopped after this */
-	int64_t open_timeout_ns;
-	int64_t idle_ns; /* a consumer of a lossy channel stops after this silence */
-	enum ipcl_fault fault;
-	uint64_t fault_at; /* messages the victim has handled when the event comes */
-	int64_t stall_ns;  /* IPCL_FAULT_STALL: how long the consumer sleeps */
-	int progress;      /* progress line on stderr */
-	int nkv;
-	struct ipcl_kv kv[IPCL_MAX_KV];
-};
-
-/* Defaults for everything not given. */
-void ipcl_runcfg_init(struct ipcl_runcfg *c);
-
-const char *ipcl_pattern_name(enum ipcl_pattern p);
-const char *ipcl_placement_name(enum ipcl_placement p);
-
-/* The pattern named s ("pingpong", "stream", "rate"), or -1. */
-int ipcl_pattern_from_name(const char *s);
-
-/* The placement named s ("none", "same", "split"; "list" is --cpus), or -1. */
-int ipcl_placement_from_name(const char *s);
-
-/* "stall", "kill-consumer", "kill-producer", "oversize" ("none" for none). */
-const char *ipcl_fault_name(enum ipcl_fault f);
-
-/* The scenario named s, or -1 when there is none by that name. */
-int ipcl_fault_from_name(const char *s);
+#include "engine/config.h"
 
 /*
  * Check cfg against the transport (capabilities, limits from probe()). Returns
@@ -99,8 +25,5 @@ int ipcl_run_check(const struct ipcl_runcfg *cfg, char *err);
  * with err set.
  */
 json_t *ipcl_run(const struct ipcl_runcfg *cfg, int *failed, char *err);
-
-/* Entry of an exec'd role process: `ipclab __role FD SLOT`. Returns exit status. */
-int ipcl_role_exec(int board_fd, int slot);
 
 #endif

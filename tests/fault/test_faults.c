@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/registry.h"
+#include "engine/roles.h"
 #include "engine/run.h"
 #include <testutil.h>
 

@@ -1,0 +1,35 @@
+/*
+ * charts.h - the report's charts, drawn by gnuplot (SVG terminal): latency
+ * percentile spectrum of pingpong and rate per size, stream throughput by
+ * message size, stream CPU per message per size. Each chart is written to
+ * DIR/NAME.svg and kept in memory for the HTML page.
+ */
+#ifndef IPCLAB_REPORT_CHARTS_H
+#define IPCLAB_REPORT_CHARTS_H
+
+#include "report/summary.h"
+
+#define IPCL_REPORT_MAX_CHARTS 64
+
+struct ipcl_report_chart {
+	char file[96], title[160];
+	char *svg; /* gnuplot's output without the XML prolog */
+};
+
+struct ipcl_report_charts {
+	struct ipcl_report_chart ch[IPCL_REPORT_MAX_CHARTS];
+	int nch;
+	const char *note; /* why there are no charts, or NULL */
+};
+
+/*
+ * Draws every chart of rows into dir and c (zeroed by the caller). Never
+ * fails: a chart gnuplot cannot draw is left out, and with no gnuplot on PATH
+ * c->note says so. Prints one line to stderr only when its temporary directory
+ * cannot be removed.
+ */
+void ipcl_report_charts(struct ipcl_report_charts *c, const struct ipcl_report_rows *rows,
+			const char *dir);
+void ipcl_report_charts_free(struct ipcl_report_charts *c);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * html.h - the HTML pieces of the self-contained report.html: page head and
+ * tail (inline CSS), headings, paragraphs, tables and figures with inline
+ * SVG. Every string goes through ipcl_html_text, the one HTML escape. stdio
+ * only.
+ */
+#ifndef IPCLAB_REPORT_HTML_H
+#define IPCLAB_REPORT_HTML_H
+
+#include <stdio.h>
+
+/* Writes s as HTML text or a double-quoted attribute value: < > & " become
+ * character references. */
+void ipcl_html_text(FILE *f, const char *s);
+
+/* The page up to <body> (charset, title, style sheet), and its end. */
+void ipcl_html_begin(FILE *f);
+void ipcl_html_end(FILE *f);
+
+/* <hN>text</hN> (level 1..6). */
+void ipcl_html_heading(FILE *f, int level, const char *text);
+/* <p>text</p> */
+void ipcl_html_para(FILE *f, const char *text);
+/* <table>, class "text" when every column is text (left-aligned). */
+void ipcl_html_table_begin(FILE *f, int text_table);
+/* One row of n cells, <th> when head; cls, if not NULL, is the row's class. */
+void ipcl_html_row(FILE *f, int head, const char *cls, int n, const char **cells);
+void ipcl_html_table_end(FILE *f);
+/*
+ * <figure> with svg inline and caption under it. svg is gnuplot's output
+ * (from "<svg" on) and goes in as it is: gnuplot writes the text of titles,
+ * keys and tics as SVG text with < and & escaped.
+ */
+void ipcl_html_figure(FILE *f, const char *svg, const char *caption);
+
+#endif

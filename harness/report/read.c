@@ -1,0 +1,283 @@
+/*
+ * read.c - JSON-lines result files into report records: getline + jansson
+ * (json_loads per line), the figures pulled out by name, the grouping key and
+ * the records' environments. Leaves out: any schema check beyond "an object
+ * with a transport and a pattern" (missing figures read as NaN), and writing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "report/read.h"
+
+double ipcl_report_num(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+long long ipcl_report_int(json_t *o, const char *a, const char *b)
+{
+	double d = ipcl_report_num(o, a, b);
+
+	return isnan(d) ? 0 : (long long)d;
+}
+
+const char *ipcl_report_str(json_t *o, const char *a, const char *b, const char *def)
+{
+	json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+/*
+ * The run's set-up as one label, so that only like runs are reduced to one
+ * median: the mode, and where not the default the placement, the number of
+ * producers and consumers and the transport options ("thread, split, 2x2,
+ * wait=spin"). "process" alone for a default run. The target rate of a rate
+ * run is not part of it: compare derives it from each transport's measured
+ * capacity, so it differs between result sets that are meant to be compared.
+ */
+static void read_setup(struct ipcl_report_rec *r, json_t *j)
+{
+	json_t *p = json_object_get(j, "params"), *o = json_object_get(p, "options"), *v;
+	const char *pl = ipcl_report_str(p, "placement", NULL, "none"), *k;
+	long long np = ipcl_report_int(p, "producers", NULL),
+		  nc = ipcl_report_int(p, "consumers", NULL);
+	size_t n;
+
+	n = (size_t)snprintf(r->setup, sizeof r->setup, "%s",
+			     ipcl_report_str(p, "mode", NULL, "process"));
+	if (strcmp(pl, "none") != 0 && n < sizeof r->setup)
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %s", pl);
+	if ((np > 1 || nc > 1) && n < sizeof r->setup)
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %lldx%lld",
+				      np, nc);
+	json_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "url") == 0 || !json_is_string(v) || n >= sizeof r->setup)
+			continue;
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %s=%s", k,
+				      json_string_value(v));
+	}
+}
+
+static void read_fill(struct ipcl_report_rec *r, json_t *j, int idx)
+{
+	json_t *lat = json_object_get(j, "latency"), *cpu = json_object_get(j, "cpu");
+
+	r->j = j;
+	r->idx = idx;
+	r->transport = ipcl_report_str(j, "transport", NULL, "?");
+	r->pattern = ipcl_report_str(j, "pattern", NULL, "?");
+	read_setup(r, j);
+	r->status = ipcl_report_str(j, "status", NULL, "?");
+	r->size = ipcl_report_int(j, "params", "size");
+	r->count = ipcl_report_int(j, "latency", "count");
+	r->p50 = ipcl_report_num(j, "latency", "p50");
+	r->p90 = ipcl_report_num(j, "latency", "p90");
+	r->p99 = ipcl_report_num(j, "latency", "p99");
+	r->p999 = ipcl_report_num(j, "latency", "p99_9");
+	r->max = ipcl_report_num(j, "latency", "max");
+	r->msgs_s = ipcl_report_num(j, "throughput", "msgs_per_s");
+	r->mb_s = ipcl_report_num(j, "throughput", "mb_per_s");
+	r->cpu_rx = ipcl_report_num(cpu, "receiver", "total_ns_per_msg");
+	r->cpu_tx = ipcl_report_num(cpu, "sender", "total_ns_per_msg");
+	r->cpu = r->cpu_rx + r->cpu_tx;
+	r->rate = ipcl_report_num(j, "params", "rate");
+	r->sent = ipcl_report_int(j, "verify", "sent");
+	r->lost = ipcl_report_int(j, "verify", "lost");
+	r->dup = ipcl_report_int(j, "verify", "duplicated");
+	r->reord = ipcl_report_int(j, "verify", "reordered");
+	r->corrupt = ipcl_report_int(j, "verify", "corrupt");
+	r->spectrum = json_object_get(lat, "spectrum");
+	if (!json_is_array(r->spectrum))
+		r->spectrum = NULL;
+}
+
+/* Takes j into set: a fault run into set->fault, any other into set->r.
+ * Returns 0, or -1 (out of memory; j is released). */
+static int read_add(struct ipcl_report_set *set, json_t *j)
+{
+	if (json_is_object(json_object_get(j, "fault"))) {
+		json_t **nf = realloc(set->fault, sizeof *nf * (size_t)(set->nfault + 1));
+
+		if (!nf)
+			goto fail;
+		set->fault = nf;
+		set->fault[set->nfault++] = j;
+	} else {
+		struct ipcl_report_rec *nr =
+		    realloc(set->r, sizeof *nr * (size_t)(set->nr + 1));
+
+		if (!nr)
+			goto fail;
+		set->r = nr;
+		read_fill(&set->r[set->nr], j, set->nr);
+		set->nr++;
+	}
+	return 0;
+fail:
+	json_decref(j);
+	return -1;
+}
+
+int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, n, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_error_t jerr;
+		json_t *j;
+
+		lineno++;
+		if (strspn(line, " \t\r\n") == (size_t)len)
+			continue;
+		j = json_loads(line, 0, &jerr);
+		if (!j || !json_is_object(j) ||
+		    !json_is_string(json_object_get(j, "transport")) ||
+		    !json_is_string(json_object_get(j, "pattern"))) {
+			snprintf(err, n, "%s:%ld: not a result record (%s)", path, lineno,
+				 j ? "no transport or pattern" : jerr.text);
+			json_decref(j);
+			rc = -1;
+			goto out;
+		}
+		if (read_add(set, j)) {
+			snprintf(err, n, "out of memory");
+			rc = -1;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, n, "cannot read '%s': %s", path, strerror(errno));
+		rc = -1;
+	}
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+void ipcl_report_set_free(struct ipcl_report_set *set)
+{
+	for (int i = 0; i < set->nr; i++)
+		json_decref(set->r[i].j);
+	for (int i = 0; i < set->nfault; i++)
+		json_decref(set->fault[i]);
+	free(set->r);
+	free(set->fault);
+}
+
+int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y)
+{
+	int c = strcmp(x->pattern, y->pattern);
+
+	if (!c)
+		c = (x->size > y->size) - (x->size < y->size);
+	if (!c)
+		c = strcmp(x->transport, y->transport);
+	if (!c)
+		c = strcmp(x->setup, y->setup);
+	return c;
+}
+
+static int read_cmp_rec(const void *a, const void *b)
+{
+	const struct ipcl_report_rec *x = a, *y = b;
+	int c = ipcl_report_key_cmp(x, y);
+
+	return c ? c : x->idx - y->idx;
+}
+
+void ipcl_report_sort(struct ipcl_report_set *set)
+{
+	qsort(set->r, (size_t)set->nr, sizeof *set->r, read_cmp_rec);
+}
+
+/* The environment of j as "kernel \x1f CPU \x1f cores \x1f libraries" in a
+ * new string, or NULL (out of memory). */
+static char *read_env_key(json_t *j)
+{
+	json_t *env = json_object_get(j, "env"), *libs, *v;
+	char *s = NULL, *l = NULL;
+	const char *k;
+	size_t ll = 0;
+	FILE *m = open_memstream(&l, &ll);
+
+	if (!m)
+		return NULL;
+	libs = json_object_get(env, "libraries");
+	json_object_foreach(libs, k, v)
+	{
+		fprintf(m, "%s%s %s", ftell(m) ? ", " : "", k,
+			json_is_string(v) ? json_string_value(v) : "?");
+	}
+	if (fclose(m)) {
+		free(l);
+		return NULL;
+	}
+	if (asprintf(&s, "%s\x1f%s\x1f%lld\x1f%s",
+		     ipcl_report_str(env, "kernel", NULL, "?"),
+		     ipcl_report_str(env, "cpu_model", NULL, "?"),
+		     ipcl_report_int(env, "cores_online", NULL), l ? l : "") < 0)
+		s = NULL;
+	free(l);
+	return s;
+}
+
+int ipcl_report_env_keys(const struct ipcl_report_set *set, char ***keys, int **cnt)
+{
+	char **seen = calloc((size_t)set->nr + 1, sizeof *seen);
+	int *n = calloc((size_t)set->nr + 1, sizeof *n);
+	int ns = 0;
+
+	if (!seen || !n)
+		goto fail;
+	for (int i = 0; i < set->nr; i++) {
+		char *s = read_env_key(set->r[i].j);
+		int j;
+
+		if (!s)
+			goto fail;
+		for (j = 0; j < ns && strcmp(seen[j], s); j++)
+			;
+		if (j < ns)
+			free(s);
+		else
+			seen[ns++] = s;
+		n[j]++;
+	}
+	*keys = seen;
+	*cnt = n;
+	return ns;
+fail:
+	ipcl_report_env_free(seen, n, ns);
+	return -1;
+}
+
+void ipcl_report_env_free(char **keys, int *cnt, int n)
+{
+	for (int j = 0; j < n; j++)
+		free(keys[j]);
+	free(keys);
+	free(cnt);
+}

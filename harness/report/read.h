@@ -1,0 +1,70 @@
+/*
+ * read.h - the report's input: JSON-lines result files (docs/results.md) read
+ * into records with the figures the report shows pulled out, the key that
+ * groups like runs, and the records' environments. jansson only; nothing here
+ * writes output.
+ */
+#ifndef IPCLAB_REPORT_READ_H
+#define IPCLAB_REPORT_READ_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* One result record. Strings point into j and live as long as it does; a
+ * figure the record lacks is NaN (counts: 0). */
+struct ipcl_report_rec {
+	json_t *j;
+	int idx; /* its place in the input, which keeps the sort stable */
+	const char *transport, *pattern, *status;
+	char setup[160]; /* mode plus whatever else makes runs incomparable */
+	long long size, count;
+	double p50, p90, p99, p999, max, msgs_s, mb_s;
+	double cpu_rx, cpu_tx, cpu; /* ns/msg: receiver, sender, their sum */
+	double rate;                /* params.rate: the target msgs/s of a rate run */
+	long long sent, lost, dup, reord, corrupt;
+	json_t *spectrum; /* latency.spectrum, or NULL */
+};
+
+/* The records of one or more files: measured runs in r, fault runs (records
+ * with a "fault" object, which make the failure matrix) in fault. */
+struct ipcl_report_set {
+	struct ipcl_report_rec *r;
+	int nr;
+	json_t **fault;
+	int nfault;
+};
+
+/*
+ * Appends every record of path to set. Returns 0, or -1 with one line in err
+ * (n bytes): "cannot read 'PATH': ...", "PATH:LINE: not a result record (...)"
+ * or "out of memory". Records read before the error stay in set.
+ */
+int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, size_t n);
+
+/* Releases every record of set (the struct itself is the caller's). */
+void ipcl_report_set_free(struct ipcl_report_set *set);
+
+/* Orders records by the grouping key: pattern, size, transport, set-up. Records
+ * that compare equal are runs of one point of a summary. */
+int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y);
+
+/* Sorts set->r by the grouping key, runs of one key in input order. */
+void ipcl_report_sort(struct ipcl_report_set *set);
+
+/* o.a (or o.a.b when b is not NULL) as a number (NaN), an integer (0) or a
+ * string (def) when it is missing or of another type. */
+double ipcl_report_num(json_t *o, const char *a, const char *b);
+long long ipcl_report_int(json_t *o, const char *a, const char *b);
+const char *ipcl_report_str(json_t *o, const char *a, const char *b, const char *def);
+
+/*
+ * The distinct environments of set's records: *keys gets each as "kernel \x1f
+ * CPU \x1f cores \x1f libraries", *cnt how many records share it. Returns how
+ * many, or -1 (out of memory; nothing to free then). Free with
+ * ipcl_report_env_free.
+ */
+int ipcl_report_env_keys(const struct ipcl_report_set *set, char ***keys, int **cnt);
+void ipcl_report_env_free(char **keys, int *cnt, int n);
+
+#endif

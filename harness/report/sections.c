@@ -1,0 +1,309 @@
+/*
+ * sections.c - the tables of the report: what each column holds and in which
+ * order, from summary rows (summary.h) and fault runs (faultcell.h). No output
+ * format of its own: every piece goes through doc.h. Leaves out: the change
+ * against a baseline (baseline.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/faultcell.h"
+#include "report/sections.h"
+
+void ipcl_report_env(struct ipcl_doc *d, const struct ipcl_report_set *set)
+{
+	static const char *head[] = {"kernel", "CPU", "cores", "libraries", "records"};
+	char **keys;
+	int *cnt, ns;
+
+	ipcl_doc_heading(d, 2, "Environment");
+	ns = ipcl_report_env_keys(set, &keys, &cnt);
+	if (ns < 0)
+		return;
+	ipcl_doc_table_begin(d, 5, head);
+	for (int j = 0; j < ns; j++) {
+		const char *c[5];
+		char n[16], *p = keys[j];
+
+		for (int k = 0; k < 4; k++) {
+			c[k] = p;
+			p = strchr(p, '\x1f');
+			if (p)
+				*p++ = 0;
+			else
+				p = (char *)"";
+		}
+		snprintf(n, sizeof n, "%d", cnt[j]);
+		c[4] = n;
+		ipcl_doc_row(d, NULL, 5, c);
+	}
+	ipcl_doc_table_end(d);
+	ipcl_report_env_free(keys, cnt, ns);
+}
+
+enum { SUM_NCOL = 15, SUM_MSGS = 9 };
+
+/* One row of a summary table; with rate, the target rate goes in before the
+ * achieved msgs/s. */
+static void sections_summary_row(struct ipcl_doc *d, const struct ipcl_report_row *G,
+				 int rate)
+{
+	const struct ipcl_report_rec *r = G->runs, *m = G->mid;
+	char b[SUM_NCOL + 1][48];
+	const char *c[SUM_NCOL + 1];
+
+	snprintf(b[1], 48, "%lld", r->size);
+	snprintf(b[3], 48, "%d%s", G->n, G->failed ? " (failed)" : "");
+	ipcl_report_fmt_us(b[4], 48, G->p50.med);
+	if (G->p50.n)
+		snprintf(b[5], 48, "%.2f..%.2f", G->p50.min / 1000, G->p50.max / 1000);
+	else
+		snprintf(b[5], 48, "-");
+	ipcl_report_fmt_us(b[6], 48, G->p99.med);
+	ipcl_report_fmt_us(b[7], 48, m->p999);
+	ipcl_report_fmt_us(b[8], 48, m->max);
+	ipcl_report_fmt_f(b[9], 48, 0, G->msgs_s.med);
+	ipcl_report_fmt_f(b[10], 48, 2, m->mb_s);
+	ipcl_report_fmt_f(b[11], 48, 0, m->cpu_rx);
+	snprintf(b[12], 48, "%lld", G->lost);
+	snprintf(b[13], 48, "%lld", G->dup);
+	ipcl_report_fmt_f(b[14], 48, 0, m->cpu_tx);
+	ipcl_report_fmt_rate(b[15], 48, &G->rate);
+	for (int k = 0, i = 0; k < SUM_NCOL; k++) {
+		if (rate && k == SUM_MSGS)
+			c[i++] = b[15];
+		c[i++] = k == 0 ? r->transport : k == 2 ? r->setup : b[k];
+	}
+	ipcl_doc_row(d, NULL, SUM_NCOL + rate, c);
+}
+
+void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
+{
+	static const char *head[] = {"transport", "size",       "mode",
+				     "runs",      "p50 (us)",   "p50 min..max (us)",
+				     "p99 (us)",  "p99.9 (us)", "max (us)",
+				     "msgs/s",    "MB/s",       "CPU/msg receiver (ns)",
+				     "lost",      "duplicated", "CPU/msg sender (ns)"};
+
+	for (int a = 0, e; a < rows->ng; a = e) {
+		int rate = !strcmp(rows->g[a].runs->pattern, "rate");
+		const char *h[SUM_NCOL + 1];
+		char t[64];
+
+		e = ipcl_report_block(rows, a, 0);
+		snprintf(t, sizeof t, "Summary: %s", rows->g[a].runs->pattern);
+		ipcl_doc_heading(d, 2, t);
+		for (int k = 0, i = 0; k < SUM_NCOL; k++) {
+			if (rate && k == SUM_MSGS)
+				h[i++] = "target msgs/s";
+			h[i++] = rate && k == SUM_MSGS ? "achieved msgs/s" : head[k];
+		}
+		ipcl_doc_table_begin(d, SUM_NCOL + rate, h);
+		for (int g = a; g < e; g++)
+			sections_summary_row(d, &rows->g[g], rate);
+		ipcl_doc_table_end(d);
+	}
+}
+
+/* The rows [a, b) with figure d above 0, best first, into ord; returns how
+ * many (insertion sort: equal figures keep their order). */
+static int sections_rank(const struct ipcl_report_rows *rows, int a, int b,
+			 const struct ipcl_report_figdef *d, int *ord)
+{
+	int n = 0;
+
+	for (int g = a; g < b; g++) {
+		double v = ipcl_report_rowfig(&rows->g[g], d)->med;
+		int k;
+
+		if (isnan(v) || v <= 0)
+			continue;
+		for (k = n; k > 0; k--) {
+			double w = ipcl_report_rowfig(&rows->g[ord[k - 1]], d)->med;
+
+			if (d->higher_better ? w >= v : w <= v)
+				break;
+			ord[k] = ord[k - 1];
+		}
+		ord[k] = g;
+		n++;
+	}
+	return n;
+}
+
+void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
+{
+	static const char *head[] = {"rank", "transport", "mode", "metric", "x fastest"};
+	int *ord = calloc((size_t)rows->ng + 1, sizeof *ord);
+
+	ipcl_doc_heading(d, 2, "Ranking");
+	if (!ord)
+		return;
+	for (int a = 0, b; a < rows->ng; a = b) {
+		const struct ipcl_report_rec *ra = rows->g[a].runs;
+		const struct ipcl_report_figdef *fd[IPCL_REPORT_MAX_FIGS], *f;
+		int n;
+		char t[128];
+
+		ipcl_report_figs(ra->pattern, fd);
+		f = fd[0];
+		b = ipcl_report_block(rows, a, 1);
+		n = sections_rank(rows, a, b, f, ord);
+		snprintf(t, sizeof t, "%s, %lld B (by median %s%s)", ra->pattern,
+			 ra->size, f->name, strcmp(f->unit, "us") ? "" : " latency");
+		ipcl_doc_heading(d, 3, t);
+		ipcl_doc_table_begin(d, 5, head);
+		for (int i = 0; i < n; i++) {
+			const struct ipcl_report_row *G = &rows->g[ord[i]];
+			double v = ipcl_report_rowfig(G, f)->med,
+			       best = ipcl_report_rowfig(&rows->g[ord[0]], f)->med;
+			char b0[16], b3[48], b4[32], num[40];
+			const char *c[5] = {b0, G->runs->transport, G->runs->setup, b3,
+					    b4};
+
+			snprintf(b0, sizeof b0, "%d", i + 1);
+			snprintf(b3, sizeof b3, "%s %s",
+				 ipcl_report_fmt_fig(num, sizeof num, f, v), f->unit);
+			snprintf(b4, sizeof b4, "%.2f",
+				 f->higher_better ? best / v : v / best);
+			ipcl_doc_row(d, NULL, 5, c);
+		}
+		ipcl_doc_table_end(d);
+	}
+	free(ord);
+}
+
+void ipcl_report_verify(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
+{
+	static const char *head[] = {"pattern",    "transport", "size",   "mode",
+				     "runs",       "failed",    "sent",   "lost",
+				     "duplicated", "reordered", "corrupt"};
+
+	ipcl_doc_heading(d, 2, "Verification (sums over runs)");
+	ipcl_doc_table_begin(d, 11, head);
+	for (int g = 0; g < rows->ng; g++) {
+		const struct ipcl_report_row *G = &rows->g[g];
+		const struct ipcl_report_rec *r = G->runs;
+		char b[8][32];
+		const char *c[11] = {r->pattern, r->transport, b[0], r->setup, b[1], b[2],
+				     b[3],       b[4],         b[5], b[6],     b[7]};
+
+		snprintf(b[0], 32, "%lld", r->size);
+		snprintf(b[1], 32, "%d", G->n);
+		snprintf(b[2], 32, "%d", G->failed);
+		snprintf(b[3], 32, "%lld", G->sent);
+		snprintf(b[4], 32, "%lld", G->lost);
+		snprintf(b[5], 32, "%lld", G->dup);
+		snprintf(b[6], 32, "%lld", G->reord);
+		snprintf(b[7], 32, "%lld", G->corrupt);
+		ipcl_doc_row(d, NULL, 11, c);
+	}
+	ipcl_doc_table_end(d);
+}
+
+void ipcl_report_chart_section(struct ipcl_doc *d, const struct ipcl_report_charts *c)
+{
+	ipcl_doc_heading(d, 2, "Charts");
+	if (c->note)
+		ipcl_doc_para(d, c->note);
+	for (int i = 0; i < c->nch; i++)
+		ipcl_doc_figure(d, c->ch[i].title, c->ch[i].file, c->ch[i].svg);
+}
+
+/* ---- the failure matrix ---------------------------------------------------- */
+
+enum { FM_MAX_SC = 16, FM_MAX_TR = 256 };
+
+/* The scenario and the transport of fault run j. */
+static const char *fm_scenario(json_t *j)
+{
+	return ipcl_report_str(json_object_get(j, "fault"), "scenario", NULL, "?");
+}
+
+static const char *fm_transport(json_t *j)
+{
+	return ipcl_report_str(j, "transport", NULL, "?");
+}
+
+/* The columns (scenarios: kill-consumer, kill-producer, stall, oversize, then
+ * any other in input order) and rows (transports) of the matrix. */
+static void fm_axes(const struct ipcl_report_set *set, const char **sc, int *nsc,
+		    const char **tr, int *ntr)
+{
+	static const char *const known[] = {"kill-consumer", "kill-producer", "stall",
+					    "oversize"};
+
+	*nsc = *ntr = 0;
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < set->nfault; i++)
+			if (!strcmp(fm_scenario(set->fault[i]), known[k])) {
+				sc[(*nsc)++] = known[k];
+				break;
+			}
+	for (int i = 0; i < set->nfault; i++) {
+		const char *s = fm_scenario(set->fault[i]),
+			   *t = fm_transport(set->fault[i]);
+		int k;
+
+		for (k = 0; k < *nsc && strcmp(sc[k], s); k++)
+			;
+		if (k == *nsc && *nsc < FM_MAX_SC)
+			sc[(*nsc)++] = s;
+		for (k = 0; k < *ntr && strcmp(tr[k], t); k++)
+			;
+		if (k == *ntr && *ntr < FM_MAX_TR)
+			tr[(*ntr)++] = t;
+	}
+}
+
+/*
+ * The failure matrix: a row per transport, a column per fault scenario that
+ * was run, the cell of the last run of each pair. Nothing without fault runs.
+ */
+void ipcl_report_faults(struct ipcl_doc *d, const struct ipcl_report_set *set)
+{
+	const char *sc[FM_MAX_SC], *tr[FM_MAX_TR], *head[FM_MAX_SC + 1];
+	int nsc, ntr;
+
+	if (!set->nfault)
+		return;
+	fm_axes(set, sc, &nsc, tr, &ntr);
+	ipcl_doc_heading(d, 2, "Failure matrix");
+	ipcl_doc_para(
+	    d, "One stream run per transport and fault scenario (ipclab faults; "
+	       "docs/faults.md): kill-consumer kills the consumer mid-stream and "
+	       "starts a new one (recovery time: kill to its first message); "
+	       "kill-producer kills the producer (how and when the consumer "
+	       "stopped); stall makes the consumer sleep (did the producer block, "
+	       "drop or fail?); oversize sends one message over the limit (refused "
+	       "or damaged?). Each cell: messages lost / duplicated, what happened, "
+	       "and the delivery guarantee observed in that run: lost 0 and dup 0 is "
+	       "effectively-once, dup > 0 at-least-once, lost > 0 at-most-once. One "
+	       "run each: some outcomes are races and can differ between runs. "
+	       "\"-\": not run (e.g. oversize where there is no size limit).");
+	head[0] = "transport";
+	for (int k = 0; k < nsc; k++)
+		head[k + 1] = sc[k];
+	d->text_table = 1;
+	ipcl_doc_table_begin(d, nsc + 1, head);
+	for (int t = 0; t < ntr; t++) {
+		char cell[FM_MAX_SC][200];
+		const char *c[FM_MAX_SC + 1];
+
+		c[0] = tr[t];
+		for (int k = 0; k < nsc; k++) {
+			snprintf(cell[k], sizeof cell[k], "-");
+			for (int i = 0; i < set->nfault; i++)
+				if (!strcmp(fm_transport(set->fault[i]), tr[t]) &&
+				    !strcmp(fm_scenario(set->fault[i]), sc[k]))
+					ipcl_fault_cell(set->fault[i], cell[k],
+							sizeof cell[k]);
+			c[k + 1] = cell[k];
+		}
+		ipcl_doc_row(d, NULL, nsc + 1, c);
+	}
+	ipcl_doc_table_end(d);
+	d->text_table = 0;
+}

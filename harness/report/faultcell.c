@@ -7,17 +7,25 @@
 
 #include "report/faultcell.h"
 
+/* The string at key of o, or "?" when it is missing or not a string (a
+ * record from a file may lack anything). */
+static const char *fault_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "?";
+}
+
 void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 {
 	const json_t *f = json_object_get(rec, "fault");
-	const char *sc = json_string_value(json_object_get(f, "scenario"));
-	const char *out = json_string_value(json_object_get(f, "outcome"));
+	const char *sc = fault_str(f, "scenario");
+	const char *out = fault_str(f, "outcome");
 	const json_t *ms = NULL;
 	char what[IPCL_FAULT_CELL_MAX / 2];
 
 	if (!f) {
-		snprintf(cell, n, "error: %.60s",
-			 json_string_value(json_object_get(rec, "error")));
+		snprintf(cell, n, "error: %.60s", fault_str(rec, "error"));
 		return;
 	}
 	if (!strcmp(sc, "kill-consumer") && !strcmp(out, "restarted"))
@@ -31,5 +39,5 @@ void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 	snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
 		 (long long)json_integer_value(json_object_get(f, "lost")),
 		 (long long)json_integer_value(json_object_get(f, "duplicated")), what,
-		 json_string_value(json_object_get(f, "guarantee")));
+		 fault_str(f, "guarantee"));
 }

@@ -210,7 +210,8 @@ static int read_cmp_rec(const void *a, const void *b)
 
 void ipcl_report_sort(struct ipcl_report_set *set)
 {
-	qsort(set->r, (size_t)set->nr, sizeof *set->r, read_cmp_rec);
+	if (set->nr > 1)
+		qsort(set->r, (size_t)set->nr, sizeof *set->r, read_cmp_rec);
 }
 
 /* The environment of j as "kernel \x1f CPU \x1f cores \x1f libraries" in a

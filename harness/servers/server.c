@@ -472,14 +472,14 @@ void ipcl_server_stop(struct ipcl_server *s)
 	s->pid = 0;
 	server_kill(s->aux_pid, SIGTERM);
 	s->aux_pid = 0;
-	if (s->dir[0]) {
+	if (s->dir[0] && ipcl_server_dir_ok(s->dir)) {
 		/* Backends and helpers the server left: whatever runs in its dir. */
 		ipcl_servers_stop_dir(s->dir, k ? k->stop_signal : SIGTERM);
 		if (k && k->cleanup)
 			k->cleanup(s);
 		ipcl_servers_remove_dir(s->dir);
-		s->dir[0] = 0;
 	}
+	s->dir[0] = 0;
 	/* The watchdog finds nothing left: release it and reap it. */
 	if (s->watch_wfd > 0) {
 		ssize_t w = write(s->watch_wfd, "x", 1);

@@ -351,7 +351,8 @@ static void test_launcher(void **state)
 		fail_msg("start: %s", err);
 	assert_true(s.pid > 0);
 	assert_true(s.port > 0 && s.port != 6379);
-	assert_non_null(strstr(s.url, "redis://127.0.0.1:"));
+	assert_non_null(strstr(s.url, "redis://:")); /* a password, always */
+	assert_non_null(strstr(s.url, "@127.0.0.1:"));
 	assert_true(s.version[0] >= '1' && s.version[0] <= '9');
 	assert_int_equal(stat(s.dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);

@@ -67,9 +67,9 @@ static void redact_keywords(const char *in, char *out, size_t cap, int uri)
 			continue;
 		}
 		j++;
-		redact_put(out, cap, &len, in + i, j - i);
 		while (!uri && (in[j] == ' ' || in[j] == '\t'))
 			j++;
+		redact_put(out, cap, &len, in + i, j - i);
 		if (!uri && in[j] == '\'') { /* quoted: up to an unescaped quote */
 			for (j++; in[j] && in[j] != '\''; j++)
 				if (in[j] == '\\' && in[j + 1])

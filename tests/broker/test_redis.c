@@ -175,11 +175,14 @@ static void test_round_trip(void **state)
 static void test_unix_socket(void **state)
 {
 	const struct ipcl_transport *t = need((const char *)*state);
-	char u[256];
+	char u[300];
+	const char *auth = srv.url + strlen("redis://"), *at = strrchr(auth, '@');
 
 	if (!srv.dir[0])
 		skip();
-	snprintf(u, sizeof u, "redis+unix://%s/redis.sock", srv.dir);
+	/* The same password as the TCP URL: redis+unix://:SECRET@/dir/redis.sock */
+	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis.sock",
+		 at ? (int)(at + 1 - auth) : 0, auth, srv.dir);
 	round_trip(t, u, NULL, NULL);
 }
 

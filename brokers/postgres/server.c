@@ -4,10 +4,19 @@
  * fork/execv, setgroups/setresgid/setresuid (initdb and postgres refuse to run as
  * root, so a root caller runs them as the `postgres` user), poll/waitpid.
  *
+ * Authentication: scram-sha-256 for every connection, local and TCP, with a
+ * random per-instance password (ipcl_server_secret) that initdb reads from a
+ * 0600 --pwfile removed right after; pg_hba.conf has no trust line. The URL
+ * carries the password: postgresql://postgres:SECRET@127.0.0.1:P/postgres.
+ * Layout: the dir stays ours (0700, 0711 when root so the postgres user can
+ * traverse it); data/ and sock/ inside it belong to the server's user.
+ *
  * Readiness is a real protocol exchange without libpq (this file builds without
- * it): a v3 StartupMessage as user postgres must be answered by AuthenticationOk
- * ('R', trust) and ReadyForQuery ('Z'). ipcl_server_stop() sends SIGINT (fast
- * shutdown) to s->pid, which is the postmaster itself, not a wrapper.
+ * it): a v3 StartupMessage as user postgres must be answered by a SASL
+ * authentication request naming SCRAM-SHA-256: the server got past "starting
+ * up" (57P03 comes before authentication) and it refuses to trust. No password
+ * is sent. ipcl_server_stop() sends SIGINT (fast shutdown) to s->pid, which is
+ * the postmaster itself, not a wrapper.
  * Left out: pg_ctl, TLS, any tuning beyond the durability defaults spelled out.
  */
 #define _GNU_SOURCE
@@ -219,7 +228,7 @@ static const char *pgsrv_errfield(const unsigned char *body, size_t len, char co
 
 /*
  * The v3 start-up exchange on a connected socket: StartupMessage as user and
- * database postgres; expect AuthenticationOk then ReadyForQuery. Returns 0 when
+ * database postgres; expect a SCRAM-SHA-256 SASL request. Returns 0 when
  * the server is ready, 1 when it answered "starting up" (57P03, try again), or a
  * negative error with why set.
  */
@@ -228,7 +237,7 @@ static int pgsrv_handshake(int fd, int64_t deadline_ns, char *why, size_t cap)
 	static const char params[] = "user\0" PGSRV_USER "\0database\0postgres\0";
 	unsigned char msg[8 + sizeof params], hdr[5], body[8192];
 	struct iovec iov;
-	int authok = 0, rc;
+	int rc;
 
 	pgsrv_put32(msg, sizeof msg); /* params' own NUL is the list's terminator */
 	pgsrv_put32(msg + 4, 3u << 16);
@@ -258,15 +267,15 @@ static int pgsrv_handshake(int fd, int64_t deadline_ns, char *why, size_t cap)
 		len -= 4;
 		switch (hdr[0]) {
 		case 'R':
-			if (len < 4 || pgsrv_be32(body) != 0) {
-				snprintf(why, cap,
-					 "server wants authentication method %u, "
-					 "not trust",
-					 len < 4 ? 0u : pgsrv_be32(body));
-				return IPCL_EBROKER;
-			}
-			authok = 1;
-			break;
+			/* 10 = AuthenticationSASL, mechanisms as NUL-ended strings */
+			if (len >= 4 && pgsrv_be32(body) == 10 &&
+			    memmem(body + 4, len - 4, "SCRAM-SHA-256", 13))
+				return 0;
+			snprintf(why, cap,
+				 "server wants authentication method %u, not "
+				 "SCRAM-SHA-256 (trust would let anyone in)",
+				 len < 4 ? 0u : pgsrv_be32(body));
+			return IPCL_EBROKER;
 		case 'E':
 			if (strcmp(pgsrv_errfield(body, len, 'C'), "57P03") == 0)
 				return 1;
@@ -275,12 +284,8 @@ static int pgsrv_handshake(int fd, int64_t deadline_ns, char *why, size_t cap)
 				 pgsrv_errfield(body, len, 'M'));
 			return IPCL_EBROKER;
 		case 'Z':
-			if (!authok) {
-				snprintf(why, cap,
-					 "ReadyForQuery before AuthenticationOk");
-				return IPCL_EPROTO;
-			}
-			return 0;
+			snprintf(why, cap, "ReadyForQuery without authentication");
+			return IPCL_EPROTO;
 		case 'S': /* ParameterStatus */
 		case 'K': /* BackendKeyData */
 		case 'N': /* NoticeResponse */
@@ -315,7 +320,7 @@ static int pgsrv_ready(struct ipcl_server *s, int64_t deadline_ns, char *why, si
 	char sock[160];
 	int rc, status;
 
-	snprintf(sock, sizeof sock, "%s/.s.PGSQL.%d", s->dir, s->port);
+	snprintf(sock, sizeof sock, "%s/sock/.s.PGSQL.%d", s->dir, s->port);
 	for (;;) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
@@ -414,8 +419,6 @@ static void pgsrv_log_tail(const char *log, const char *prefix, char *err)
 	}
 }
 
-void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
-
 /*
  * A postmaster that was killed (SIGKILL) leaves its small System V segment
  * behind (`ipcs -m`); a clean shutdown removes it together with
@@ -425,7 +428,7 @@ void ipcl_postgres_server_cleanup(const struct ipcl_server *s);
  * (line 1) created it. Call after the postmaster has exited, before the dir
  * is removed. Waits at most 2 s.
  */
-void ipcl_postgres_server_cleanup(const struct ipcl_server *s)
+static void pgsrv_cleanup(const struct ipcl_server *s)
 {
 	char path[160], line[256];
 	long pid = 0, key = 0;
@@ -460,16 +463,51 @@ void ipcl_postgres_server_cleanup(const struct ipcl_server *s)
 	}
 }
 
-int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
+/* mkdir dir/name 0700 for the server's user; 0 or -errno with why set. */
+static int pgsrv_subdir(const struct ipcl_server *s, const struct pgsrv_user *u,
+			const char *name, char *path, size_t cap, char *why, size_t wcap)
+{
+	snprintf(path, cap, "%s/%s", s->dir, name);
+	if (mkdir(path, 0700) < 0 || (u->drop && chown(path, u->uid, u->gid) < 0)) {
+		snprintf(why, wcap, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* The password file initdb reads (0600, the server user's), then removed. */
+static int pgsrv_pwfile(const struct ipcl_server *s, const struct pgsrv_user *u,
+			const char *secret, char *path, size_t cap, char *why,
+			size_t wcap)
+{
+	size_t len = strlen(secret);
+	int fd, rc = 0;
+
+	snprintf(path, cap, "%s/sock/pwfile", s->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		rc = -errno;
+	else if (write(fd, secret, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		rc = -EIO;
+	else if (u->drop && fchown(fd, u->uid, u->gid) < 0)
+		rc = -errno;
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = -errno;
+	if (rc)
+		snprintf(why, wcap, "%s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* Start initdb + postgres in s->dir (made by the caller); see the top. */
+static int pgsrv_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
 {
 	char bindir[256], exe[2][320], data[160], log[160], opt_dir[160], port_s[16];
-	char why[IPCL_ERR_MAX - 64] = "", msg[IPCL_ERR_MAX];
+	char why[IPCL_ERR_MAX - 64] = "", msg[IPCL_ERR_MAX], pwfile[200] = "", pwopt[220],
+				secret[40] = "";
 	struct pgsrv_user u;
 	int logfd = -1, rc, status;
 	pid_t pid;
 
-	memset(s, 0, sizeof *s);
-	snprintf(s->kind, sizeof s->kind, "postgres");
 	log[0] = 0;
 	rc = pgsrv_bindir(bindir, sizeof bindir, err);
 	if (rc)
@@ -481,19 +519,26 @@ int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 	snprintf(exe[1], sizeof exe[1], "%s/postgres", bindir);
 	pgsrv_version(bindir, s->version, sizeof s->version);
 
-	rc = ipcl_private_dir(s->dir, sizeof s->dir, "pg", err);
+	rc = ipcl_server_secret(secret, sizeof secret, 16);
 	if (rc) {
-		s->dir[0] = 0;
-		return rc;
-	}
-	/* The postgres user must enter the dir (0700) to reach data/ and the socket. */
-	if (u.drop && chown(s->dir, u.uid, u.gid) < 0) {
-		rc = -errno;
-		snprintf(why, sizeof why, "chown %s to %s: %s", s->dir, PGSRV_USER,
-			 strerror(errno));
+		snprintf(why, sizeof why, "getrandom: %s", strerror(-rc));
 		goto fail;
 	}
-	snprintf(data, sizeof data, "%s/data", s->dir);
+	/* The dir stays ours; the postgres user may traverse it to its subdirs. */
+	if (u.drop && chmod(s->dir, 0711) < 0) {
+		rc = -errno;
+		snprintf(why, sizeof why, "chmod %s: %s", s->dir, strerror(errno));
+		goto fail;
+	}
+	rc = pgsrv_subdir(s, &u, "data", data, sizeof data, why, sizeof why);
+	if (!rc)
+		rc =
+		    pgsrv_subdir(s, &u, "sock", opt_dir, sizeof opt_dir, why, sizeof why);
+	if (!rc)
+		rc = pgsrv_pwfile(s, &u, secret, pwfile, sizeof pwfile, why, sizeof why);
+	if (rc)
+		goto fail;
+	snprintf(pwopt, sizeof pwopt, "--pwfile=%s", pwfile);
 	snprintf(log, sizeof log, "%s/log", s->dir);
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0) {
@@ -503,8 +548,8 @@ int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 	}
 
 	char *initdb_argv[] = {exe[0],      "-D",
-			       data,        "-A",
-			       "trust",     "-U",
+			       data,        "--auth=scram-sha-256",
+			       pwopt,       "-U",
 			       PGSRV_USER,  "-E",
 			       "UTF8",      "--locale=C.UTF-8",
 			       "--no-sync", "--no-instructions",
@@ -516,6 +561,7 @@ int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 		goto fail;
 	}
 	rc = pgsrv_wait(pid, &status, deadline_ns);
+	unlink(pwfile);
 	if (rc) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -530,7 +576,6 @@ int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 		goto fail;
 	}
 
-	snprintf(opt_dir, sizeof opt_dir, "%s", s->dir);
 	for (int attempt = 0; attempt < PGSRV_TRIES; attempt++) {
 		s->port = ipcl_free_port();
 		if (!s->port) {
@@ -580,10 +625,14 @@ int ipcl_postgres_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 	if (rc)
 		goto fail;
 	close(logfd);
-	snprintf(s->url, sizeof s->url, "postgresql://%s@127.0.0.1:%d/postgres",
-		 PGSRV_USER, s->port);
+	snprintf(s->url, sizeof s->url, "postgresql://%s:%s@127.0.0.1:%d/postgres",
+		 PGSRV_USER, secret, s->port);
+	explicit_bzero(secret, sizeof secret);
 	return 0;
 fail:
+	explicit_bzero(secret, sizeof secret);
+	if (pwfile[0])
+		unlink(pwfile);
 	if (logfd >= 0)
 		close(logfd);
 	snprintf(msg, sizeof msg, "postgres server in %.60s: %.170s", s->dir, why);
@@ -597,7 +646,16 @@ fail:
 			waitpid(pid, NULL, 0);
 		}
 	}
-	ipcl_postgres_server_cleanup(s);
-	ipcl_server_stop(s); /* removes the dir */
-	return rc ? rc : IPCL_EUNAVAIL;
+	pgsrv_cleanup(s);
+	return rc ? rc : IPCL_EUNAVAIL; /* the caller removes the dir */
 }
+
+const struct ipcl_server_kind ipcl_server_postgres = {
+    .name = "postgres",
+    .url_env = "IPCLAB_PG_URL",
+    .scheme = "postgresql://",
+    .dir_tag = "pg",
+    .stop_signal = SIGINT, /* fast shutdown */
+    .start = pgsrv_start,
+    .cleanup = pgsrv_cleanup,
+};

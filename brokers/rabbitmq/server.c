@@ -6,6 +6,11 @@
  * temp dir. Readiness is a real AMQP exchange: the protocol header, answered by
  * a Connection.Start frame whose server properties give the version.
  *
+ * Authentication: the node is created with a user of its own, `ipcl`, whose
+ * password is a random per-instance secret (ipcl_server_secret), given as
+ * default_user/default_pass in the 0600 rabbitmq.conf: the guest user is never
+ * created. The URL carries it: amqp://ipcl:SECRET@127.0.0.1:P/.
+ *
  * Uses fork(2) + execve(2) with an environment built from scratch (no inherited
  * RABBITMQ_* or ERL_* variable can point the node at a system instance), and a
  * plain socket for the readiness check. Leaves out TLS, clustering and plugins
@@ -402,24 +407,6 @@ static int rabbitmq_ports(int port[3])
 	return 0;
 }
 
-static int rabbitmq_make_dir(struct ipcl_server *s)
-{
-	const char *tmp = getenv("TMPDIR");
-	char tmpl[sizeof s->dir];
-
-	if (!tmp || !tmp[0] || strlen(tmp) > 40)
-		tmp = "/tmp";
-	/*
-	 * No creator pid in the name: `ipclab clean` leaves such dirs alone, and a
-	 * node may outlive its creator on purpose (`ipclab brokers up`).
-	 */
-	snprintf(tmpl, sizeof tmpl, "%s/ipcl-rmq-XXXXXX", tmp);
-	if (!mkdtemp(tmpl))
-		return -errno;
-	snprintf(s->dir, sizeof s->dir, "%s", tmpl);
-	return 0;
-}
-
 /* Stop what was started and remove the dir, keeping err (set by the caller). */
 static int rabbitmq_fail(struct ipcl_server *s, int rc)
 {
@@ -430,20 +417,19 @@ static int rabbitmq_fail(struct ipcl_server *s, int rc)
 	return rc;
 }
 
-int ipcl_rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
+static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
 {
 	static const char *const epmd_paths[] = {"/usr/bin/epmd",
 						 "/usr/lib/erlang/bin/epmd"};
 	struct rabbitmq_exec *ex = NULL, *rx = NULL;
-	char node[64], tail[160], how[48];
+	char node[64], tail[160], how[48], secret[40], conf[256];
 	char eport_s[16], pidbuf[24], *logpath = NULL;
 	int port[3], outfd = -1, rc, status = 0;
 	const char *epmd = NULL;
 	int64_t epmd_deadline;
 
-	snprintf(s->kind, sizeof s->kind, "rabbitmq");
 	s->pid = s->aux_pid = 0;
-	s->dir[0] = 0;
+	secret[0] = 0;
 	for (size_t i = 0; i < sizeof epmd_paths / sizeof epmd_paths[0]; i++)
 		if (!epmd && access(epmd_paths[i], X_OK) == 0)
 			epmd = epmd_paths[i];
@@ -459,10 +445,9 @@ int ipcl_rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 		rc = ipcl_seterr(err, -ENOMEM, "rabbitmq: out of memory");
 		goto out;
 	}
-	rc = rabbitmq_make_dir(s);
+	rc = ipcl_server_secret(secret, sizeof secret, 16);
 	if (rc) {
-		ipcl_seterr(err, rc, "rabbitmq: mkdtemp in %s: %s",
-			    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-rc));
+		ipcl_seterr(err, rc, "rabbitmq: getrandom: %s", strerror(-rc));
 		goto out;
 	}
 	rc = rabbitmq_ports(port);
@@ -476,12 +461,17 @@ int ipcl_rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 
 	/* The node's files: no plugins, a loopback-only config, no env overrides. */
 	rc = rabbitmq_write_file(s->dir, "enabled_plugins", "[].\n");
+	snprintf(conf, sizeof conf,
+		 "# ipclab throwaway node (brokers/rabbitmq/server.c)\n"
+		 "log.console = false\n"
+		 "log.file.level = info\n"
+		 "default_user = ipcl\n"
+		 "default_pass = %s\n"
+		 "default_user_tags.administrator = true\n",
+		 secret);
 	if (!rc)
-		rc = rabbitmq_write_file(
-		    s->dir, "rabbitmq.conf",
-		    "# ipclab throwaway node (brokers/rabbitmq/server.c)\n"
-		    "log.console = false\n"
-		    "log.file.level = info\n");
+		rc = rabbitmq_write_file(s->dir, "rabbitmq.conf", conf);
+	explicit_bzero(conf, sizeof conf);
 	if (!rc)
 		rc = rabbitmq_write_file(s->dir, "rabbitmq-env.conf", "");
 	snprintf(logpath, 200, "%s/conf.d", s->dir); /* empty: no system conf.d */
@@ -632,7 +622,7 @@ int ipcl_rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, char 
 		nanosleep(&(struct timespec){0, RABBITMQ_POLL_NS}, NULL);
 	}
 	s->port = port[1];
-	snprintf(s->url, sizeof s->url, "amqp://guest:guest@%s:%d/", RABBITMQ_HOST,
+	snprintf(s->url, sizeof s->url, "amqp://ipcl:%s@%s:%d/", secret, RABBITMQ_HOST,
 		 port[1]);
 	rc = 0;
 	goto out;
@@ -641,6 +631,7 @@ envfail:
 	ipcl_seterr(err, rc, "rabbitmq: environment too long for %s", s->dir);
 	rc = rabbitmq_fail(s, rc);
 out:
+	explicit_bzero(secret, sizeof secret);
 	if (outfd >= 0)
 		close(outfd);
 	free(logpath);
@@ -648,3 +639,12 @@ out:
 	free(rx);
 	return rc;
 }
+
+const struct ipcl_server_kind ipcl_server_rabbitmq = {
+    .name = "rabbitmq",
+    .url_env = "IPCLAB_AMQP_URL",
+    .scheme = "amqp://",
+    .dir_tag = "rmq",
+    .stop_signal = SIGTERM,
+    .start = rabbitmq_server_start,
+};

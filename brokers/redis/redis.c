@@ -1464,14 +1464,6 @@ static void redis_teardown(struct ipcl_chan *c)
 	redis_disconnect(&k);
 }
 
-/*
- * harness/servers/server.c names the launchers only weakly, and a weak reference
- * does not pull an object out of a static library: this strong one keeps
- * brokers/redis/server.c in every binary that has these transports.
- */
-__attribute__((used)) static int (*const redis_launcher)(
-    struct ipcl_server *, int64_t, char *) = ipcl_redis_server_start;
-
 #define REDIS_TRANSPORT(sym, tname, tsummary, tcaps, tprobe)                  \
 	const struct ipcl_transport sym = {                                   \
 	    .name = tname,                                                    \

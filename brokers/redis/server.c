@@ -11,13 +11,14 @@
  * retried on another port. The durability axis comes from the environment:
  * IPCLAB_REDIS_AOF=off (default) | no | everysec | always turns on AOF with
  * that appendfsync policy. ipcl_server_stop() stops it by PID (SIGTERM).
- * Left out: TLS, passwords (the server is private to this user: loopback and
- * a 0700 socket), replicas.
+ * Every instance requires a random password (requirepass, from getrandom via
+ * ipcl_server_secret) written to a 0600 redis.conf in the dir, never on the
+ * command line (which any local user can read); the URL carries it:
+ * redis://:SECRET@127.0.0.1:P. Left out: TLS, ACL users, replicas.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,24 +56,6 @@ static int redis_find_binary(char *out, size_t cap)
 	return -ENOENT;
 }
 
-static int redis_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		rmdir(p);
-	else
-		unlink(p);
-	return 0;
-}
-
-/* Remove our temp dir and everything in it (AOF makes a subdirectory). */
-static void redis_remove_tree(const char *dir)
-{
-	if (dir && *dir)
-		nftw(dir, redis_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 /*
  * The end of file path (redis-server's reason for dying) into tail, and its
  * last non-empty line into line.
@@ -107,7 +90,7 @@ static void redis_log_tail(const char *path, char *tail, size_t cap, char *line,
  */
 static pid_t redis_spawn(const char *bin, const char *dir, int port)
 {
-	char portstr[16], sock[160], log[160], out[160];
+	char portstr[16], sock[160], log[160], out[160], conf[160];
 	const char *aof = getenv("IPCLAB_REDIS_AOF");
 	const char *appendonly = "no", *fsync = "everysec";
 	pid_t pid;
@@ -120,7 +103,9 @@ static pid_t redis_spawn(const char *bin, const char *dir, int port)
 	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
 	snprintf(log, sizeof log, "%s/log", dir);
 	snprintf(out, sizeof out, "%s/stdout.log", dir);
+	snprintf(conf, sizeof conf, "%s/redis.conf", dir);
 	char *const argv[] = {(char *)bin,
+			      conf,
 			      "--bind",
 			      "127.0.0.1",
 			      "--port",
@@ -244,12 +229,15 @@ static int redis_info_field(const char *info, const char *key, char *out, size_t
  * Returns 0 (version filled), -EADDRINUSE when it could not bind, -ETIMEDOUT,
  * or another error with err set.
  */
-static int redis_wait_ready(struct ipcl_server *s, int64_t deadline_ns, char *err)
+static int redis_wait_ready(struct ipcl_server *s, const char *secret,
+			    int64_t deadline_ns, char *err)
 {
-	char info[8192];
+	char info[8192], auth[128];
 	char why[200], pidstr[32];
 	int status;
 
+	snprintf(auth, sizeof auth, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(secret),
+		 secret);
 	for (;;) {
 		int64_t now = ipcl_now_ns(), step = now + 100 * 1000000LL;
 		int64_t talk =
@@ -285,7 +273,12 @@ static int redis_wait_ready(struct ipcl_server *s, int64_t deadline_ns, char *er
 			continue; /* not listening yet: check the child again */
 		if (talk > deadline_ns)
 			talk = deadline_ns;
-		rc = redis_exchange(fd, "*1\r\n$4\r\nPING\r\n", info, sizeof info, talk);
+		rc = redis_exchange(fd, auth, info, sizeof info, talk);
+		if (rc == 0 && strcmp(info, "+OK") != 0)
+			rc = -EAGAIN; /* -LOADING, or a foreign server on the port */
+		if (rc == 0)
+			rc = redis_exchange(fd, "*1\r\n$4\r\nPING\r\n", info, sizeof info,
+					    talk);
 		if (rc == 0 && strcmp(info, "+PONG") != 0)
 			rc = -EAGAIN; /* -LOADING and the like: ask again */
 		if (rc == 0)
@@ -309,21 +302,41 @@ static int redis_wait_ready(struct ipcl_server *s, int64_t deadline_ns, char *er
 	}
 }
 
-int ipcl_redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
+/* The config file: the password, where no other user can read it (0600). */
+static int redis_write_conf(const char *dir, const char *secret, char *err)
 {
-	char bin[512], log[160];
+	char path[160], text[128];
+	int fd, n, rc = 0;
+
+	snprintf(path, sizeof path, "%s/redis.conf", dir);
+	n = snprintf(text, sizeof text, "requirepass %s\n", secret);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ipcl_seterr(err, -errno, "%s: %s", path, strerror(errno));
+	if (write(fd, text, (size_t)n) != n)
+		rc = ipcl_seterr(err, -EIO, "writing %s", path);
+	if (close(fd) < 0 && !rc)
+		rc = ipcl_seterr(err, -errno, "closing %s", path);
+	explicit_bzero(text, sizeof text);
+	return rc;
+}
+
+/* Start redis-server in s->dir (made by the caller); see the top of this file. */
+static int redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
+{
+	char bin[512], log[160], secret[40];
 	int rc;
 
-	snprintf(s->kind, sizeof s->kind, "redis");
 	if (redis_find_binary(bin, sizeof bin) < 0)
 		return ipcl_seterr(
 		    err, IPCL_EUNAVAIL,
 		    "redis-server not found: apt-get install redis-server");
-	rc = ipcl_private_dir(s->dir, sizeof s->dir, "redis", err);
-	if (rc) {
-		s->dir[0] = 0;
-		return rc;
-	}
+	rc = ipcl_server_secret(secret, sizeof secret, 16);
+	if (rc)
+		return ipcl_seterr(err, rc, "getrandom: %s", strerror(-rc));
+	rc = redis_write_conf(s->dir, secret, err);
+	if (rc)
+		goto fail;
 	for (int attempt = 0; attempt < REDIS_PORT_TRIES; attempt++) {
 		pid_t pid;
 
@@ -344,9 +357,11 @@ int ipcl_redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *er
 			goto fail;
 		}
 		s->pid = pid;
-		rc = redis_wait_ready(s, deadline_ns, err);
+		rc = redis_wait_ready(s, secret, deadline_ns, err);
 		if (rc == 0) {
-			snprintf(s->url, sizeof s->url, "redis://127.0.0.1:%d", s->port);
+			snprintf(s->url, sizeof s->url, "redis://:%s@127.0.0.1:%d",
+				 secret, s->port);
+			explicit_bzero(secret, sizeof secret);
 			return 0;
 		}
 		if (rc != -EADDRINUSE)
@@ -355,15 +370,23 @@ int ipcl_redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *er
 	rc = ipcl_seterr(err, -EADDRINUSE, "redis-server: no free port after %d tries",
 			 REDIS_PORT_TRIES);
 fail:
+	explicit_bzero(secret, sizeof secret);
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
 		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
 	s->pid = 0;
-	redis_remove_tree(s->dir);
-	s->dir[0] = 0;
 	s->url[0] = 0;
 	s->port = 0;
-	return rc;
+	return rc; /* the caller removes the dir */
 }
+
+const struct ipcl_server_kind ipcl_server_redis = {
+    .name = "redis",
+    .url_env = "IPCLAB_REDIS_URL",
+    .scheme = "redis://",
+    .dir_tag = "redis",
+    .stop_signal = SIGTERM,
+    .start = redis_server_start,
+};

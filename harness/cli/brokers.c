@@ -1,18 +1,33 @@
 /*
- * brokers.c - `ipclab brokers up|status|down`: throwaway Redis, RabbitMQ and
+ * brokers.c - `ipclab brokers up|status|env|down`: throwaway Redis, RabbitMQ and
  * PostgreSQL servers kept running for a series of runs. `up` starts them in
  * parallel (each launcher in its own forked child, since RabbitMQ alone takes
- * seconds) and writes a state file of shell assignments:
- *   IPCLAB_REDIS_URL=... and IPCLAB_BROKER_<KIND>=pid aux_pid dir
- * which `eval "$(ipclab brokers env)"` exports and `down` uses to stop each
- * server by PID. A server that cannot start is reported, the others still run.
+ * seconds) and writes a state file of lines
+ *   IPCLAB_REDIS_URL=<url, the rest of the line> and IPCLAB_BROKER_<kind>=pid aux dir
+ * which `eval "$(ipclab brokers env)"` exports (shell-quoted) and `down` uses to
+ * stop each server by PID. A server that cannot start is reported, the others run.
+ *
+ * Trust: the state names PIDs to kill, dirs to remove and URLs to export, so it
+ * lives in a 0700 dir of our own ($XDG_RUNTIME_DIR when it is ours, else
+ * /tmp/ipclab-brokers-UID, made 0700 and checked: ours, 0700, not a symlink); the
+ * file is opened with O_NOFOLLOW and refused unless ours and 0600; it is written
+ * 0600 to a temp name and renamed. $IPCLAB_BROKERS_STATE moves it, with the same
+ * checks on the file and its dir. `down` signals a PID only when it is the
+ * recorded server (its cwd or command line lies in the recorded dir) and removes
+ * only dirs that resolve to ipclab's own server dirs.
+ * Ownership while starting: the launchers' watchdogs watch a pipe held by this
+ * process; Ctrl-C or SIGKILL of `up`, or a state that cannot be written, stops
+ * what it started. Servers are detached from their watchdogs only once recorded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,44 +43,101 @@ static const char brokers_help[] =
     "\n"
     "Throwaway local servers for a series of runs, from the installed packages\n"
     "(redis-server, rabbitmq-server, postgresql): private temp dirs, loopback and\n"
-    "free ports, never a system instance. KIND: redis, rabbitmq, postgres (default:\n"
-    "all three). `env` prints export lines: eval \"$(ipclab brokers env)\".\n"
-    "State file: $IPCLAB_BROKERS_STATE or $XDG_RUNTIME_DIR/ipclab-brokers.env or\n"
-    "/tmp/ipclab-brokers-UID.env.\n";
+    "free ports, a random password each, never a system instance. KIND: redis,\n"
+    "rabbitmq, postgres (default: all three). `env` prints export lines:\n"
+    "eval \"$(ipclab brokers env)\".\n"
+    "State file (0600, in a 0700 dir of your own): $IPCLAB_BROKERS_STATE or\n"
+    "$XDG_RUNTIME_DIR/ipclab-brokers.env or /tmp/ipclab-brokers-UID/state.env.\n";
 
-static void state_path(char *out, size_t cap)
+/* 0 if dir is a directory (not a symlink) of ours that no one else may write. */
+static int state_dir_ok(const char *dir, int exact_0700, char *why, size_t cap)
 {
-	const char *s = getenv("IPCLAB_BROKERS_STATE"), *rt = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
 
-	if (s && *s)
-		snprintf(out, cap, "%s", s);
-	else if (rt && *rt)
-		snprintf(out, cap, "%s/ipclab-brokers.env", rt);
-	else
-		snprintf(out, cap, "/tmp/ipclab-brokers-%u.env", (unsigned)getuid());
+	if (lstat(dir, &st) < 0)
+		return snprintf(why, cap, "%s: %s", dir, strerror(errno)), -1;
+	if (!S_ISDIR(st.st_mode))
+		return snprintf(why, cap, "%s is not a directory (a symlink?)", dir), -1;
+	if (st.st_uid != geteuid())
+		return snprintf(why, cap, "%s belongs to uid %u, not to us", dir,
+				(unsigned)st.st_uid),
+		       -1;
+	if (exact_0700 ? (st.st_mode & 0777) != 0700 : (st.st_mode & 022) != 0)
+		return snprintf(why, cap, "%s has mode %03o (want %s)", dir,
+				(unsigned)(st.st_mode & 0777),
+				exact_0700 ? "0700" : "no group/other write"),
+		       -1;
+	return 0;
 }
 
-/* Read the state file into servers[] (kind set where a server is recorded). */
-static int state_read(struct ipcl_server *srv)
+/* The state file's path, its dir checked (made when it is the /tmp default). */
+static int state_path(char *out, size_t cap, char *why, size_t wcap)
+{
+	const char *s = getenv("IPCLAB_BROKERS_STATE"), *rt = getenv("XDG_RUNTIME_DIR");
+	char dir[512];
+
+	if (s && *s) {
+		snprintf(out, cap, "%s", s);
+		snprintf(dir, sizeof dir, "%s", s);
+		return state_dir_ok(dirname(dir), 0, why, wcap);
+	}
+	if (rt && *rt && state_dir_ok(rt, 1, why, wcap) == 0) {
+		snprintf(out, cap, "%s/ipclab-brokers.env", rt);
+		return 0;
+	}
+	snprintf(dir, sizeof dir, "/tmp/ipclab-brokers-%u", (unsigned)geteuid());
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return snprintf(why, wcap, "mkdir %s: %s", dir, strerror(errno)), -1;
+	if (state_dir_ok(dir, 1, why, wcap))
+		return -1;
+	snprintf(out, cap, "%s/state.env", dir);
+	return 0;
+}
+
+/*
+ * Read the state file into srv[] (kind set where a server is recorded). Returns
+ * 0, -ENOENT when there is none, or -EPERM when it is refused (why says why).
+ */
+static int state_read(struct ipcl_server *srv, char *why, size_t wcap)
 {
 	char path[512], line[1024];
+	struct stat st;
 	FILE *f;
+	int fd;
 
 	memset(srv, 0, sizeof *srv * NKINDS);
-	state_path(path, sizeof path);
-	f = fopen(path, "r");
-	if (!f)
+	if (state_path(path, sizeof path, why, wcap))
+		return -EPERM;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0)
+		return snprintf(why, wcap, "%s: %s", path, strerror(errno)), -EPERM;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 0777) != 0600) {
+		snprintf(why, wcap,
+			 "%s: not a regular 0600 file of ours (uid %u, mode %03o)", path,
+			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -EPERM;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
 		return -errno;
+	}
 	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
 		for (int i = 0; i < NKINDS; i++) {
 			char key[64];
 			const char *env = ipcl_server_env(kinds[i]);
 			size_t n;
 
+			if (!env)
+				continue;
 			snprintf(key, sizeof key, "%s=", env);
 			n = strlen(key);
 			if (strncmp(line, key, n) == 0) {
-				line[strcspn(line, "\n")] = 0;
 				snprintf(srv[i].url, sizeof srv[i].url, "%s", line + n);
 				snprintf(srv[i].kind, sizeof srv[i].kind, "%s", kinds[i]);
 			}
@@ -74,10 +146,13 @@ static int state_read(struct ipcl_server *srv)
 			if (strncmp(line, key, n) == 0) {
 				int pid, aux;
 
-				if (sscanf(line + n, "'%d %d %107[^']'", &pid, &aux,
-					   srv[i].dir) == 3) {
+				if (sscanf(line + n, "%d %d %107s", &pid, &aux,
+					   srv[i].dir) == 3 &&
+				    pid > 0 && aux >= 0) {
 					srv[i].pid = pid;
 					srv[i].aux_pid = aux;
+					snprintf(srv[i].kind, sizeof srv[i].kind, "%s",
+						 kinds[i]);
 				}
 			}
 		}
@@ -86,31 +161,88 @@ static int state_read(struct ipcl_server *srv)
 	return 0;
 }
 
-static int state_write(const struct ipcl_server *srv)
+/* Written 0600 to a temp name in the same dir, then renamed over the state. */
+static int state_write(const struct ipcl_server *srv, char *why, size_t wcap)
 {
-	char path[512];
+	char path[512], tmp[560];
 	FILE *f;
+	int fd, rc = 0;
 
-	state_path(path, sizeof path);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
+	if (state_path(path, sizeof path, why, wcap))
+		return -EPERM;
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return snprintf(why, wcap, "%s: %s", tmp, strerror(errno)), -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < NKINDS; i++) {
 		if (!srv[i].pid)
 			continue;
 		fprintf(f, "%s=%s\n", ipcl_server_env(kinds[i]), srv[i].url);
-		fprintf(f, "IPCLAB_BROKER_%s='%d %d %s'\n", kinds[i], (int)srv[i].pid,
+		fprintf(f, "IPCLAB_BROKER_%s=%d %d %s\n", kinds[i], (int)srv[i].pid,
 			(int)srv[i].aux_pid, srv[i].dir);
 	}
-	return fclose(f) == 0 ? 0 : -errno;
+	if (fflush(f) != 0 || fsync(fd) < 0)
+		rc = -errno;
+	if (fclose(f) != 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc) {
+		snprintf(why, wcap, "%s: %s", path, strerror(-rc));
+		unlink(tmp);
+	}
+	return rc;
+}
+
+/* 1 if the recorded server still runs: pid alive and inside its own dir. */
+static int state_alive(const struct ipcl_server *s)
+{
+	return s->pid > 0 && ipcl_server_dir_ok(s->dir) &&
+	       ipcl_server_owns_pid(s->dir, s->pid);
+}
+
+/*
+ * POSIX shell single quotes: 'it'\''s'. The one quoting function for what
+ * `brokers env` prints: no byte of v can end the word. 0, or -1 if cap is short.
+ */
+static int shell_quote(const char *v, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (cap < 3)
+		return -1;
+	out[n++] = '\'';
+	for (; *v; v++) {
+		if (*v == '\'') {
+			if (n + 5 >= cap)
+				return -1;
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			if (n + 2 >= cap)
+				return -1;
+			out[n++] = *v;
+		}
+	}
+	out[n++] = '\'';
+	out[n] = 0;
+	return 0;
 }
 
 static int brokers_up(int argc, char **argv)
 {
 	struct ipcl_server old[NKINDS], *shared;
 	char(*errs)[IPCL_ERR_MAX];
+	char why[600] = "";
 	pid_t kids[NKINDS] = {0};
-	int want[NKINDS] = {0}, failed = 0;
+	int want[NKINDS] = {0}, failed = 0, own[2], rc;
 	size_t bytes = sizeof(struct ipcl_server) * NKINDS + IPCL_ERR_MAX * NKINDS;
 
 	for (int a = 0; a < argc; a++) {
@@ -131,20 +263,40 @@ static int brokers_up(int argc, char **argv)
 	if (argc == 0)
 		for (int i = 0; i < NKINDS; i++)
 			want[i] = 1;
-	state_read(old);
+	rc = state_read(old, why, sizeof why);
+	if (rc == -EPERM) {
+		fprintf(stderr, "ipclab brokers: refusing the state file: %s\n", why);
+		return 1;
+	}
+	/* Recorded before anything starts: a state that cannot be written stops here. */
+	for (int i = 0; i < NKINDS; i++)
+		if (!state_alive(&old[i]))
+			memset(&old[i], 0, sizeof old[i]);
+	if (state_write(old, why, sizeof why)) {
+		fprintf(stderr, "ipclab brokers: cannot write the state file: %s\n", why);
+		return 1;
+	}
 	shared =
 	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED) {
 		perror("ipclab brokers: mmap");
 		return 1;
 	}
+	/* The launchers' watchdogs watch own[0]; we hold own[1] until recorded. */
+	if (pipe2(own, O_CLOEXEC) < 0) {
+		perror("ipclab brokers: pipe");
+		munmap(shared, bytes);
+		return 1;
+	}
 	errs = (void *)(shared + NKINDS);
 	for (int i = 0; i < NKINDS; i++) {
 		if (!want[i])
 			continue;
-		if (old[i].pid && kill(old[i].pid, 0) == 0) {
-			fprintf(stderr, "%s: already running (%s)\n", kinds[i],
-				old[i].url);
+		if (old[i].pid) {
+			char red[256];
+
+			ipcl_url_redact(old[i].url, red, sizeof red);
+			fprintf(stderr, "%s: already running (%s)\n", kinds[i], red);
 			shared[i] = old[i];
 			want[i] = 0;
 			continue;
@@ -152,19 +304,21 @@ static int brokers_up(int argc, char **argv)
 		fprintf(stderr, "%s: starting...\n", kinds[i]);
 		kids[i] = fork();
 		if (kids[i] == 0) {
-			int rc =
-			    ipcl_server_start(kinds[i], &shared[i],
-					      ipcl_now_ns() + 90 * 1000000000LL, errs[i]);
-
+			close(own[1]);
+			rc = ipcl_server_start_owned(kinds[i], &shared[i], own[0],
+						     ipcl_now_ns() + 90 * 1000000000LL,
+						     errs[i]);
 			_exit(rc ? 1 : 0);
 		}
 	}
+	close(own[0]);
 	for (int i = 0; i < NKINDS; i++) {
 		int st = 0;
 
-		if (!kids[i])
+		if (kids[i] <= 0)
 			continue;
-		waitpid(kids[i], &st, 0);
+		while (waitpid(kids[i], &st, 0) < 0 && errno == EINTR)
+			;
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !shared[i].pid) {
 			fprintf(stderr, "%s: FAILED: %s\n", kinds[i],
 				errs[i][0] ? errs[i] : "launcher died");
@@ -178,13 +332,22 @@ static int brokers_up(int argc, char **argv)
 				(int)shared[i].pid, shared[i].version);
 		}
 	}
-	for (int i = 0; i < NKINDS; i++)
-		if (!shared[i].pid && old[i].pid && kill(old[i].pid, 0) == 0)
-			shared[i] = old[i];
-	if (state_write(shared)) {
-		perror("ipclab brokers: writing the state file");
-		failed++;
+	if (state_write(shared, why, sizeof why)) {
+		fprintf(stderr,
+			"ipclab brokers: writing the state file: %s; stopping "
+			"what was started\n",
+			why);
+		close(own[1]); /* the watchdogs stop their servers */
+		for (int i = 0; i < NKINDS; i++)
+			if (kids[i] > 0 && shared[i].pid)
+				ipcl_server_stop(&shared[i]);
+		munmap(shared, bytes);
+		return 1;
 	}
+	for (int i = 0; i < NKINDS; i++)
+		if (kids[i] > 0 && shared[i].pid)
+			ipcl_server_detach(&shared[i]);
+	close(own[1]);
 	munmap(shared, bytes);
 	return failed ? 1 : 0;
 }
@@ -192,24 +355,28 @@ static int brokers_up(int argc, char **argv)
 static int brokers_status(int env_only)
 {
 	struct ipcl_server srv[NKINDS];
-	int any = 0;
+	char why[600] = "";
+	int any = 0, rc = state_read(srv, why, sizeof why);
 
-	if (state_read(srv) < 0) {
+	if (rc == -EPERM) {
+		fprintf(stderr, "ipclab brokers: refusing the state file: %s\n", why);
+		return 1;
+	}
+	if (rc < 0) {
 		if (!env_only)
 			printf("no brokers started with `ipclab brokers up`\n");
 		return env_only ? 0 : 1;
 	}
 	for (int i = 0; i < NKINDS; i++) {
-		int alive = srv[i].pid && kill(srv[i].pid, 0) == 0;
-		char red[256];
+		int alive = state_alive(&srv[i]);
+		char red[256], q[1100];
 
 		if (!srv[i].pid)
 			continue;
 		any = 1;
 		if (env_only) {
-			if (alive)
-				printf("export %s='%s'\n", ipcl_server_env(kinds[i]),
-				       srv[i].url);
+			if (alive && shell_quote(srv[i].url, q, sizeof q) == 0)
+				printf("export %s=%s\n", ipcl_server_env(kinds[i]), q);
 			continue;
 		}
 		ipcl_url_redact(srv[i].url, red, sizeof red);
@@ -224,20 +391,41 @@ static int brokers_status(int env_only)
 static int brokers_down(void)
 {
 	struct ipcl_server srv[NKINDS];
-	char path[512];
+	char path[512], why[600] = "";
+	int rc = state_read(srv, why, sizeof why);
 
-	if (state_read(srv) < 0) {
+	if (rc == -EPERM) {
+		fprintf(stderr, "ipclab brokers: refusing the state file: %s\n", why);
+		return 1;
+	}
+	if (rc < 0) {
 		printf("no brokers to stop\n");
 		return 0;
 	}
 	for (int i = 0; i < NKINDS; i++) {
 		if (!srv[i].pid)
 			continue;
-		fprintf(stderr, "%s: stopping pid %d\n", kinds[i], (int)srv[i].pid);
+		if (!ipcl_server_dir_ok(srv[i].dir)) {
+			fprintf(
+			    stderr,
+			    "%s: recorded dir %s is not an ipclab server dir of ours: "
+			    "left alone\n",
+			    kinds[i], srv[i].dir);
+			continue;
+		}
+		if (!ipcl_server_owns_pid(srv[i].dir, srv[i].pid)) {
+			fprintf(stderr,
+				"%s: pid %d is not the server in %s: not signalled\n",
+				kinds[i], (int)srv[i].pid, srv[i].dir);
+			srv[i].pid = 0;
+		}
+		if (srv[i].aux_pid && !ipcl_server_owns_pid(srv[i].dir, srv[i].aux_pid))
+			srv[i].aux_pid = 0;
+		fprintf(stderr, "%s: stopping %s\n", kinds[i], srv[i].dir);
 		ipcl_server_stop(&srv[i]);
 	}
-	state_path(path, sizeof path);
-	unlink(path);
+	if (state_path(path, sizeof path, why, sizeof why) == 0)
+		unlink(path);
 	return 0;
 }
 

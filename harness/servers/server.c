@@ -1,18 +1,30 @@
 /*
- * server.c - dispatch to the throwaway-server launchers in brokers/<kind>/ and
- * the small socket helpers they share (server.h). Stopping is by PID only:
- * SIGTERM (SIGINT for PostgreSQL's fast shutdown), then SIGKILL after 10 s.
+ * server.c - the throwaway-server table and what every kind shares: the list of
+ * kinds (gen/ipclab_servers.def, made by CMake from the brokers/<kind>/server.c
+ * that are built), the private dir, the watchdog that stops a server when its
+ * owner dies, stopping by PID, and the small socket helpers of the launchers.
+ *
+ * Uses fork, pipe2, poll, kill, waitpid, /proc/PID/{cwd,cmdline,stat}, nftw
+ * (FTW_PHYS: never follows a symlink), getrandom. Stopping is by PID only: the
+ * kind's stop signal, then SIGKILL after 10 s. Leaves out: anything a broker
+ * does beyond its table; this file names no broker symbol.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,50 +34,403 @@
 #include <ipclab/server.h>
 #include <ipclab/transport.h>
 
-/* A launcher whose directory is not built is NULL (CMake defines IPCL_LAUNCHER_*). */
-#ifndef IPCL_LAUNCHER_REDIS
-#define ipcl_redis_server_start NULL
-#endif
-#ifndef IPCL_LAUNCHER_RABBITMQ
-#define ipcl_rabbitmq_server_start NULL
-#endif
-#ifndef IPCL_LAUNCHER_POSTGRES
-#define ipcl_postgres_server_start NULL
-#endif
+#include "servers/servers.h"
 
-static const struct {
-	const char *kind, *env;
-	int (*start)(struct ipcl_server *, int64_t, char *);
-	int stop_sig;
-} kinds[] = {
-    {"redis", "IPCLAB_REDIS_URL", ipcl_redis_server_start, SIGTERM},
-    {"rabbitmq", "IPCLAB_AMQP_URL", ipcl_rabbitmq_server_start, SIGTERM},
-    {"postgres", "IPCLAB_PG_URL", ipcl_postgres_server_start, SIGINT},
-};
+#define IPCL_SERVER(name, sym) extern const struct ipcl_server_kind sym;
+#include "ipclab_servers.def"
+#undef IPCL_SERVER
+
+static const struct ipcl_server_kind *const server_kinds[] = {
+#define IPCL_SERVER(name, sym) &sym,
+#include "ipclab_servers.def"
+#undef IPCL_SERVER
+    NULL};
+
+#define NS (1000000000LL)
+
+const struct ipcl_server_kind *ipcl_server_kind_at(size_t i)
+{
+	return i < sizeof server_kinds / sizeof server_kinds[0] ? server_kinds[i] : NULL;
+}
+
+const struct ipcl_server_kind *ipcl_server_kind(const char *name)
+{
+	for (size_t i = 0; server_kinds[i]; i++)
+		if (strcmp(server_kinds[i]->name, name) == 0)
+			return server_kinds[i];
+	return NULL;
+}
 
 const char *ipcl_server_env(const char *kind)
 {
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (strcmp(kinds[i].kind, kind) == 0)
-			return kinds[i].env;
-	return NULL;
+	const struct ipcl_server_kind *k = ipcl_server_kind(kind);
+
+	return k ? k->url_env : NULL;
+}
+
+int ipcl_server_secret(char *out, size_t cap, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t got = 0;
+
+	if (nbytes > sizeof raw || cap < 2 * nbytes + 1)
+		return -EINVAL;
+	while (got < nbytes) {
+		ssize_t n = getrandom(raw + got, nbytes - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * nbytes] = 0;
+	explicit_bzero(raw, sizeof raw);
+	return 0;
+}
+
+/* ---- processes inside a dir ------------------------------------------------ */
+
+/* 1 if path (resolved by the kernel) is dir or lies under it. */
+static int server_path_in(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+int ipcl_server_owns_pid(const char *dir, pid_t pid)
+{
+	char real[PATH_MAX], p[64], link[PATH_MAX], cmd[4096];
+	ssize_t n;
+	int fd, found = 0;
+
+	if (pid <= 0 || !dir || !*dir || !realpath(dir, real))
+		return 0;
+	snprintf(p, sizeof p, "/proc/%ld/cwd", (long)pid);
+	n = readlink(p, link, sizeof link - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (server_path_in(link, real))
+			return 1;
+	}
+	snprintf(p, sizeof p, "/proc/%ld/cmdline", (long)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cmd, sizeof cmd - 1);
+	close(fd);
+	for (ssize_t i = 0; i < n && !found;) {
+		const char *arg = cmd + i;
+		size_t len = strnlen(arg, (size_t)(n - i));
+		char *hit = memmem(arg, len, real, strlen(real));
+
+		/* An argument naming a path in dir: "dir/...", "--dir=dir" ... */
+		if (hit) {
+			char c = hit[strlen(real)];
+
+			found = (size_t)(hit - cmd) + strlen(real) >= (size_t)n ||
+				c == 0 || c == '/';
+		}
+		i += (ssize_t)len + 1;
+	}
+	return found;
+}
+
+int ipcl_servers_signal_dir(const char *dir, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int count = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (ipcl_server_owns_pid(dir, (pid_t)pid)) {
+			count++;
+			if (sig)
+				kill((pid_t)pid, sig);
+		}
+	}
+	closedir(d);
+	return count;
+}
+
+int ipcl_servers_stop_dir(const char *dir, int sig)
+{
+	int64_t end = ipcl_now_ns() + 10 * NS;
+	int n = ipcl_servers_signal_dir(dir, sig), first = n;
+
+	while (n > 0 && ipcl_now_ns() < end) {
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+		n = ipcl_servers_signal_dir(dir, 0);
+	}
+	if (n > 0) {
+		ipcl_servers_signal_dir(dir, SIGKILL);
+		end = ipcl_now_ns() + 5 * NS;
+		while (ipcl_servers_signal_dir(dir, 0) > 0 && ipcl_now_ns() < end)
+			nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+	return first;
+}
+
+/* ---- the dir ------------------------------------------------------------- */
+
+static int server_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		rmdir(p);
+	else
+		unlink(p);
+	return 0;
+}
+
+int ipcl_server_dir_ok(const char *dir)
+{
+	char real[PATH_MAX], base[PATH_MAX];
+	const char *tmp = getenv("TMPDIR"), *name;
+	struct stat st;
+	int ok = 0;
+
+	if (!dir || !*dir || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || !realpath(dir, real))
+		return 0;
+	name = strrchr(real, '/');
+	if (!name || name == real)
+		return 0;
+	snprintf(base, sizeof base, "%.*s", (int)(name - real), real);
+	name++;
+	/* The parent must be /tmp or $TMPDIR, resolved the same way. */
+	{
+		char t1[PATH_MAX], t2[PATH_MAX];
+
+		if ((realpath("/tmp", t1) && strcmp(t1, base) == 0) ||
+		    (tmp && *tmp && realpath(tmp, t2) && strcmp(t2, base) == 0))
+			ok = 1;
+	}
+	if (!ok)
+		return 0;
+	for (size_t i = 0; server_kinds[i]; i++) {
+		const char *tag = server_kinds[i]->dir_tag;
+		size_t tl = strlen(tag);
+
+		if (strncmp(name, "ipcl-", 5) == 0 && strncmp(name + 5, tag, tl) == 0 &&
+		    name[5 + tl] == '-' && strlen(name + 6 + tl) == 6)
+			return 1;
+	}
+	return 0;
+}
+
+void ipcl_servers_remove_dir(const char *dir)
+{
+	if (ipcl_server_dir_ok(dir))
+		nftw(dir, server_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* The start time (clock ticks after boot) of pid, or 0 when it is gone. */
+unsigned long long ipcl_servers_starttime(pid_t pid)
+{
+	char p[64], buf[1024], *rp;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof p, "/proc/%ld/stat", (long)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	rp = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+	if (!rp)
+		return 0;
+	/* field 3 (state) follows ") "; starttime is field 22 */
+	if (sscanf(rp + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+		   "%*d %*d %*d %*d %*d %llu",
+		   &t) != 1)
+		return 0;
+	return t;
+}
+
+int ipcl_servers_write_owner(const char *dir, const char *text)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof tmp, "%s/.owner.tmp", dir);
+	snprintf(path, sizeof path, "%s/owner", dir);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		rc = -EIO;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* ---- the watchdog ------------------------------------------------------------ */
+
+/*
+ * The watchdog: a forked child in its own session (terminal signals do not reach
+ * it) holding only the read end of a pipe whose write end only the owner holds.
+ * read() returns 0 once the owner is gone, however it died (SIGKILL included):
+ * then every process inside the dir gets the kind's stop signal (SIGKILL after
+ * 10 s), the kind's clean-up runs and the dir is removed.
+ * Why not PR_SET_PDEATHSIG: it fires when the forking *thread* exits, it is
+ * cleared when the server's credentials change (PostgreSQL as root drops to the
+ * postgres user), it reaches only the direct child (not RabbitMQ's epmd nor
+ * PostgreSQL's backends), and it cannot express "this server outlives us" for
+ * `brokers up`. The watchdog is forked before any role thread exists.
+ */
+static void server_watchdog(const struct ipcl_server_kind *k, const struct ipcl_server *s,
+			    int rfd)
+{
+	char c;
+	ssize_t n;
+
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (dup2(rfd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	{
+		int nul = open("/dev/null", O_RDWR);
+
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+			dup2(nul, 2);
+			if (nul > 3)
+				close(nul);
+		}
+	}
+	if (chdir("/") < 0)
+		_exit(1);
+	do
+		n = read(3, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		_exit(0); /* a byte: released without stopping anything */
+	ipcl_servers_stop_dir(s->dir, k->stop_signal);
+	if (k->cleanup)
+		k->cleanup(s);
+	ipcl_servers_remove_dir(s->dir);
+	_exit(0);
+}
+
+/* Fork the watchdog for s, watching rfd; records its pid in the dir's owner file. */
+static int server_watch(const struct ipcl_server_kind *k, struct ipcl_server *s, int rfd,
+			char *err)
+{
+	char owner[96];
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return ipcl_seterr(err, -errno, "fork (server watchdog): %s",
+				   strerror(errno));
+	if (pid == 0)
+		server_watchdog(k, s, rfd);
+	s->watch_pid = pid;
+	snprintf(owner, sizeof owner, "watchdog %ld %llu\n", (long)pid,
+		 ipcl_servers_starttime(pid));
+	return ipcl_servers_write_owner(s->dir, owner) == 0
+		   ? 0
+		   : ipcl_seterr(err, -EIO, "writing %s/owner", s->dir);
+}
+
+static int server_start(const char *kind, struct ipcl_server *s, int owner_rfd,
+			int64_t deadline_ns, char *err)
+{
+	const struct ipcl_server_kind *k = ipcl_server_kind(kind);
+	char dir[sizeof s->dir];
+	int p[2] = {-1, -1}, rc;
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->kind, sizeof s->kind, "%s", kind);
+	if (!k)
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "no launcher for '%s' servers in this build", kind);
+	rc = ipcl_private_dir(s->dir, sizeof s->dir, k->dir_tag, err);
+	if (rc) {
+		s->dir[0] = 0;
+		return rc;
+	}
+	if (owner_rfd < 0) {
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			rc = ipcl_seterr(err, -errno, "pipe: %s", strerror(errno));
+			goto fail;
+		}
+		owner_rfd = p[0];
+	}
+	snprintf(dir, sizeof dir, "%s", s->dir);
+	rc = server_watch(k, s, owner_rfd, err);
+	if (p[0] >= 0)
+		close(p[0]);
+	s->watch_wfd = p[1];
+	if (rc)
+		goto fail;
+	snprintf(dir, sizeof dir, "%s", s->dir);
+	rc = k->start(s, deadline_ns, err);
+	if (rc)
+		goto fail;
+	snprintf(s->kind, sizeof s->kind, "%s", kind);
+	return 0;
+fail:
+	/* The kind may have removed its dir already; stop and remove what is left. */
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	ipcl_server_stop(s);
+	return rc;
 }
 
 int ipcl_server_start(const char *kind, struct ipcl_server *s, int64_t deadline_ns,
 		      char *err)
 {
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		if (strcmp(kinds[i].kind, kind) != 0)
-			continue;
-		memset(s, 0, sizeof *s);
-		snprintf(s->kind, sizeof s->kind, "%s", kind);
-		if (!kinds[i].start)
-			return ipcl_seterr(err, IPCL_EUNAVAIL,
-					   "no launcher for %s servers in this build",
-					   kind);
-		return kinds[i].start(s, deadline_ns, err);
+	return server_start(kind, s, -1, deadline_ns, err);
+}
+
+int ipcl_server_start_owned(const char *kind, struct ipcl_server *s, int owner_rfd,
+			    int64_t deadline_ns, char *err)
+{
+	return server_start(kind, s, owner_rfd < 0 ? -1 : owner_rfd, deadline_ns, err);
+}
+
+void ipcl_server_detach(struct ipcl_server *s)
+{
+	if (s->dir[0])
+		ipcl_servers_write_owner(s->dir, "detached\n");
+	if (s->watch_pid > 0) {
+		kill(s->watch_pid, SIGKILL);
+		waitpid(s->watch_pid, NULL, WNOHANG);
 	}
-	return ipcl_seterr(err, IPCL_EINVAL, "unknown server kind '%s'", kind);
+	s->watch_pid = 0;
+	if (s->watch_wfd > 0)
+		close(s->watch_wfd);
+	s->watch_wfd = 0;
 }
 
 /* Wait for pid to exit until deadline; 1 if it did (or is not our child). */
@@ -93,58 +458,39 @@ static void server_kill(pid_t pid, int sig)
 		return;
 	if (kill(pid, sig) < 0 && errno == ESRCH)
 		return;
-	if (!server_reap(pid, ipcl_now_ns() + 10 * 1000000000LL)) {
+	if (!server_reap(pid, ipcl_now_ns() + 10 * NS)) {
 		kill(pid, SIGKILL);
-		server_reap(pid, ipcl_now_ns() + 5 * 1000000000LL);
+		server_reap(pid, ipcl_now_ns() + 5 * NS);
 	}
 }
 
 void ipcl_server_stop(struct ipcl_server *s)
 {
-	int sig = SIGTERM;
+	const struct ipcl_server_kind *k = ipcl_server_kind(s->kind);
 
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (strcmp(kinds[i].kind, s->kind) == 0)
-			sig = kinds[i].stop_sig;
-	server_kill(s->pid, sig);
+	server_kill(s->pid, k ? k->stop_signal : SIGTERM);
 	s->pid = 0;
 	server_kill(s->aux_pid, SIGTERM);
 	s->aux_pid = 0;
-#ifdef IPCL_LAUNCHER_POSTGRES
-	if (strcmp(s->kind, "postgres") == 0)
-		ipcl_postgres_server_cleanup(s);
-#endif
-	if (s->dir[0]) {
-		char cmd[160];
-
-		/* The data dir is a tree: rm -rf on our own mkdtemp path only. */
-		if (strncmp(s->dir, "/tmp/", 5) == 0 || getenv("TMPDIR")) {
-			snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", s->dir);
-			if (system(cmd) != 0) {
-				/* best effort; the dir name is printed by `ipclab clean`
-				 */
-			}
-		}
-		s->dir[0] = 0;
+	if (s->dir[0] && ipcl_server_dir_ok(s->dir)) {
+		/* Backends and helpers the server left: whatever runs in its dir. */
+		ipcl_servers_stop_dir(s->dir, k ? k->stop_signal : SIGTERM);
+		if (k && k->cleanup)
+			k->cleanup(s);
+		ipcl_servers_remove_dir(s->dir);
 	}
-}
+	s->dir[0] = 0;
+	/* The watchdog finds nothing left: release it and reap it. */
+	if (s->watch_wfd > 0) {
+		ssize_t w = write(s->watch_wfd, "x", 1);
 
-void ipcl_url_redact(const char *url, char *out, size_t cap)
-{
-	const char *scheme = strstr(url, "://");
-	const char *at, *colon, *auth;
-
-	snprintf(out, cap, "%s", url);
-	if (!scheme)
-		return;
-	auth = scheme + 3;
-	at = strchr(auth, '@');
-	if (!at)
-		return;
-	colon = memchr(auth, ':', (size_t)(at - auth));
-	if (!colon)
-		return;
-	snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+		(void)w;
+		close(s->watch_wfd);
+	}
+	s->watch_wfd = 0;
+	if (s->watch_pid > 0)
+		server_reap(s->watch_pid, ipcl_now_ns() + 5 * NS);
+	s->watch_pid = 0;
 }
 
 int ipcl_free_port(void)

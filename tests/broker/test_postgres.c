@@ -754,7 +754,7 @@ static void test_killed_server_cleanup(void **state)
 	assert_int_equal(shmctl(shmid, IPC_STAT, &ds), 0);
 	assert_int_equal(kill(s2.pid, SIGKILL), 0);
 	assert_int_equal(waitpid(s2.pid, NULL, 0), s2.pid);
-	ipcl_postgres_server_cleanup(&s2);
+	ipcl_server_kind("postgres")->cleanup(&s2);
 	assert_int_equal(shmctl(shmid, IPC_STAT, &ds), -1);
 	ipcl_server_stop(&s2);
 	assert_int_equal(stat(dir, &st), -1);

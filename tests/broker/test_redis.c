@@ -175,11 +175,14 @@ static void test_round_trip(void **state)
 static void test_unix_socket(void **state)
 {
 	const struct ipcl_transport *t = need((const char *)*state);
-	char u[256];
+	char u[300];
+	const char *auth = srv.url + strlen("redis://"), *at = strrchr(auth, '@');
 
 	if (!srv.dir[0])
 		skip();
-	snprintf(u, sizeof u, "redis+unix://%s/redis.sock", srv.dir);
+	/* The same password as the TCP URL: redis+unix://:SECRET@/dir/redis.sock */
+	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis.sock",
+		 at ? (int)(at + 1 - auth) : 0, auth, srv.dir);
 	round_trip(t, u, NULL, NULL);
 }
 
@@ -351,7 +354,8 @@ static void test_launcher(void **state)
 		fail_msg("start: %s", err);
 	assert_true(s.pid > 0);
 	assert_true(s.port > 0 && s.port != 6379);
-	assert_non_null(strstr(s.url, "redis://127.0.0.1:"));
+	assert_non_null(strstr(s.url, "redis://:")); /* a password, always */
+	assert_non_null(strstr(s.url, "@127.0.0.1:"));
 	assert_true(s.version[0] >= '1' && s.version[0] <= '9');
 	assert_int_equal(stat(s.dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);

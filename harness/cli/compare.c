@@ -4,10 +4,11 @@
  * pingpong, stream, and rate at a fixed fraction of the capacity the stream run
  * of the same transport and size measured. Process mode by default; each point
  * repeated, the median reported and the spread (min..max) kept; every record
- * appended to a JSON-lines file; a short ranking on stdout; then the report
- * (report.c) written from that file. A time budget shortens the runs (and at
- * the end drops repetitions, then points, each said) so the whole fits.
- * Progress on stderr. Suite files are INI, parsed by libinih (docs/suite.md).
+ * appended to a JSON-lines file; a short ranking on stdout (rank.c); then the
+ * report (report/) written from that file. A time budget (plan.c) shortens the
+ * runs (and at the end drops repetitions, then points, each said) so the whole
+ * fits. Progress on stderr. This file holds the options (getopt_long; a suite
+ * file is read by suite.c) and the driver; it leaves out what the engine does.
  * Broker transports run when a server URL is known (environment or `ipclab
  * brokers up`); otherwise they are listed as skipped.
  */
@@ -33,7 +34,6 @@
 #include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/run.h"
-#include <ipclab/server.h>
 
 static const char compare_help[] =
     "usage: ipclab compare [--suite FILE] [--quick] [-t LIST] [-s SIZES] [-p LIST]\n"

@@ -31,7 +31,6 @@
 #include "engine/parse.h"
 #include "engine/registry.h"
 #include "report/report.h"
-#include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/run.h"
 

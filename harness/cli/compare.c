@@ -4,10 +4,11 @@
  * pingpong, stream, and rate at a fixed fraction of the capacity the stream run
  * of the same transport and size measured. Process mode by default; each point
  * repeated, the median reported and the spread (min..max) kept; every record
- * appended to a JSON-lines file; a short ranking on stdout; then the report
- * (report.c) written from that file. A time budget shortens the runs (and at
- * the end drops repetitions, then points, each said) so the whole fits.
- * Progress on stderr. Suite files are INI, parsed by libinih (docs/suite.md).
+ * appended to a JSON-lines file; a short ranking on stdout (rank.c); then the
+ * report (report/) written from that file. A time budget (plan.c) shortens the
+ * runs (and at the end drops repetitions, then points, each said) so the whole
+ * fits. Progress on stderr. This file holds the options (getopt_long; a suite
+ * file is read by suite.c) and the driver; it leaves out what the engine does.
  * Broker transports run when a server URL is known (environment or `ipclab
  * brokers up`); otherwise they are listed as skipped.
  */
@@ -15,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +25,14 @@
 #include <unistd.h>
 
 #include "cli/compare.h"
+#include "cli/rank.h"
+#include "cli/suite.h"
 #include "cli/faults.h"
 #include "engine/parse.h"
 #include "engine/registry.h"
 #include "report/report.h"
-#include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/run.h"
-#include <ipclab/server.h>
 
 static const char compare_help[] =
     "usage: ipclab compare [--suite FILE] [--quick] [-t LIST] [-s SIZES] [-p LIST]\n"
@@ -68,346 +68,11 @@ static const char compare_help[] =
     "                         (`ipclab faults`), into the same results and report\n"
     "Broker transports run against $IPCLAB_*_URL servers (`ipclab brokers up`).\n";
 
-#define MAX_SIZES 16
-#define MAX_OPTS  64
-#define MIN_RUN   50000000LL /* shortest run a budget may ask for: 50 ms */
-#define MAX_RUN   10000000000LL
-
-/* One bit per pattern: 1 << enum ipcl_pattern. */
-enum {
-	PAT_PINGPONG = 1 << IPCL_PINGPONG,
-	PAT_STREAM = 1 << IPCL_STREAM,
-	PAT_RATE = 1 << IPCL_RATE
-};
-
-/* What to run: defaults, then the suite file, then the command line. */
-struct plan {
-	char only[1024]; /* comma-separated names or kinds; "" = all */
-	size_t sizes[MAX_SIZES];
-	int nsizes;
-	unsigned patterns;
-	int64_t duration, budget;
-	uint64_t count;
-	int repeat, threads, quick, no_report, faults;
-	int fixed; /* the run length was given (-d, -n, or the suite) */
-	double fraction;
-	enum ipcl_placement pin;
-	char output[512], report[512];
-	int nopts;
-	struct {
-		char transport[48];
-		struct ipcl_kv kv;
-	} opt[MAX_OPTS];
-};
-
-/* Which plan fields were given on the command line (they win over the file). */
-enum {
-	SET_ONLY = 1 << 0,
-	SET_SIZES = 1 << 1,
-	SET_PATTERNS = 1 << 2,
-	SET_DURATION = 1 << 3,
-	SET_COUNT = 1 << 4,
-	SET_REPEAT = 1 << 5,
-	SET_BUDGET = 1 << 6,
-	SET_FRACTION = 1 << 7,
-	SET_THREADS = 1 << 8,
-	SET_PIN = 1 << 9,
-	SET_OUTPUT = 1 << 10,
-	SET_REPORT = 1 << 11,
-	SET_QUICK = 1 << 12,
-};
-
-/* One point of the suite: a transport, pattern and size, and its runs. */
-struct point {
-	const struct ipcl_transport *t;
-	enum ipcl_pattern pattern;
-	size_t size;
-	int planned, runs, ok; /* runs planned, made, and made without failure */
-	double p50[99], p99[99], rate[99], cpu[99];
-	double target;  /* rate pattern: messages per second asked for */
-	char note[200]; /* why it was skipped or failed */
-};
-
-static int cmp_double(const void *a, const void *b)
+static void fmt_secs(char *b, size_t n, double s)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median of v[0..n) (sorted in place); NAN for none. */
-static double median(double *v, int n)
-{
-	if (n <= 0)
-		return NAN;
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Does the plan's transport list (names and kinds) select t? */
-static int selected(const struct plan *pl, const struct ipcl_transport *t)
-{
-	char buf[sizeof pl->only], *save = NULL;
-
-	if (!pl->only[0])
-		return 1;
-	snprintf(buf, sizeof buf, "%s", pl->only);
-	for (char *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
-		if (ipcl_transport_selects(w, t))
-			return 1;
-	return 0;
-}
-
-/* ---- parsing values (shared by the command line and the suite file) ------ */
-
-/* Each parse_* returns 0, or fills err with one line naming what was wrong. */
-
-static int parse_transports(const char *s, struct plan *pl, char *err, size_t n)
-{
-	char buf[1024], *save = NULL;
-
-	if (strlen(s) >= sizeof buf) {
-		snprintf(err, n, "transport list too long");
-		return -1;
-	}
-	snprintf(buf, sizeof buf, "%s", s);
-	for (char *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
-		if (!ipcl_transport_word(w)) {
-			snprintf(
-			    err, n,
-			    "unknown transport '%s' (see `ipclab list --all`; kinds: "
-			    "kernel, library, broker, all)",
-			    w);
-			return -1;
-		}
-	snprintf(pl->only, sizeof pl->only, "%s", s);
-	return 0;
-}
-
-static int parse_sizes(const char *s, struct plan *pl, char *err, size_t n)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", s);
-	pl->nsizes = 0;
-	for (char *w = strtok_r(buf, ", \t", &save); w;
-	     w = strtok_r(NULL, ", \t", &save)) {
-		if (pl->nsizes >= MAX_SIZES) {
-			snprintf(err, n, "more than %d sizes", MAX_SIZES);
-			return -1;
-		}
-		if (ipcl_parse_size(w, &pl->sizes[pl->nsizes]) ||
-		    pl->sizes[pl->nsizes] < 32) {
-			snprintf(err, n, "bad size '%s': want 32 or more (64, 1K, 64K)",
-				 w);
-			return -1;
-		}
-		pl->nsizes++;
-	}
-	if (!pl->nsizes) {
-		snprintf(err, n, "no sizes in '%s'", s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_patterns(const char *s, struct plan *pl, char *err, size_t n)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", s);
-	pl->patterns = 0;
-	for (char *w = strtok_r(buf, ", \t", &save); w;
-	     w = strtok_r(NULL, ", \t", &save)) {
-		int p = ipcl_pattern_from_name(w);
-
-		if (p >= 0)
-			pl->patterns |= 1u << p; /* PAT_* is 1 << enum ipcl_pattern */
-		else {
-			snprintf(err, n,
-				 "bad pattern '%s': want pingpong, stream or rate", w);
-			return -1;
-		}
-	}
-	if (!pl->patterns) {
-		snprintf(err, n, "no patterns in '%s'", s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_fraction(const char *s, double *out, char *err, size_t n)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0 && v <= 1)) {
-		snprintf(err, n, "bad rate fraction '%s': want a number in (0, 1]", s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_repeat(const char *s, int *out, char *err, size_t n)
-{
-	uint64_t r;
-
-	if (ipcl_parse_count(s, &r) || r < 1 || r > 99) {
-		snprintf(err, n, "bad repeat '%s': want 1..99", s);
-		return -1;
-	}
-	*out = (int)r;
-	return 0;
-}
-
-static int parse_pin(const char *s, enum ipcl_placement *out, char *err, size_t n)
-{
-	int p = ipcl_placement_from_name(s);
-
-	if (p < 0) {
-		snprintf(err, n, "bad pin '%s': want none, same or split", s);
-		return -1;
-	}
-	*out = (enum ipcl_placement)p;
-	return 0;
-}
-
-static int parse_time(const char *what, const char *s, int64_t *out, char *err, size_t n)
-{
-	if (ipcl_parse_duration(s, out)) {
-		snprintf(err, n, "bad %s '%s': want a time such as 300ms, 5s or 2m", what,
-			 s);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- the suite file ------------------------------------------------------ */
-
-struct suite {
-	struct plan *pl;
-	unsigned set; /* SET_* given on the command line: keep those */
-	char err[300];
-};
-
-/*
- * libinih calls this for every name = value. Section [compare] holds the plan;
- * any other section names a transport and holds its options (-O). Returns 1,
- * or 0 with s->err set (libinih then reports the line number).
- */
-static int suite_line(void *user, const char *section, const char *name,
-		      const char *value)
-{
-	struct suite *s = user;
-	struct plan *pl = s->pl;
-	char *e = s->err;
-	size_t n = sizeof s->err;
-
-	if (s->err[0])
-		return 0;
-	if (strcmp(section, "compare") == 0) {
-		if (strcmp(name, "transports") == 0)
-			return (s->set & SET_ONLY) || !parse_transports(value, pl, e, n);
-		if (strcmp(name, "sizes") == 0)
-			return (s->set & SET_SIZES) || !parse_sizes(value, pl, e, n);
-		if (strcmp(name, "patterns") == 0)
-			return (s->set & SET_PATTERNS) ||
-			       !parse_patterns(value, pl, e, n);
-		if (strcmp(name, "duration") == 0)
-			return (s->set & (SET_DURATION | SET_COUNT)) ||
-			       !parse_time("duration", value, &pl->duration, e, n);
-		if (strcmp(name, "budget") == 0)
-			return (s->set & SET_BUDGET) ||
-			       !parse_time("budget", value, &pl->budget, e, n);
-		if (strcmp(name, "repeat") == 0)
-			return (s->set & SET_REPEAT) ||
-			       !parse_repeat(value, &pl->repeat, e, n);
-		if (strcmp(name, "rate_fraction") == 0)
-			return (s->set & SET_FRACTION) ||
-			       !parse_fraction(value, &pl->fraction, e, n);
-		if (strcmp(name, "pin") == 0)
-			return (s->set & SET_PIN) || !parse_pin(value, &pl->pin, e, n);
-		if (strcmp(name, "count") == 0) {
-			if (s->set & (SET_DURATION | SET_COUNT))
-				return 1;
-			if (ipcl_parse_count(value, &pl->count) || !pl->count) {
-				snprintf(e, n, "bad count '%s': want a positive number",
-					 value);
-				return 0;
-			}
-			return 1;
-		}
-		if (strcmp(name, "mode") == 0) {
-			if (s->set & SET_THREADS)
-				return 1;
-			if (strcmp(value, "process") && strcmp(value, "thread")) {
-				snprintf(e, n, "bad mode '%s': want process or thread",
-					 value);
-				return 0;
-			}
-			pl->threads = strcmp(value, "thread") == 0;
-			return 1;
-		}
-		snprintf(
-		    e, n,
-		    "unknown key '%s' in [compare] (want transports, sizes, patterns, "
-		    "duration, count, repeat, budget, rate_fraction, mode, pin)",
-		    name);
-		return 0;
-	}
-	{
-		const struct ipcl_transport *t = ipcl_transport_find(section);
-		const struct ipcl_option *o = t ? t->options : NULL;
-
-		if (!t) {
-			snprintf(
-			    e, n,
-			    "unknown section [%s]: want [compare] or a transport name",
-			    section);
-			return 0;
-		}
-		while (o && o->name && strcmp(o->name, name))
-			o++;
-		if (!o || !o->name) {
-			snprintf(e, n, "%s has no option '%s' (see `ipclab list %s`)",
-				 section, name, section);
-			return 0;
-		}
-		if (pl->nopts >= MAX_OPTS || strlen(value) >= sizeof pl->opt[0].kv.val) {
-			snprintf(e, n, "too many options, or value of '%s' too long",
-				 name);
-			return 0;
-		}
-		snprintf(pl->opt[pl->nopts].transport, sizeof pl->opt[0].transport, "%s",
-			 section);
-		snprintf(pl->opt[pl->nopts].kv.key, sizeof pl->opt[0].kv.key, "%s", name);
-		snprintf(pl->opt[pl->nopts].kv.val, sizeof pl->opt[0].kv.val, "%s",
-			 value);
-		pl->nopts++;
-	}
-	return 1;
-}
-
-/* Reads the suite file into pl; returns 0, or prints one line and returns 2. */
-static int suite_read(const char *path, struct plan *pl, unsigned set)
-{
-	struct suite s = {.pl = pl, .set = set};
-	int rc = ini_parse(path, suite_line, &s);
-
-	if (rc == 0)
-		return 0;
-	if (rc == -1)
-		fprintf(stderr, "ipclab compare: cannot read --suite '%s': %s\n", path,
-			strerror(errno));
-	else if (rc == -2)
-		fprintf(stderr, "ipclab compare: out of memory reading '%s'\n", path);
-	else
-		fprintf(stderr, "ipclab compare: %s:%d: %s\n", path, rc,
-			s.err[0] ? s.err : "not a name = value line or [section]");
-	return 2;
+	if (s < 0)
+		s = 0;
+	snprintf(b, n, "%d:%02d", (int)s / 60, (int)s % 60);
 }
 
 /* ---- the command line ---------------------------------------------------- */
@@ -446,10 +111,96 @@ static const struct option compare_lo[] = {
 };
 
 /*
+ * One command-line option c (with optarg) into pl; what it set into *set, a
+ * --suite file into *suite. Returns 0 after --help, 1 to go on; err is set when
+ * the option was wrong.
+ */
+static int compare_opt(int c, char **argv, struct ipcl_plan *pl, unsigned *set,
+		       const char **suite, char *err, size_t errn)
+{
+	switch (c) {
+	case 't':
+		*set |= IPCL_SET_ONLY;
+		ipcl_plan_transports(optarg, pl, err, errn);
+		break;
+	case 's':
+		*set |= IPCL_SET_SIZES;
+		ipcl_plan_sizes(optarg, pl, err, errn);
+		break;
+	case 'p':
+		*set |= IPCL_SET_PATTERNS;
+		ipcl_plan_patterns(optarg, pl, err, errn);
+		break;
+	case 'n':
+		*set |= IPCL_SET_COUNT;
+		if (ipcl_parse_count(optarg, &pl->count) || !pl->count)
+			snprintf(err, errn, "bad --count '%s': want a positive number",
+				 optarg);
+		break;
+	case 'd':
+		*set |= IPCL_SET_DURATION;
+		ipcl_plan_time("--duration", optarg, &pl->duration, err, errn);
+		break;
+	case O_BUDGET:
+		*set |= IPCL_SET_BUDGET;
+		ipcl_plan_time("--budget", optarg, &pl->budget, err, errn);
+		break;
+	case O_FRACTION:
+		*set |= IPCL_SET_FRACTION;
+		ipcl_plan_fraction(optarg, &pl->fraction, err, errn);
+		break;
+	case O_REPEAT:
+		*set |= IPCL_SET_REPEAT;
+		ipcl_plan_repeat(optarg, &pl->repeat, err, errn);
+		break;
+	case O_PIN:
+		*set |= IPCL_SET_PIN;
+		ipcl_plan_pin(optarg, &pl->pin, err, errn);
+		break;
+	case 'o':
+		*set |= IPCL_SET_OUTPUT;
+		snprintf(pl->output, sizeof pl->output, "%s", optarg);
+		break;
+	case 'r':
+		*set |= IPCL_SET_REPORT;
+		snprintf(pl->report, sizeof pl->report, "%s", optarg);
+		break;
+	case O_NOREPORT:
+		pl->no_report = 1;
+		break;
+	case O_FAULTS:
+		pl->faults = 1;
+		break;
+	case O_QUICK:
+		*set |= IPCL_SET_QUICK;
+		pl->quick = 1;
+		break;
+	case O_THREADS:
+		*set |= IPCL_SET_THREADS;
+		pl->threads = 1;
+		break;
+	case O_SUITE:
+		*suite = optarg;
+		break;
+	case 'h':
+		fputs(compare_help, stdout);
+		return 0;
+	case ':':
+		snprintf(err, errn, "option '%s' needs a value", argv[optind - 1]);
+		break;
+	default:
+		snprintf(err, errn, "unknown option '%s' (see `ipclab compare --help`)",
+			 argv[optind - 1]);
+		break;
+	}
+	return 1;
+}
+
+/*
  * Parses argv into pl (and the suite file it names, under the command line).
  * Returns -1 to go on, or the exit status (0 for --help, 2 for bad input).
  */
-static int compare_args(int argc, char **argv, struct plan *pl)
+static int compare_args(int argc, char **argv, struct ipcl_plan *pl)
 {
 	const char *suite = NULL;
 	unsigned set = 0;
@@ -460,84 +211,8 @@ static int compare_args(int argc, char **argv, struct plan *pl)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":t:s:p:n:d:o:r:h", compare_lo, NULL)) !=
 	       -1) {
-		switch (c) {
-		case 't':
-			set |= SET_ONLY;
-			parse_transports(optarg, pl, err, sizeof err);
-			break;
-		case 's':
-			set |= SET_SIZES;
-			parse_sizes(optarg, pl, err, sizeof err);
-			break;
-		case 'p':
-			set |= SET_PATTERNS;
-			parse_patterns(optarg, pl, err, sizeof err);
-			break;
-		case 'n':
-			set |= SET_COUNT;
-			if (ipcl_parse_count(optarg, &pl->count) || !pl->count)
-				snprintf(err, sizeof err,
-					 "bad --count '%s': want a positive number",
-					 optarg);
-			break;
-		case 'd':
-			set |= SET_DURATION;
-			parse_time("--duration", optarg, &pl->duration, err, sizeof err);
-			break;
-		case O_BUDGET:
-			set |= SET_BUDGET;
-			parse_time("--budget", optarg, &pl->budget, err, sizeof err);
-			break;
-		case O_FRACTION:
-			set |= SET_FRACTION;
-			parse_fraction(optarg, &pl->fraction, err, sizeof err);
-			break;
-		case O_REPEAT:
-			set |= SET_REPEAT;
-			parse_repeat(optarg, &pl->repeat, err, sizeof err);
-			break;
-		case O_PIN:
-			set |= SET_PIN;
-			parse_pin(optarg, &pl->pin, err, sizeof err);
-			break;
-		case 'o':
-			set |= SET_OUTPUT;
-			snprintf(pl->output, sizeof pl->output, "%s", optarg);
-			break;
-		case 'r':
-			set |= SET_REPORT;
-			snprintf(pl->report, sizeof pl->report, "%s", optarg);
-			break;
-		case O_NOREPORT:
-			pl->no_report = 1;
-			break;
-		case O_FAULTS:
-			pl->faults = 1;
-			break;
-		case O_QUICK:
-			set |= SET_QUICK;
-			pl->quick = 1;
-			break;
-		case O_THREADS:
-			set |= SET_THREADS;
-			pl->threads = 1;
-			break;
-		case O_SUITE:
-			suite = optarg;
-			break;
-		case 'h':
-			fputs(compare_help, stdout);
+		if (!compare_opt(c, argv, pl, &set, &suite, err, sizeof err))
 			return 0;
-		case ':':
-			snprintf(err, sizeof err, "option '%s' needs a value",
-				 argv[optind - 1]);
-			break;
-		default:
-			snprintf(err, sizeof err,
-				 "unknown option '%s' (see `ipclab compare --help`)",
-				 argv[optind - 1]);
-			break;
-		}
 		if (err[0]) {
 			fprintf(stderr, "ipclab compare: %s\n", err);
 			return 2;
@@ -548,11 +223,11 @@ static int compare_args(int argc, char **argv, struct plan *pl)
 			argv[optind]);
 		return 2;
 	}
-	if ((set & SET_COUNT) && (set & SET_DURATION)) {
+	if ((set & IPCL_SET_COUNT) && (set & IPCL_SET_DURATION)) {
 		fprintf(stderr, "ipclab compare: give --count or --duration, not both\n");
 		return 2;
 	}
-	if (suite && suite_read(suite, pl, set))
+	if (suite && ipcl_suite_read(suite, pl, set))
 		return 2;
 	if (pl->count && pl->duration) {
 		fprintf(stderr,
@@ -572,7 +247,7 @@ static int compare_args(int argc, char **argv, struct plan *pl)
 		pl->duration = pl->quick ? 150000000 : 300000000;
 	if (!pl->repeat)
 		pl->repeat = pl->quick ? 1 : 3;
-	if ((pl->patterns & PAT_RATE) && !(pl->patterns & PAT_STREAM)) {
+	if ((pl->patterns & IPCL_PAT_RATE) && !(pl->patterns & IPCL_PAT_STREAM)) {
 		fprintf(stderr,
 			"ipclab compare: pattern rate needs stream too: its rate is "
 			"a fraction of the stream capacity measured first\n");
@@ -581,144 +256,8 @@ static int compare_args(int argc, char **argv, struct plan *pl)
 	return -1;
 }
 
-/* ---- running ------------------------------------------------------------- */
-
-/* Why transport t is not run here, into why; "" when it can run. */
-static void compare_skip(const struct plan *pl, const struct ipcl_transport *t,
-			 struct ipcl_probe *probe, char *why, size_t n)
-{
-	struct ipcl_opts o = {
-	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "cmp"};
-	char perr[IPCL_ERR_MAX] = "";
-	const char *env;
-
-	why[0] = 0;
-	if ((t->caps & IPCL_CAP_THREADS_ONLY) && !pl->threads)
-		snprintf(why, n, "needs --threads");
-	else if (t->server && (!(env = ipcl_server_env(t->server)) || !getenv(env)))
-		snprintf(why, n, "no %s server (run `ipclab brokers up`)", t->server);
-	else if (!t->server && t->probe && t->probe(&o, probe, perr))
-		snprintf(why, n, "unavailable: %.140s", perr);
-}
-
-/* Adds the points of transport t to pts; returns how many. */
-static int compare_points(const struct plan *pl, const struct ipcl_transport *t,
-			  struct point *pts)
-{
-	static const enum ipcl_pattern order[] = {IPCL_PINGPONG, IPCL_STREAM, IPCL_RATE};
-	static const unsigned bit[] = {PAT_PINGPONG, PAT_STREAM, PAT_RATE};
-	struct ipcl_probe probe = {0};
-	char skip[200];
-	int n = 0;
-
-	compare_skip(pl, t, &probe, skip, sizeof skip);
-	for (int s = 0; s < pl->nsizes; s++)
-		for (int p = 0; p < 3; p++) {
-			struct point *pt = &pts[n];
-
-			if (!(pl->patterns & bit[p]))
-				continue;
-			memset(pt, 0, sizeof *pt);
-			pt->t = t;
-			pt->pattern = order[p];
-			pt->size = pl->sizes[s];
-			pt->planned = pl->repeat;
-			n++;
-			if (skip[0])
-				snprintf(pt->note, sizeof pt->note, "%s", skip);
-			else if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR && s > 0)
-				snprintf(
-				    pt->note, sizeof pt->note,
-				    "carries %zu bytes whatever the size: run at %zu B "
-				    "only",
-				    probe.max_msg, pl->sizes[0]);
-			else if (probe.max_msg >= IPCL_FRAME_HDR &&
-				 pl->sizes[s] > probe.max_msg)
-				snprintf(pt->note, sizeof pt->note,
-					 "over the %zu-byte limit", probe.max_msg);
-			if (pt->note[0])
-				pt->planned = 0;
-		}
-	return n;
-}
-
-/* The stream point of the same transport and size as rate point r. */
-static const struct point *compare_stream_of(const struct point *pts, int n,
-					     const struct point *r)
-{
-	for (int i = 0; i < n; i++)
-		if (pts[i].t == r->t && pts[i].size == r->size &&
-		    pts[i].pattern == IPCL_STREAM)
-			return &pts[i];
-	return NULL;
-}
-
-/* Time accounting for the budget and the estimate on the progress line. */
-struct clock {
-	int64_t start, budget, fixed; /* fixed: -d/-n given, the budget only cuts */
-	int64_t duration;             /* measured time of the next run */
-	double overhead;              /* seconds a run costs beyond its duration */
-	int overruns;                 /* runs measured (for the overhead mean) */
-};
-
-static double clock_elapsed(const struct clock *k)
-{
-	return (double)(ipcl_now_ns() - k->start) / 1e9;
-}
-
-/* Seconds the runs left will take at the current duration and overhead. */
-static double clock_left(const struct clock *k, int runs)
-{
-	return runs * ((double)k->duration / 1e9 + k->overhead);
-}
-
-/* With a budget: the run length that would spread what is left over runs. */
-static double clock_per_run(const struct clock *k, int runs)
-{
-	double left = (double)k->budget / 1e9 - clock_elapsed(k);
-
-	return left / (runs > 0 ? runs : 1) - k->overhead;
-}
-
-/*
- * Before a run: with a budget, spread what is left of it over the runs left
- * (never below MIN_RUN). Returns 0 to run, 1 when even the shortest run would
- * overshoot the budget.
- */
-static int clock_plan(struct clock *k, int runs_left)
-{
-	double left;
-
-	if (!k->budget)
-		return 0;
-	left = (double)k->budget / 1e9 - clock_elapsed(k);
-	if (!k->fixed) {
-		int64_t d = (int64_t)(clock_per_run(k, runs_left) * 1e9);
-
-		k->duration = d < MIN_RUN ? MIN_RUN : d > MAX_RUN ? MAX_RUN : d;
-	}
-	return left < (double)k->duration / 1e9 + k->overhead;
-}
-
-static void clock_ran(struct clock *k, int64_t wall_ns, int64_t measured_ns)
-{
-	double o = (double)(wall_ns - measured_ns) / 1e9;
-
-	if (o < 0)
-		o = 0;
-	k->overhead = (k->overhead * k->overruns + o) / (k->overruns + 1);
-	k->overruns++;
-}
-
-static void fmt_secs(char *b, size_t n, double s)
-{
-	if (s < 0)
-		s = 0;
-	snprintf(b, n, "%d:%02d", (int)s / 60, (int)s % 60);
-}
-
 /* Options of the suite file for transport t go into cfg. */
-static void compare_kv(const struct plan *pl, const struct ipcl_transport *t,
+static void compare_kv(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 		       struct ipcl_runcfg *cfg)
 {
 	for (int i = 0; i < pl->nopts && cfg->nkv < IPCL_MAX_KV; i++)
@@ -737,7 +276,8 @@ static double num(const json_t *v)
  * figures. Returns 1 when the run failed (note set), 0 otherwise, -1 when the
  * configuration was refused (note set; no record).
  */
-static int compare_run(const struct plan *pl, struct point *pt, struct clock *k)
+static int compare_run(const struct ipcl_plan *pl, struct ipcl_point *pt,
+		       struct ipcl_budget *k)
 {
 	struct ipcl_runcfg cfg;
 	char err[IPCL_ERR_MAX] = "";
@@ -781,7 +321,7 @@ static int compare_run(const struct plan *pl, struct point *pt, struct clock *k)
 
 		measured = (int64_t)(json_number_value(d) * 1e9);
 	}
-	clock_ran(k, ipcl_now_ns() - t0, measured);
+	ipcl_budget_ran(k, ipcl_now_ns() - t0, measured);
 	ipcl_result_append(pl->output, rec);
 	pt->runs++;
 	if (failed) {
@@ -812,203 +352,20 @@ static int compare_run(const struct plan *pl, struct point *pt, struct clock *k)
 	return failed;
 }
 
-/* ---- the ranking on the terminal ----------------------------------------- */
+/* The progress of one comparison: its points and what became of their runs. */
+struct compare_state {
+	struct ipcl_plan *pl;
+	struct ipcl_point *pts;
+	struct ipcl_budget k;
+	int npts, runs_left, failures, written, cut, dropped, tty;
+};
 
-/* The figure a pattern is ranked by: p50 (pingpong), msgs/s (stream), p99 (rate). */
-static double figure(const struct point *pt)
+/* Names the results file when -o did not, and checks that it can be written
+ * before anything runs. Returns 0, or 2 with one line on stderr. */
+static int compare_output(struct ipcl_plan *pl)
 {
-	double v[99];
-	const double *src = pt->pattern == IPCL_PINGPONG ? pt->p50
-			    : pt->pattern == IPCL_STREAM ? pt->rate
-							 : pt->p99;
-	int n = 0;
+	int fd;
 
-	for (int i = 0; i < pt->ok; i++)
-		if (!isnan(src[i]))
-			v[n++] = src[i];
-	return median(v, n);
-}
-
-static int better(enum ipcl_pattern p, double a, double b)
-{
-	if (isnan(b))
-		return !isnan(a);
-	if (isnan(a))
-		return 0;
-	return p == IPCL_STREAM ? a > b : a < b;
-}
-
-static void fmt_figure(char *b, size_t n, enum ipcl_pattern p, double v)
-{
-	if (isnan(v))
-		snprintf(b, n, "-");
-	else if (p == IPCL_STREAM)
-		snprintf(b, n,
-			 v >= 1e6   ? "%.2fM"
-			 : v >= 1e4 ? "%.0fk"
-				    : "%.0f",
-			 v >= 1e6   ? v / 1e6
-			 : v >= 1e4 ? v / 1e3
-				    : v);
-	else
-		snprintf(b, n, "%.2f", v / 1000);
-}
-
-/*
- * One table per pattern: a row per transport, ranked by the first size, a
- * column per size with the median figure and the times-the-best ratio.
- * Transports that ran nothing are listed after, with the reason.
- */
-static void compare_ranking(const struct plan *pl, struct point *pts, int npts)
-{
-	static const enum ipcl_pattern pats[] = {IPCL_PINGPONG, IPCL_STREAM, IPCL_RATE};
-	static const char *const title[] = {"pingpong: median p50 round trip, us",
-					    "stream: median messages/s", NULL};
-
-	for (int p = 0; p < 3; p++) {
-		const struct ipcl_transport *row[256];
-		double fig[256][MAX_SIZES], best[MAX_SIZES];
-		const char *why[256];
-		int nrow = 0;
-
-		if (!(pl->patterns & (1u << p)))
-			continue;
-		for (int i = 0; i < npts; i++) {
-			const struct point *pt = &pts[i];
-			int r, s;
-
-			if (pt->pattern != pats[p])
-				continue;
-			for (r = 0; r < nrow && row[r] != pt->t; r++)
-				;
-			if (r == nrow) {
-				if (nrow == 256)
-					continue;
-				row[nrow] = pt->t;
-				why[nrow] = NULL;
-				for (s = 0; s < pl->nsizes; s++)
-					fig[nrow][s] = NAN;
-				nrow++;
-			}
-			for (s = 0; s < pl->nsizes && pl->sizes[s] != pt->size; s++)
-				;
-			fig[r][s] = figure(pt);
-			if (isnan(fig[r][s]) && pt->note[0] && !why[r])
-				why[r] = pt->note;
-		}
-		for (int s = 0; s < pl->nsizes; s++) {
-			best[s] = NAN;
-			for (int r = 0; r < nrow; r++)
-				if (better(pats[p], fig[r][s], best[s]))
-					best[s] = fig[r][s];
-		}
-		/* Insertion sort by the first size that has figures. */
-		for (int a = 1; a < nrow; a++)
-			for (int b = a; b > 0; b--) {
-				int s = 0;
-
-				while (s < pl->nsizes - 1 && isnan(fig[b][s]) &&
-				       isnan(fig[b - 1][s]))
-					s++;
-				if (!better(pats[p], fig[b][s], fig[b - 1][s]))
-					break;
-				{
-					const struct ipcl_transport *tt = row[b];
-					const char *tw = why[b];
-					double tf[MAX_SIZES];
-
-					memcpy(tf, fig[b], sizeof tf);
-					row[b] = row[b - 1];
-					why[b] = why[b - 1];
-					memcpy(fig[b], fig[b - 1], sizeof tf);
-					row[b - 1] = tt;
-					why[b - 1] = tw;
-					memcpy(fig[b - 1], tf, sizeof tf);
-				}
-			}
-		printf("\n");
-		if (pats[p] == IPCL_RATE)
-			printf("rate: median p99 latency at %.0f%% of each transport's "
-			       "stream capacity, us",
-			       pl->fraction * 100);
-		else
-			fputs(title[p], stdout);
-		{
-			int lo = 99, hi = 0;
-
-			for (int i = 0; i < npts; i++)
-				if (pts[i].pattern == pats[p] && pts[i].ok) {
-					lo = pts[i].ok < lo ? pts[i].ok : lo;
-					hi = pts[i].ok > hi ? pts[i].ok : hi;
-				}
-			if (lo < hi)
-				printf(" (median of %d to %d runs", lo, hi);
-			else
-				printf(" (median of %d run%s", hi, hi == 1 ? "" : "s");
-			printf("; xN = N times the best at that size)\n");
-		}
-		printf("  %-20s", "transport");
-		for (int s = 0; s < pl->nsizes; s++) {
-			char h[32];
-
-			snprintf(h, sizeof h, "%zu B", pl->sizes[s]);
-			printf(" %16s", h);
-		}
-		printf("\n");
-		for (int r = 0; r < nrow; r++) {
-			int any = 0;
-
-			for (int s = 0; s < pl->nsizes; s++)
-				any |= !isnan(fig[r][s]);
-			if (!any)
-				continue;
-			printf("  %-20s", row[r]->name);
-			for (int s = 0; s < pl->nsizes; s++) {
-				char v[24], cell[40];
-				double ratio = pats[p] == IPCL_STREAM
-						   ? best[s] / fig[r][s]
-						   : fig[r][s] / best[s];
-
-				fmt_figure(v, sizeof v, pats[p], fig[r][s]);
-				if (isnan(fig[r][s]))
-					snprintf(cell, sizeof cell, "-");
-				else
-					snprintf(cell, sizeof cell, "%s %5.2fx", v,
-						 ratio);
-				printf(" %16s", cell);
-			}
-			printf("\n");
-		}
-		for (int r = 0; r < nrow; r++) {
-			int any = 0;
-
-			for (int s = 0; s < pl->nsizes; s++)
-				any |= !isnan(fig[r][s]);
-			if (!any)
-				printf("  %-20s %s\n", row[r]->name,
-				       why[r] ? why[r] : "no runs");
-		}
-	}
-}
-
-int ipcl_cmd_compare(int argc, char **argv)
-{
-	struct plan *pl = calloc(1, sizeof *pl);
-	struct point *pts = NULL;
-	struct clock k = {.start = ipcl_now_ns(), .overhead = 0.15};
-	const struct ipcl_transport *t;
-	int npts = 0, runs_left = 0, failures = 0, written = 0, cut = 0;
-	int dropped = 0, rc, tty = isatty(2);
-	char el[16], left[16];
-
-	if (!pl)
-		return 1;
-	pl->patterns = PAT_PINGPONG | PAT_STREAM | PAT_RATE;
-	pl->fraction = 0.25;
-	snprintf(pl->report, sizeof pl->report, "report");
-	if ((rc = compare_args(argc, argv, pl)) >= 0)
-		goto out;
-	rc = 1;
 	if (!pl->output[0]) {
 		char stamp[32];
 		time_t now = time(NULL);
@@ -1018,130 +375,186 @@ int ipcl_cmd_compare(int argc, char **argv)
 		snprintf(pl->output, sizeof pl->output, "results/compare-%s.jsonl",
 			 stamp);
 	}
-	{
-		int fd =
-		    open(pl->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		if (fd < 0) {
-			fprintf(stderr,
-				"ipclab compare: cannot write --output '%s': %s\n",
-				pl->output, strerror(errno));
-			rc = 2;
-			goto out;
-		}
-		close(fd);
+	fd = open(pl->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "ipclab compare: cannot write --output '%s': %s\n",
+			pl->output, strerror(errno));
+		return 2;
 	}
+	close(fd);
+	return 0;
+}
+
+/* The points of every selected transport into st->pts; 0, or -1 out of memory. */
+static int compare_plan(struct compare_state *st)
+{
+	const struct ipcl_plan *pl = st->pl;
+	const struct ipcl_transport *t;
+	char left[16];
+	int n = 0;
+
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
-		if (selected(pl, t))
-			npts += pl->nsizes * 3;
-	pts = calloc((size_t)npts + 1, sizeof *pts);
-	if (!pts)
-		goto out;
-	npts = 0;
+		if (ipcl_plan_selects(pl, t))
+			n += pl->nsizes * 3;
+	st->pts = calloc((size_t)n + 1, sizeof *st->pts);
+	if (!st->pts)
+		return -1;
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
-		if (selected(pl, t))
-			npts += compare_points(pl, t, pts + npts);
-	for (int i = 0; i < npts; i++)
-		runs_left += pts[i].planned;
-	k.budget = pl->budget;
-	k.fixed = pl->fixed;
-	k.duration = pl->duration;
-	if (pl->budget && !k.fixed)
-		clock_plan(&k, runs_left);
-	fprintf(stderr, "ipclab compare: %d points, %d runs, about %s%s -> %s\n", npts,
-		runs_left, (fmt_secs(left, sizeof left, clock_left(&k, runs_left)), left),
-		pl->budget ? " (budget)" : "", pl->output);
+		if (ipcl_plan_selects(pl, t))
+			st->npts += ipcl_plan_points(pl, t, st->pts + st->npts);
+	for (int i = 0; i < st->npts; i++)
+		st->runs_left += st->pts[i].planned;
+	st->k.budget = pl->budget;
+	st->k.fixed = pl->fixed;
+	st->k.duration = pl->duration;
+	if (pl->budget && !st->k.fixed)
+		ipcl_budget_plan(&st->k, st->runs_left);
+	fmt_secs(left, sizeof left, ipcl_budget_left(&st->k, st->runs_left));
+	fprintf(stderr, "ipclab compare: %d points, %d runs, about %s%s -> %s\n",
+		st->npts, st->runs_left, left, pl->budget ? " (budget)" : "", pl->output);
+	return 0;
+}
 
-	for (int i = 0; i < npts; i++) {
-		struct point *pt = &pts[i];
+/*
+ * Before point i: a rate point takes its target from the stream capacity just
+ * measured (returns 0 and notes why when there is none), and a budget too small
+ * for every repetition at the shortest run length leaves one run per point from
+ * here on. Returns 1 to run the point.
+ */
+static int compare_ready(struct compare_state *st, int i)
+{
+	struct ipcl_point *pt = &st->pts[i];
 
-		if (!pt->planned)
-			continue;
-		if (pt->pattern == IPCL_RATE) {
-			const struct point *st = compare_stream_of(pts, npts, pt);
-			double cap = st ? figure(st) : NAN;
+	if (pt->pattern == IPCL_RATE) {
+		const struct ipcl_point *sp = ipcl_plan_stream_of(st->pts, st->npts, pt);
+		double cap = sp ? ipcl_point_figure(sp) : NAN;
 
-			if (!(cap > 0)) {
+		if (!(cap > 0)) {
+			snprintf(pt->note, sizeof pt->note,
+				 "no stream capacity measured to take %.0f%% of",
+				 st->pl->fraction * 100);
+			st->runs_left -= pt->planned;
+			return 0;
+		}
+		pt->target = st->pl->fraction * cap;
+	}
+	if (st->k.budget &&
+	    ipcl_budget_per_run(&st->k, st->runs_left) * 1e9 < IPCL_BUDGET_MIN_RUN)
+		for (int j = i; j < st->npts; j++)
+			if (st->pts[j].planned > 1) {
+				st->dropped += st->pts[j].planned - 1;
+				st->runs_left -= st->pts[j].planned - 1;
+				st->pts[j].planned = 1;
+			}
+	return 1;
+}
+
+/* The runs of point i, each on the progress line, within the budget. */
+static void compare_point(struct compare_state *st, int i)
+{
+	struct ipcl_point *pt = &st->pts[i];
+	char el[16], left[16];
+	int rc;
+
+	for (int r = 0; r < pt->planned; r++, st->runs_left--) {
+		if (ipcl_budget_plan(&st->k, st->runs_left)) {
+			/* Over budget even so: leave the point out. */
+			if (!r) {
+				st->cut++;
 				snprintf(pt->note, sizeof pt->note,
-					 "no stream capacity measured to take %.0f%% of",
-					 pl->fraction * 100);
-				runs_left -= pt->planned;
-				continue;
-			}
-			pt->target = pl->fraction * cap;
+					 "left out: the %.0f s budget was spent",
+					 (double)st->pl->budget / 1e9);
+			} else
+				st->dropped += pt->planned - r;
+			st->runs_left -= pt->planned - r;
+			break;
 		}
-		/* A budget too small for every repetition at the shortest run
-		 * length: one run per point from here on. */
-		if (k.budget && clock_per_run(&k, runs_left) * 1e9 < MIN_RUN)
-			for (int j = i; j < npts; j++)
-				if (pts[j].planned > 1) {
-					dropped += pts[j].planned - 1;
-					runs_left -= pts[j].planned - 1;
-					pts[j].planned = 1;
-				}
-		for (int r = 0; r < pt->planned; r++, runs_left--) {
-			if (clock_plan(&k, runs_left)) {
-				/* Over budget even so: leave the point out. */
-				if (!r) {
-					cut++;
-					snprintf(pt->note, sizeof pt->note,
-						 "left out: the %.0f s budget was spent",
-						 (double)pl->budget / 1e9);
-				} else
-					dropped += pt->planned - r;
-				runs_left -= pt->planned - r;
-				break;
-			}
-			fmt_secs(el, sizeof el, clock_elapsed(&k));
-			fmt_secs(left, sizeof left, clock_left(&k, runs_left));
-			if (tty || r == 0)
-				fprintf(stderr,
-					"%s[%d/%d %s, ~%s left] %s %s %zuB run %d/%d%s",
-					tty ? "\r\033[K" : "", i + 1, npts, el, left,
-					pt->t->name, ipcl_pattern_name(pt->pattern),
-					pt->size, r + 1, pt->planned, tty ? "" : "\n");
-			fflush(stderr);
-			rc = compare_run(pl, pt, &k);
-			if (rc < 0) {
-				runs_left -= pt->planned - r;
-				break;
-			}
-			written++;
-			failures += rc;
+		fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
+		fmt_secs(left, sizeof left, ipcl_budget_left(&st->k, st->runs_left));
+		if (st->tty || r == 0)
+			fprintf(stderr, "%s[%d/%d %s, ~%s left] %s %s %zuB run %d/%d%s",
+				st->tty ? "\r\033[K" : "", i + 1, st->npts, el, left,
+				pt->t->name, ipcl_pattern_name(pt->pattern), pt->size,
+				r + 1, pt->planned, st->tty ? "" : "\n");
+		fflush(stderr);
+		rc = compare_run(st->pl, pt, &st->k);
+		if (rc < 0) {
+			st->runs_left -= pt->planned - r;
+			break;
 		}
+		st->written++;
+		st->failures += rc;
 	}
-	if (tty)
+}
+
+/* After the runs: the ranking, what the budget left out, then the failure
+ * matrix (--faults) and the report. Returns the exit status. */
+static int compare_finish(struct compare_state *st)
+{
+	const struct ipcl_plan *pl = st->pl;
+	char el[16];
+	int rc = st->failures ? 1 : 0;
+
+	if (st->tty)
 		fprintf(stderr, "\r\033[K");
-	compare_ranking(pl, pts, npts);
-	fmt_secs(el, sizeof el, clock_elapsed(&k));
-	printf("\nresults: %s (%d records in %s)\n", pl->output, written, el);
-	if (dropped)
-		printf("budget: %d repetitions left out to stay within %.0f s\n", dropped,
+	ipcl_rank_print(pl, st->pts, st->npts);
+	fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
+	printf("\nresults: %s (%d records in %s)\n", pl->output, st->written, el);
+	if (st->dropped)
+		printf("budget: %d repetitions left out to stay within %.0f s\n",
+		       st->dropped, (double)pl->budget / 1e9);
+	if (st->cut)
+		printf("budget: %d points left out to stay within %.0f s\n", st->cut,
 		       (double)pl->budget / 1e9);
-	if (cut)
-		printf("budget: %d points left out to stay within %.0f s\n", cut,
-		       (double)pl->budget / 1e9);
-	rc = failures ? 1 : 0;
 	if (pl->faults) {
 		/* The failure matrix of the same selection, appended to the
 		 * same file: the report puts fault runs in their own section. */
-		char *fargv[] = {"faults", "-o", pl->output, "-t", pl->only, NULL};
+		char *fargv[] = {"faults",         "-o", (char *)pl->output, "-t",
+				 (char *)pl->only, NULL};
 
 		printf("\nfailure matrix (ipclab faults):\n");
 		fflush(stdout);
 		if (ipcl_cmd_faults(pl->only[0] ? 5 : 3, fargv))
 			rc = 1;
 	}
-	if (!pl->no_report && written) {
-		char *rargv[] = {"report", pl->output, "-o", pl->report, "--csv", NULL};
+	if (!pl->no_report && st->written) {
+		char *rargv[] = {"report", (char *)pl->output,
+				 "-o",     (char *)pl->report,
+				 "--csv",  NULL};
 
 		fflush(stdout);
 		if (ipcl_cmd_report(5, rargv))
 			rc = 1;
 	}
+	return rc;
+}
+
+int ipcl_cmd_compare(int argc, char **argv)
+{
+	struct compare_state st = {.k = {.start = ipcl_now_ns(), .overhead = 0.15},
+				   .tty = isatty(2)};
+	int rc;
+
+	st.pl = calloc(1, sizeof *st.pl);
+	if (!st.pl)
+		return 1;
+	st.pl->patterns = IPCL_PAT_PINGPONG | IPCL_PAT_STREAM | IPCL_PAT_RATE;
+	st.pl->fraction = 0.25;
+	snprintf(st.pl->report, sizeof st.pl->report, "report");
+	if ((rc = compare_args(argc, argv, st.pl)) >= 0)
+		goto out;
+	if ((rc = compare_output(st.pl)) != 0)
+		goto out;
+	rc = 1;
+	if (compare_plan(&st))
+		goto out;
+	for (int i = 0; i < st.npts; i++)
+		if (st.pts[i].planned && compare_ready(&st, i))
+			compare_point(&st, i);
+	rc = compare_finish(&st);
 out:
-	free(pts);
-	free(pl);
+	free(st.pts);
+	free(st.pl);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
  * fdio.c - deadline-aware reads and writes and length-prefixed framing over a
- * byte stream (see fdio.h). Uses poll(2), readv/writev(2), fcntl(2), mkdtemp(3).
+ * byte stream (see fdio.h). Uses poll(2), readv/writev(2), fcntl(2), mkdtemp(3);
+ * removes a private directory with openat/unlinkat(2), never through a shell.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -255,25 +256,99 @@ int ipcl_private_dir(char *path, size_t cap, const char *tag, char *err)
 	return 0;
 }
 
-void ipcl_remove_dir(const char *path)
+/*
+ * Empties the open directory fd, depth first, without following a symbolic
+ * link (every entry is looked at with AT_SYMLINK_NOFOLLOW and opened with
+ * O_NOFOLLOW) and without leaving the filesystem dev. Returns 0 or the first
+ * negative errno met (it goes on with the other entries).
+ */
+static int fdio_empty(int fd, dev_t dev, int depth)
 {
+	int dfd = dup(fd), rc = 0;
 	DIR *d;
 	struct dirent *e;
 
-	if (!path || !*path)
-		return;
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d)) != NULL) {
-			char p[PATH_MAX];
-
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			if (snprintf(p, sizeof p, "%s/%s", path, e->d_name) <
-			    (int)sizeof p)
-				unlink(p);
-		}
-		closedir(d);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		rc = -errno;
+		close(dfd);
+		return rc;
 	}
-	rmdir(path);
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		int sub, r = 0;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			r = unlinkat(fd, e->d_name, 0) < 0 ? -errno : 0;
+		else if (st.st_dev != dev)
+			r = -EXDEV; /* a mount inside: not ours to empty */
+		else if (depth >= 32)
+			r = -ELOOP;
+		else if ((sub = openat(fd, e->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			 0)
+			r = -errno;
+		else {
+			r = fdio_empty(sub, dev, depth + 1);
+			close(sub);
+			if (!r && unlinkat(fd, e->d_name, AT_REMOVEDIR) < 0)
+				r = -errno;
+		}
+		if (r && r != -ENOENT && !rc)
+			rc = r;
+	}
+	closedir(d);
+	return rc;
+}
+
+int ipcl_remove_tree_at(int dirfd, const char *name, uid_t owner)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return -EINVAL;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (owner != (uid_t)-1 && st.st_uid != owner)
+		rc = -EPERM;
+	else
+		rc = fdio_empty(fd, st.st_dev, 0);
+	close(fd);
+	if (!rc && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	return rc;
+}
+
+void ipcl_remove_dir(const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash, *base;
+	int pfd;
+
+	if (!path || !*path || strlen(path) >= sizeof parent)
+		return;
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!slash)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == path)
+		snprintf(parent, sizeof parent, "/");
+	else
+		snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return;
+	(void)ipcl_remove_tree_at(pfd, base, geteuid());
+	close(pfd);
 }

@@ -347,8 +347,7 @@ static void test_launcher(void **state)
 
 	(void)state;
 	if (access("/usr/bin/redis-server", X_OK) != 0 &&
-	    system("command -v redis-server "
-		   ">/dev/null") != 0)
+	    !ipcl_test_have_program("redis-server"))
 		skip();
 	if (ipcl_server_start("redis", &s, ipcl_now_ns() + 30 * SEC, err))
 		fail_msg("start: %s", err);

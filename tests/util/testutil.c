@@ -3,9 +3,13 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -41,19 +45,21 @@ char *ipcl_test_leftovers(char *buf, size_t cap)
 				n++;
 		closedir(dir);
 	}
-	p = popen("ipcs -q 2>/dev/null", "r");
+	/* SysV queues from /proc (columns: key msqid ...), not `ipcs` through a shell. */
+	p = fopen("/proc/sysvipc/msg", "re");
 	while (p && fgets(line, sizeof line, p) && n < 1024) {
-		unsigned long key, id;
+		long long key;
+		unsigned long id;
 
 		/* sysv-mq keys are 0x68000000 | pid << 4 | n (ipc/mq/sysv.c). */
-		if (sscanf(line, "0x%lx %lu", &key, &id) == 2 &&
+		if (sscanf(line, "%lld %lu", &key, &id) == 2 &&
 		    (key & 0x7c000000) == 0x68000000 &&
 		    (pid_t)((key >> 4) & 0x3fffff) == getpid() &&
 		    asprintf(&names[n], "ipcs:%lu", id) > 0)
 			n++;
 	}
 	if (p)
-		pclose(p);
+		fclose(p);
 	qsort(names, (size_t)n, sizeof names[0], cmp_str);
 	buf[0] = 0;
 	for (int i = 0; i < n; i++) {
@@ -104,4 +110,96 @@ struct ipcl_opts *ipcl_test_opts(struct ipcl_test_opts *t, const char *prefix,
 	t->o.tag = t->tag;
 	t->o.kv = t->kv;
 	return &t->o;
+}
+
+int ipcl_test_run(char *const argv[], char *out, size_t cap, int *err_lines)
+{
+	int po[2], pe[2], st, lines = 0;
+	size_t len = 0;
+	pid_t pid;
+	struct pollfd fds[2];
+
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	fds[0] = (struct pollfd){.fd = po[0], .events = POLLIN};
+	fds[1] = (struct pollfd){.fd = pe[0], .events = POLLIN};
+	while (pid > 0 && (fds[0].fd >= 0 || fds[1].fd >= 0)) {
+		char buf[4096];
+		ssize_t r;
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			r = read(fds[i].fd, buf, sizeof buf);
+			if (r <= 0) {
+				if (r < 0 && errno == EINTR)
+					continue;
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				continue;
+			}
+			if (i == 1)
+				for (ssize_t k = 0; k < r; k++)
+					lines += buf[k] == '\n';
+			else if (out && cap) {
+				size_t take =
+				    (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
+
+				memcpy(out + len, buf, take);
+				len += take;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	if (out && cap)
+		out[len] = 0;
+	if (err_lines)
+		*err_lines = lines;
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int ipcl_test_have_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *dirs, *save = NULL;
+	int found = 0;
+
+	dirs = strdup(path && *path ? path : "/usr/bin:/bin");
+	if (!dirs)
+		return 0;
+	for (char *d = strtok_r(dirs, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char full[4096];
+
+		if (snprintf(full, sizeof full, "%s/%s", d, name) < (int)sizeof full)
+			found = access(full, X_OK) == 0;
+	}
+	free(dirs);
+	return found;
 }

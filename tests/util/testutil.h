@@ -50,4 +50,15 @@ struct ipcl_opts *ipcl_test_opts(struct ipcl_test_opts *t, const char *prefix,
 				 const char *url, size_t msg_size, int consumers,
 				 const char *const *kv);
 
+/*
+ * Runs argv (argv[0] a path, argv NULL-terminated) as a child process, with no
+ * shell: its stdout into out (up to cap - 1 bytes, NUL-terminated; out may be
+ * NULL), the number of lines it wrote on stderr into *err_lines (may be NULL).
+ * Returns its exit status, or -1 when it could not be run or was killed.
+ */
+int ipcl_test_run(char *const argv[], char *out, size_t cap, int *err_lines);
+
+/* 1 when an executable called name is in a directory of $PATH, else 0. */
+int ipcl_test_have_program(const char *name);
+
 #endif

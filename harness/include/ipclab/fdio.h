@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* Wait for events (POLLIN/POLLOUT) on fd until deadline: 0, -ETIMEDOUT or -errno. */
@@ -64,7 +65,21 @@ int ipcl_fd_inheritable(int fd);
  */
 int ipcl_private_dir(char *path, size_t cap, const char *tag, char *err);
 
-/* Remove a directory made by ipcl_private_dir and the files in it (no recursion). */
+/*
+ * Remove a directory made by ipcl_private_dir and everything in it, as
+ * ipcl_remove_tree_at does with owner geteuid(). Best effort, silent.
+ */
 void ipcl_remove_dir(const char *path);
+
+/*
+ * Remove the directory name (one path component) of the open directory dirfd
+ * and everything under it, without a shell and without following a symbolic
+ * link anywhere: the directory is opened with O_NOFOLLOW, entries are examined
+ * with AT_SYMLINK_NOFOLLOW and unlinked with unlinkat(2), and nothing on
+ * another filesystem is entered. With owner other than (uid_t)-1, the directory
+ * must belong to that user (-EPERM otherwise). Returns 0 or a negative errno
+ * (the first met; -ENOTDIR or -ELOOP when name is not a directory).
+ */
+int ipcl_remove_tree_at(int dirfd, const char *name, uid_t owner);
 
 #endif

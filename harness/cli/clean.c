@@ -1,0 +1,210 @@
+/*
+ * clean.c - `ipclab clean`: removes what runs that were killed left behind,
+ * and nothing else. A name is removed only when all of these hold:
+ *   - it has exactly the form ipclab gives it (the run tag is "<pid>-<n><a|b>",
+ *     engine/run.c): /dev/shm/ipcl-<tag> (ipc/shm), /dev/mqueue/ipcl-<tag>
+ *     (ipc/mq/posix.c), a directory $TMPDIR|/tmp/ipcl-<tag>-XXXXXX
+ *     (ipcl_private_dir, mkdtemp), or a SysV queue whose key is
+ *     0x68000000 | pid << 4 | n (ipc/mq/sysv.c);
+ *   - the process <pid> no longer exists;
+ *   - it belongs to the caller (lstat/fstatat st_uid, or the queue's uid, equal
+ *     to geteuid()), so root cleaning never touches another user's files.
+ * Removal is unlinkat(2), ipcl_remove_tree_at (no shell, no symlink followed,
+ * one filesystem) and msgctl(IPC_RMID). Throwaway servers' directories
+ * (ipcl-redis-..., ipcl-pg-..., ipcl-rmq-...) do not match and are left to
+ * `ipclab brokers down`; tags of the test programs do not match either.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ipclab/fdio.h>
+
+#include "cli/clean.h"
+#include "cli/usage.h"
+
+static const char clean_help[] =
+    "usage: ipclab clean [--dry-run]\n"
+    "\n"
+    "Removes what runs that were killed left behind: POSIX shared memory and\n"
+    "message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
+    "creating process (the number after ipcl-) no longer exists.\n"
+    "Only names of exactly the form ipclab gives them, and only those owned by\n"
+    "the user running clean, are removed (never another user's, even as root).\n";
+
+/* Skips 1..max decimal digits at *s (no leading zero); their value, or -1. */
+static long clean_digits(const char **s, int max)
+{
+	const char *p = *s;
+	long v = 0;
+
+	if (!isdigit((unsigned char)*p) || (*p == '0' && isdigit((unsigned char)p[1])))
+		return -1;
+	for (int n = 0; isdigit((unsigned char)*p); n++, p++) {
+		if (n == max)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*s = p;
+	return v;
+}
+
+/*
+ * The pid of a run's name: "ipcl-<pid>-<n><a|b>", followed by "-XXXXXX" (six
+ * letters or digits, from mkdtemp) when tmpdir, by nothing otherwise. 0 for any
+ * other name.
+ */
+static pid_t clean_owner(const char *name, int tmpdir)
+{
+	const char *p = name;
+	long pid;
+
+	if (strncmp(p, "ipcl-", 5) != 0)
+		return 0;
+	p += 5;
+	pid = clean_digits(&p, 7); /* pid_max is at most 2^22 */
+	if (pid <= 0 || *p++ != '-' || clean_digits(&p, 10) < 0)
+		return 0;
+	if (*p != 'a' && *p != 'b')
+		return 0;
+	p++;
+	if (tmpdir) {
+		if (*p++ != '-')
+			return 0;
+		for (int i = 0; i < 6; i++, p++)
+			if (!isalnum((unsigned char)*p))
+				return 0;
+	}
+	return *p ? 0 : (pid_t)pid;
+}
+
+/* Does process pid no longer exist? (EPERM: it exists, another user's.) */
+static int clean_dead(pid_t pid)
+{
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * SysV message queues of killed runs of this user: sysv-mq makes keys
+ * 0x68000000 | pid << 4 | n (ipc/mq/sysv.c), so the owner's pid can be read
+ * back from the key. /proc/sysvipc/msg columns: key msqid perms cbytes qnum
+ * lspid lrpid uid ...
+ */
+static int clean_sysv(int dry)
+{
+	FILE *f = fopen("/proc/sysvipc/msg", "re");
+	char line[512];
+	int removed = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		long long key;
+		int id;
+		unsigned uid;
+		pid_t pid;
+
+		if (sscanf(line, "%lld %d %*o %*u %*u %*d %*d %u", &key, &id, &uid) != 3)
+			continue;
+		if ((key & 0x7c000000) != 0x68000000 || uid != geteuid())
+			continue;
+		pid = (pid_t)((key >> 4) & 0x3fffff);
+		if (!clean_dead(pid))
+			continue;
+		printf("%s SysV message queue %d (run %d)\n",
+		       dry ? "would remove" : "removing", id, (int)pid);
+		removed++;
+		if (!dry && msgctl(id, IPC_RMID, NULL) < 0)
+			fprintf(stderr, "ipclab clean: msgctl %d: %s\n", id,
+				strerror(errno));
+	}
+	fclose(f);
+	return removed;
+}
+
+/*
+ * One entry of directory dir (open as dfd): removed when its name has the form
+ * of a run's, the run is gone, it is of the expected type (a directory in the
+ * temp dir, a file in /dev/shm and /dev/mqueue) and it is the caller's.
+ * Returns 1 when it was (or would be) removed.
+ */
+static int clean_entry(int dfd, const char *dir, const char *name, int tmpdir, int dry)
+{
+	struct stat st;
+	pid_t owner = clean_owner(name, tmpdir);
+	int rc;
+
+	if (!owner || !clean_dead(owner))
+		return 0; /* not a run's name, or the run is still going */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != geteuid())
+		return 0;
+	if (tmpdir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return 0;
+	printf("%s %s/%s\n", dry ? "would remove" : "removing", dir, name);
+	if (dry)
+		return 1;
+	/* In a sticky directory nobody else can rename or replace an entry of
+	 * ours between the check and the removal; the tree removal checks the
+	 * owner again on the opened directory anyway. */
+	rc = tmpdir ? ipcl_remove_tree_at(dfd, name, geteuid())
+		    : (unlinkat(dfd, name, 0) < 0 ? -errno : 0);
+	if (rc)
+		fprintf(stderr, "ipclab clean: %s/%s: %s\n", dir, name, strerror(-rc));
+	return 1;
+}
+
+/* Every matching entry of directory dir; how many were (or would be) removed. */
+static int clean_dir(const char *dir, int tmpdir, int dry)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (dfd < 0)
+		return 0;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "ipcl-", 5) == 0)
+			removed += clean_entry(dfd, dir, e->d_name, tmpdir, dry);
+	closedir(d);
+	return removed;
+}
+
+int ipcl_cmd_clean(int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR");
+	int dry = argc > 1 && strcmp(argv[1], "--dry-run") == 0, removed = 0;
+
+	if (argc > 1 && !dry) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			fputs(clean_help, stdout);
+			return 0;
+		}
+		return ipcl_usage_error("clean", "unknown option '%s'", argv[1]);
+	}
+	removed += clean_dir("/dev/shm", 0, dry);
+	removed += clean_dir("/dev/mqueue", 0, dry);
+	removed += clean_dir(tmp && *tmp ? tmp : "/tmp", 1, dry);
+	removed += clean_sysv(dry);
+	if (!removed)
+		printf("nothing to clean\n");
+	return 0;
+}
+
+const char *ipcl_clean_help(void)
+{
+	return clean_help;
+}

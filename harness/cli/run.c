@@ -1,0 +1,473 @@
+/*
+ * run.c - `ipclab run`: one measured run from the command line. Parses the
+ * options into an engine run configuration (getopt_long), checks what spans
+ * several options, runs it (engine/run.c), appends the JSON record (-o) and
+ * prints a human summary or the record (--json). Every bad option or value gets
+ * one line on stderr naming it and exit status 2; a failed or lossy run exits 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/run.h"
+#include "cli/usage.h"
+#include "engine/parse.h"
+#include "engine/record.h"
+#include "engine/registry.h"
+#include "engine/run.h"
+
+static const char run_help[] =
+    "usage: ipclab run -t TRANSPORT [OPTIONS]\n"
+    "\n"
+    "One measured run: every message carries a sequence number, a send time and a\n"
+    "checksum, and the receiver verifies each one.\n"
+    "\n"
+    "  -t, --transport NAME   a transport from `ipclab list` (required)\n"
+    "  -p, --pattern P        pingpong (round trip, default), stream (throughput),\n"
+    "                         rate (open loop at --rate; latency from intended time)\n"
+    "  -s, --size BYTES       message size, header included (default 64; 4K, 1M)\n"
+    "  -n, --count N          measured messages per producer (default 100000; 10k)\n"
+    "  -d, --duration T       measure for a time instead (5s, 500ms, 1m)\n"
+    "  -r, --rate R           rate pattern: messages per second over all producers\n"
+    "  -w, --warmup N         unmeasured messages first (default 1000)\n"
+    "  -P, --producers N      stream/rate: producer roles (default 1)\n"
+    "  -C, --consumers N      stream/rate: consumer roles (default 1)\n"
+    "      --threads          roles as threads of one process (default: processes)\n"
+    "      --pin WHERE        none (default), same (all on one CPU), split (spread)\n"
+    "      --cpus LIST        pin role i to LIST[i % n], e.g. 0,1\n"
+    "  -O, --opt NAME=VALUE   transport option (see `ipclab list TRANSPORT`)\n"
+    "  -o, --output FILE      append the JSON record to FILE (JSON lines)\n"
+    "      --json             print the JSON record on stdout instead of a summary\n"
+    "      --expect-loss      loss is expected: do not fail the run for it\n"
+    "      --timeout T        stop the run after T (default 300s)\n"
+    "      --fault SCENARIO   inject one event (stream/rate; docs/faults.md):\n"
+    "                         stall:T@N      first consumer sleeps T after N msgs\n"
+    "                         kill-consumer@N  first consumer SIGKILLed holding\n"
+    "                                        message N+1, a fresh one restarted\n"
+    "                         kill-producer@N  first producer SIGKILLed after N\n"
+    "                         oversize[@N]   one message of max_msg+1 bytes\n"
+    "  -q, --quiet            no progress line\n";
+
+static int parse_kv(const char *s, struct ipcl_runcfg *c)
+{
+	const char *eq = strchr(s, '=');
+
+	if (!eq || eq == s || c->nkv >= IPCL_MAX_KV)
+		return -EINVAL;
+	if ((size_t)(eq - s) >= sizeof c->kv[0].key ||
+	    strlen(eq + 1) >= sizeof c->kv[0].val)
+		return -EINVAL;
+	snprintf(c->kv[c->nkv].key, sizeof c->kv[c->nkv].key, "%.*s", (int)(eq - s), s);
+	snprintf(c->kv[c->nkv].val, sizeof c->kv[c->nkv].val, "%s", eq + 1);
+	c->nkv++;
+	return 0;
+}
+
+/*
+ * --fault: stall:T@N, kill-consumer@N, kill-producer@N or oversize[@N]. N is a
+ * message count (the oversize message goes after N; default: half the count).
+ */
+static int parse_fault(const char *s, struct ipcl_runcfg *c)
+{
+	char buf[64];
+	char *at, *colon;
+	int f;
+
+	if (strlen(s) >= sizeof buf)
+		return -EINVAL;
+	snprintf(buf, sizeof buf, "%s", s);
+	at = strchr(buf, '@');
+	if (at)
+		*at++ = 0;
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon++ = 0;
+	f = ipcl_fault_from_name(buf);
+	if (f < 0 || (f == IPCL_FAULT_STALL) != (colon != NULL))
+		return -EINVAL;
+	if (!at && f != IPCL_FAULT_OVERSIZE)
+		return -EINVAL;
+	if (at && ipcl_parse_count(at, &c->fault_at))
+		return -EINVAL;
+	if (!at)
+		c->fault_at = UINT64_MAX; /* set from the count below */
+	if (colon && (ipcl_parse_duration(colon, &c->stall_ns) || c->stall_ns <= 0))
+		return -EINVAL;
+	c->fault = (enum ipcl_fault)f;
+	return 0;
+}
+
+static double fmt_us(json_int_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+/* The human summary of one record. */
+static void print_summary(const json_t *r)
+{
+	const json_t *p = json_object_get(r, "params"),
+		     *l = json_object_get(r, "latency");
+	const json_t *v = json_object_get(r, "verify"),
+		     *tp = json_object_get(r, "throughput");
+	const json_t *cpu = json_object_get(r, "cpu"),
+		     *ow = json_object_get(r, "one_way");
+	const json_t *lag = json_object_get(r, "schedule_lag");
+	const char *status = json_string_value(json_object_get(r, "status"));
+
+	printf("%s %s, %lld B, %s mode, placement %s\n",
+	       json_string_value(json_object_get(r, "transport")),
+	       json_string_value(json_object_get(r, "pattern")),
+	       (long long)json_integer_value(json_object_get(p, "size")),
+	       json_string_value(json_object_get(p, "mode")),
+	       json_string_value(json_object_get(p, "placement")));
+	if (strcmp(status, "ok") != 0)
+		printf("  ERROR        %s\n",
+		       json_string_value(json_object_get(r, "error")));
+	if (l && json_integer_value(json_object_get(l, "count"))) {
+		printf("  %-12s min %.2f  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max "
+		       "%.2f us"
+		       " (%lld samples)\n",
+		       strcmp(json_string_value(json_object_get(l, "kind")),
+			      "round_trip") == 0
+			   ? "round trip"
+			   : "one-way",
+		       fmt_us(json_integer_value(json_object_get(l, "min"))),
+		       fmt_us(json_integer_value(json_object_get(l, "p50"))),
+		       fmt_us(json_integer_value(json_object_get(l, "p90"))),
+		       fmt_us(json_integer_value(json_object_get(l, "p99"))),
+		       fmt_us(json_integer_value(json_object_get(l, "p99_9"))),
+		       fmt_us(json_integer_value(json_object_get(l, "max"))),
+		       (long long)json_integer_value(json_object_get(l, "count")));
+	}
+	if (ow && json_integer_value(json_object_get(ow, "count")))
+		printf("  %-12s p50 %.2f  p99 %.2f us\n", "one-way",
+		       fmt_us(json_integer_value(json_object_get(ow, "p50"))),
+		       fmt_us(json_integer_value(json_object_get(ow, "p99"))));
+	if (lag && json_integer_value(json_object_get(lag, "count")))
+		printf("  %-12s p50 %.2f  p99 %.2f  max %.2f us behind schedule\n",
+		       "sender lag",
+		       fmt_us(json_integer_value(json_object_get(lag, "p50"))),
+		       fmt_us(json_integer_value(json_object_get(lag, "p99"))),
+		       fmt_us(json_integer_value(json_object_get(lag, "max"))));
+	if (tp)
+		printf("  %-12s %.0f msgs/s  %.1f MB/s over %.2f s\n", "throughput",
+		       json_real_value(json_object_get(tp, "msgs_per_s")),
+		       json_real_value(json_object_get(tp, "mb_per_s")),
+		       json_real_value(json_object_get(tp, "elapsed_s")));
+	if (cpu) {
+		const json_t *s = json_object_get(cpu, "sender"),
+			     *rc = json_object_get(cpu, "receiver");
+
+		if (json_is_object(s) && json_is_object(rc))
+			printf(
+			    "  %-12s sender %.2f us (user %.2f, sys %.2f), receiver %.2f "
+			    "us "
+			    "(user %.2f, sys %.2f)\n",
+			    "cpu/msg",
+			    json_real_value(json_object_get(s, "total_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(s, "user_ns_per_msg")) / 1000,
+			    json_real_value(json_object_get(s, "sys_ns_per_msg")) / 1000,
+			    json_real_value(json_object_get(rc, "total_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(rc, "user_ns_per_msg")) /
+				1000,
+			    json_real_value(json_object_get(rc, "sys_ns_per_msg")) /
+				1000);
+	}
+	if (v) {
+		json_int_t lost = json_integer_value(json_object_get(v, "lost"));
+		json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
+		json_int_t cor = json_integer_value(json_object_get(v, "corrupt"));
+
+		printf("  %-12s sent %lld  delivered %lld  lost %lld  duplicated %lld  "
+		       "reordered "
+		       "%lld  corrupt %lld  %s\n",
+		       "verify",
+		       (long long)json_integer_value(json_object_get(v, "sent")),
+		       (long long)json_integer_value(json_object_get(v, "delivered")),
+		       (long long)lost, (long long)dup,
+		       (long long)json_integer_value(json_object_get(v, "reordered")),
+		       (long long)cor, lost || dup || cor ? "DATA ERRORS" : "ok");
+	}
+}
+
+/* Warn loudly on stderr about lost, duplicated or corrupt messages. */
+static void warn_data(const json_t *r, int expected)
+{
+	const json_t *v = json_object_get(r, "verify");
+	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
+	json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
+	json_int_t cor = json_integer_value(json_object_get(v, "corrupt"));
+
+	if (!v || (!lost && !dup && !cor))
+		return;
+	fprintf(
+	    stderr,
+	    "ipclab: WARNING: %s %s: %lld lost, %lld duplicated, %lld corrupt of %lld "
+	    "messages%s\n",
+	    json_string_value(json_object_get(r, "transport")),
+	    json_string_value(json_object_get(r, "pattern")), (long long)lost,
+	    (long long)dup, (long long)cor,
+	    (long long)json_integer_value(json_object_get(v, "expected")),
+	    expected ? " (loss expected: --expect-loss)" : "");
+}
+
+enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT };
+
+static const struct option run_lo[] = {
+    {"transport", required_argument, NULL, 't'},
+    {"pattern", required_argument, NULL, 'p'},
+    {"size", required_argument, NULL, 's'},
+    {"count", required_argument, NULL, 'n'},
+    {"duration", required_argument, NULL, 'd'},
+    {"rate", required_argument, NULL, 'r'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"producers", required_argument, NULL, 'P'},
+    {"consumers", required_argument, NULL, 'C'},
+    {"opt", required_argument, NULL, 'O'},
+    {"output", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"threads", no_argument, NULL, O_THREADS},
+    {"pin", required_argument, NULL, O_PIN},
+    {"cpus", required_argument, NULL, O_CPUS},
+    {"json", no_argument, NULL, O_JSON},
+    {"expect-loss", no_argument, NULL, O_EXPECT},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"fault", required_argument, NULL, O_FAULT},
+    {NULL, 0, NULL, 0},
+};
+/* --cpus LIST: every CPU listed must be one this process may run on. */
+static int run_cpus(const char *arg, struct ipcl_runcfg *cfg)
+{
+	cpu_set_t set;
+	int k = ipcl_parse_cpus(arg, cfg->cpus, IPCL_MAX_ROLES);
+
+	if (k <= 0)
+		return ipcl_usage_error("run", "bad --cpus '%s': want a list like 0,1",
+					arg);
+	sched_getaffinity(0, sizeof set, &set);
+	for (int i = 0; i < k; i++)
+		if (cfg->cpus[i] >= CPU_SETSIZE || !CPU_ISSET(cfg->cpus[i], &set))
+			return ipcl_usage_error(
+			    "run", "bad --cpus '%s': CPU %d is not available here", arg,
+			    cfg->cpus[i]);
+	cfg->ncpus = k;
+	cfg->placement = IPCL_PLACE_LIST;
+	return -1;
+}
+
+/* What the command line asked for beyond the run's configuration. */
+struct run_args {
+	const char *output; /* -o FILE */
+	int json;           /* --json */
+	int count_given;    /* -n was given */
+};
+
+/*
+ * One option c (its value in optarg) into cfg or ra. Returns -1 to go on, or
+ * the exit status: 0 after --help, 2 (with one line on stderr) for bad input.
+ */
+static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_args *ra)
+{
+	uint64_t n;
+	int rc;
+
+	switch (c) {
+	case 't':
+		snprintf(cfg->transport, sizeof cfg->transport, "%s", optarg);
+		break;
+	case 'p':
+		if ((rc = ipcl_pattern_from_name(optarg)) >= 0)
+			cfg->pattern = (enum ipcl_pattern)rc;
+		else
+			return ipcl_usage_error(
+			    "run",
+			    "unknown pattern '%s': want pingpong, stream or "
+			    "rate",
+			    optarg);
+		break;
+	case 's':
+		if (ipcl_parse_size(optarg, &cfg->size))
+			return ipcl_usage_error("run",
+						"bad --size '%s': want bytes like 64, "
+						"4K, 1M",
+						optarg);
+		break;
+	case 'n':
+		if (ipcl_parse_count(optarg, &cfg->count) || cfg->count == 0)
+			return ipcl_usage_error("run",
+						"bad --count '%s': want a positive "
+						"number like 100000 or 100k",
+						optarg);
+		ra->count_given = 1;
+		break;
+	case 'd':
+		if (ipcl_parse_duration(optarg, &cfg->duration_ns))
+			return ipcl_usage_error("run",
+						"bad --duration '%s': want a time like "
+						"5s, 500ms, 1m",
+						optarg);
+		break;
+	case 'r':
+		if (ipcl_parse_rate(optarg, &cfg->rate))
+			return ipcl_usage_error("run",
+						"bad --rate '%s': want messages per "
+						"second like 10000 or 10k",
+						optarg);
+		break;
+	case 'w':
+		if (ipcl_parse_count(optarg, &cfg->warmup))
+			return ipcl_usage_error("run", "bad --warmup '%s': want a number",
+						optarg);
+		break;
+	case 'P':
+	case 'C':
+		if (ipcl_parse_count(optarg, &n) || n < 1 || n > IPCL_MAX_ROLES - 1)
+			return ipcl_usage_error("run", "bad --%s '%s': want 1..%d",
+						c == 'P' ? "producers" : "consumers",
+						optarg, IPCL_MAX_ROLES - 1);
+		*(c == 'P' ? &cfg->producers : &cfg->consumers) = (int)n;
+		break;
+	case 'O':
+		if (parse_kv(optarg, cfg))
+			return ipcl_usage_error("run", "bad --opt '%s': want NAME=VALUE",
+						optarg);
+		break;
+	case 'o':
+		ra->output = optarg;
+		break;
+	case 'q':
+		cfg->progress = 0;
+		break;
+	case 'h':
+		fputs(run_help, stdout);
+		return 0;
+	case O_THREADS:
+		cfg->threads = 1;
+		break;
+	case O_PIN:
+		if ((rc = ipcl_placement_from_name(optarg)) >= 0)
+			cfg->placement = (enum ipcl_placement)rc;
+		else
+			return ipcl_usage_error(
+			    "run", "bad --pin '%s': want none, same or split", optarg);
+		break;
+	case O_CPUS:
+		return run_cpus(optarg, cfg);
+	case O_JSON:
+		ra->json = 1;
+		break;
+	case O_EXPECT:
+		cfg->expect_loss = 1;
+		break;
+	case O_TIMEOUT:
+		if (ipcl_parse_duration(optarg, &cfg->timeout_ns))
+			return ipcl_usage_error("run", "bad --timeout '%s'", optarg);
+		break;
+	case O_FAULT:
+		if (parse_fault(optarg, cfg))
+			return ipcl_usage_error(
+			    "run",
+			    "bad --fault '%s': want stall:DURATION@N, "
+			    "kill-consumer@N, kill-producer@N or "
+			    "oversize[@N]",
+			    optarg);
+		break;
+	case ':':
+		return ipcl_usage_error("run", "option '%s' needs a value",
+					argv[optind - 1]);
+	default:
+		return ipcl_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+	}
+	return -1;
+}
+
+/* The checks across options, and the defaults that depend on several;
+ * -1 to go on, or 2 after one line on stderr. */
+static int run_settle(int argc, char **argv, struct ipcl_runcfg *cfg,
+		      const struct run_args *ra)
+{
+	if (optind < argc)
+		return ipcl_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (!cfg->transport[0])
+		return ipcl_usage_error("run",
+					"no transport: give -t NAME (see `ipclab list`)");
+	if (cfg->duration_ns && ra->count_given)
+		return ipcl_usage_error("run", "give --count or --duration, not both");
+	if (cfg->duration_ns)
+		cfg->count = 0;
+	if (cfg->fault_at == UINT64_MAX)
+		cfg->fault_at = cfg->duration_ns ? 1000 : (cfg->warmup + cfg->count) / 2;
+	if (cfg->pattern == IPCL_RATE && !cfg->duration_ns)
+		return ipcl_usage_error("run",
+					"the rate pattern needs --duration (and --rate)");
+	if (cfg->pattern == IPCL_RATE && cfg->rate <= 0)
+		return ipcl_usage_error("run", "the rate pattern needs --rate");
+	if (cfg->duration_ns && cfg->timeout_ns < cfg->duration_ns + 30000000000LL)
+		cfg->timeout_ns = cfg->duration_ns + 30000000000LL;
+	if (ra->output && strcmp(ra->output, "-") != 0) {
+		int fd =
+		    open(ra->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return ipcl_usage_error("run", "cannot write --output '%s': %s",
+						ra->output, strerror(errno));
+		close(fd);
+	}
+	return -1;
+}
+
+int ipcl_cmd_run(int argc, char **argv)
+{
+	struct ipcl_runcfg cfg;
+	struct run_args ra = {0};
+	int c, failed, rc;
+	char err[IPCL_ERR_MAX] = "";
+	json_t *rec;
+
+	ipcl_runcfg_init(&cfg);
+	cfg.progress = 1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:p:s:n:d:r:w:P:C:O:o:qh", run_lo, NULL)) !=
+	       -1)
+		if ((rc = run_option(c, argv, &cfg, &ra)) >= 0)
+			return rc;
+	if ((rc = run_settle(argc, argv, &cfg, &ra)) >= 0)
+		return rc;
+	rc = ipcl_run_check(&cfg, err);
+	if (rc == IPCL_EINVAL || rc == IPCL_ETOOBIG)
+		return ipcl_usage_error("run", "%s", err);
+	rec = ipcl_run(&cfg, &failed, err);
+	if (!rec)
+		return ipcl_usage_error("run", "%s", err);
+	if (ra.output && ipcl_result_append(ra.output, rec))
+		fprintf(stderr, "ipclab run: writing %s: %s\n", ra.output,
+			strerror(errno));
+	if (ra.json)
+		ipcl_result_append("-", rec);
+	else
+		print_summary(rec);
+	warn_data(rec, cfg.expect_loss);
+	if (failed &&
+	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
+		fprintf(stderr, "ipclab run: %s\n",
+			json_string_value(json_object_get(rec, "error")));
+	json_decref(rec);
+	return failed ? 1 : 0;
+}
+
+const char *ipcl_run_help(void)
+{
+	return run_help;
+}

@@ -123,6 +123,7 @@ void ipcl_board_opts(const struct ipcl_board *b, int ch, int threads, struct ipc
 	o->producers = b->cfg.pattern == IPCL_PINGPONG ? 1 : b->cfg.producers;
 	o->consumers = b->cfg.pattern == IPCL_PINGPONG ? 1 : b->cfg.consumers;
 	o->threads = threads;
+	o->streaming = b->cfg.pattern != IPCL_PINGPONG;
 	o->tag = b->tag[ch];
 	o->nkv = b->cfg.nkv;
 	o->kv = b->cfg.kv;

@@ -99,6 +99,9 @@ struct ipcl_opts {
 	int producers;   /* producer endpoints that will open this channel */
 	int consumers;   /* consumer endpoints that will open this channel */
 	int threads;     /* 1: all endpoints are threads of the creating process */
+	int streaming;   /* IPCL_CAP_REQREP hint: 1 when producers send without
+			    waiting for each reply (stream, rate), 0 when each
+			    send() is followed by a recv() of its reply */
 	const char *tag; /* unique per run and channel: use it in names (mq, keys ...) */
 	int nkv;         /* transport options from the command line */
 	const struct ipcl_kv *kv;

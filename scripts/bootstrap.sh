@@ -9,6 +9,8 @@ pkgs=(
 	build-essential cmake pkg-config
 	libjansson-dev libcmocka-dev libinih-dev
 	libhiredis-dev librabbitmq-dev libpq-dev libzmq3-dev libuv1-dev
+	libcurl4-openssl-dev libmicrohttpd-dev
+	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler python3-grpcio python3-protobuf
 	redis-server redis-tools rabbitmq-server postgresql postgresql-contrib
 	gnuplot-nox jq procps iproute2 docker-compose
 )

@@ -66,6 +66,9 @@ static const struct ipcl_option grpc_options[] = {
     {"inflight", "1",
      "unary calls a client keeps outstanding before send() waits (ping-pong "
      "and the contract suite; stream uses one Collect call)"},
+    {"coalesce", "0",
+     "1: Collect messages are sent with GRPC_WRITE_BUFFER_HINT, so gRPC may "
+     "hold one until the next (or the half-close) and write them together"},
     {NULL, NULL, NULL},
 };
 
@@ -135,6 +138,7 @@ struct grpc_ep {
 	/* client */
 	grpc_channel *ch;
 	int streaming;
+	int coalesce; /* Collect messages carry GRPC_WRITE_BUFFER_HINT */
 	long inflight;
 	struct gcall *calls, *last; /* unary calls in issue order */
 	int ncalls;
@@ -146,6 +150,7 @@ struct grpc_ep {
 struct grpc_addr {
 	int port;
 	int inflight;
+	int coalesce;
 	char token[2 * GRPC_TOKEN_BYTES + 1];
 };
 
@@ -698,22 +703,24 @@ static int grpc_addr_parse(const char *s, struct grpc_addr *a)
 	int n = -1;
 
 	memset(a, 0, sizeof *a);
-	if (sscanf(s, "port=%d inflight=%d token=%32[0-9a-f]%n", &a->port, &a->inflight,
-		   a->token, &n) != 3 ||
+	if (sscanf(s, "port=%d inflight=%d coalesce=%d token=%32[0-9a-f]%n", &a->port,
+		   &a->inflight, &a->coalesce, a->token, &n) != 4 ||
 	    s[n] != '\0' || strlen(a->token) != 2 * GRPC_TOKEN_BYTES)
 		return -EINVAL;
-	if (a->port < 1 || a->port > 65535 || a->inflight < 1 ||
-	    a->inflight > GRPC_MAX_INFLIGHT)
+	if (a->port < 1 || a->port > 65535 || a->inflight < 1 || a->coalesce < 0 ||
+	    a->coalesce > 1 || a->inflight > GRPC_MAX_INFLIGHT)
 		return -EINVAL;
 	return 0;
 }
 
 static int grpc_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 {
-	long long inflight;
+	long long inflight, coalesce;
 	int rc = ipcl_opt_int(o, grpc_options, "inflight", 1, GRPC_MAX_INFLIGHT,
 			      &inflight, err);
 
+	if (rc == 0)
+		rc = ipcl_opt_int(o, grpc_options, "coalesce", 0, 1, &coalesce, err);
 	if (rc)
 		return rc;
 	p->max_msg = GRPC_MAX_PAYLOAD;
@@ -725,6 +732,7 @@ static int grpc_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 		  o->streaming ? "one client-streaming Collect call"
 			       : "unary Echo calls");
 	ipcl_fact(p, "inflight", "%lld", inflight);
+	ipcl_fact(p, "coalesce", "%lld", coalesce);
 	ipcl_fact(p, "max_payload", "%u", GRPC_MAX_PAYLOAD);
 	ipcl_fact(p, "peer_check", "per-run random token in metadata " GRPC_TOKEN_KEY);
 	return 0;
@@ -739,12 +747,15 @@ static int grpc_setup(struct ipcl_chan *c)
 	socklen_t l = sizeof in;
 	unsigned char raw[GRPC_TOKEN_BYTES];
 	char token[2 * GRPC_TOKEN_BYTES + 1];
-	long long inflight;
+	long long inflight, coalesce;
 	int one = 1, rc;
 
 	gc->fd = -1;
 	rc = ipcl_opt_int(c->opts, grpc_options, "inflight", 1, GRPC_MAX_INFLIGHT,
 			  &inflight, c->err);
+	if (rc == 0)
+		rc = ipcl_opt_int(c->opts, grpc_options, "coalesce", 0, 1, &coalesce,
+				  c->err);
 	if (rc)
 		return rc;
 	if (c->opts->msg_size > GRPC_MAX_PAYLOAD)
@@ -772,8 +783,8 @@ static int grpc_setup(struct ipcl_chan *c)
 		gc->fd = -1;
 		return rc;
 	}
-	snprintf(c->addr, sizeof c->addr, "port=%d inflight=%lld token=%s",
-		 ntohs(in.sin_port), inflight, token);
+	snprintf(c->addr, sizeof c->addr, "port=%d inflight=%lld coalesce=%lld token=%s",
+		 ntohs(in.sin_port), inflight, coalesce, token);
 	return 0;
 }
 
@@ -878,6 +889,7 @@ static int grpc_open(struct ipcl_ep *ep, int64_t deadline_ns)
 				   ep->chan->addr);
 	e->port = a.port;
 	e->inflight = a.inflight;
+	e->coalesce = a.coalesce;
 	e->streaming = ep->chan->opts->streaming;
 	memcpy(e->token, a.token, sizeof e->token);
 	grpc_init();
@@ -931,6 +943,8 @@ static int grpc_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 		memset(&op, 0, sizeof op);
 		c->out = grpc_msg_encode(msg, len);
 		op.op = GRPC_OP_SEND_MESSAGE;
+		if (e->coalesce)
+			op.flags = GRPC_WRITE_BUFFER_HINT;
 		op.data.send_message.send_message = c->out;
 		c->send_busy = 1;
 		return grpc_errmsg(ep, gcall_batch(c, &op, 1, &c->t_send), "send");

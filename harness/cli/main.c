@@ -1,6 +1,6 @@
 /*
  * main.c - the ipclab binary: the top-level usage, and dispatch of argv[1] to a
- * command (list, run, clean, compare, faults, brokers, report) or to the hidden
+ * command (list, run, clean, compare, faults, brokers, report, study) or to the hidden
  * `__role` entry through which the engine re-executes this binary as a role
  * process. Everything else lives in the core library; this file alone is linked
  * only into the executable.
@@ -15,6 +15,7 @@
 #include "cli/faults.h"
 #include "cli/list.h"
 #include "cli/run.h"
+#include "cli/study.h"
 #include "cli/usage.h"
 #include "engine/roles.h"
 #include "report/report.h"
@@ -32,6 +33,7 @@ static const char main_help[] =
     "  brokers up|status|env|down         throwaway Redis/RabbitMQ/PostgreSQL servers\n"
     "  report FILE... [-o DIR] [--csv]    Markdown/HTML report with charts from results\n"
     "  faults [-t LIST] [-n N] [-o FILE]  failure matrix: kills, stall, oversize\n"
+    "  study [--quick] [--only CLAIM,...]  the notes' claims measured on this machine\n"
     "  help COMMAND                       help on a command\n"
     "\n"
     "`ipclab --version` prints the version. Exit status: 0 ok, 1 a run failed or\n"
@@ -49,6 +51,7 @@ static const struct {
     {"compare", ipcl_cmd_compare, ipcl_compare_help},
     {"brokers", ipcl_cmd_brokers, ipcl_brokers_help},
     {"faults", ipcl_cmd_faults, ipcl_faults_help},
+    {"study", ipcl_cmd_study, ipcl_study_help},
 };
 
 /* Exit status: 0 ok, 1 a run failed or lost data, 2 bad usage. */

@@ -278,8 +278,9 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 	    "A token ring (lmbench lat_ctx): K tasks on one CPU pass an int through pipes; "
 	    "each reads its own working set of W KiB per hop. Switch = time per hop minus "
 	    "the same pipe write+read and working-set read done by one task alone. K = "
-	    "%s, W = 0 .. %zu KiB, %.0f ms per point; processes (fork) and threads.",
-	    o->quick ? "2" : "2 and 8", wss[nws - 1], dur / 1e6);
+	    "%s, W = 0 .. %zu KiB, the best of 3 runs of %.0f ms per point; processes "
+	    "(fork) and threads.",
+	    o->quick ? "2" : "2 and 8", wss[nws - 1], dur / 3e6);
 	if (sched_getaffinity(0, sizeof saved, &saved))
 		return -errno;
 	if ((cpu = ipcl_study_pin_last_cpu()) < 0)
@@ -306,9 +307,14 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 			double ov, hp, ht;
 
 			ipcl_study_progress(o, "ctxswitch: ring %d, %zu KiB", rings[r], wss[w]);
-			ov = ctx_overhead(ws, dur / 4);
-			hp = ctx_ring(rings[r], 0, ws, dur);
-			ht = ctx_ring(rings[r], 1, ws, dur);
+			/* the best of three alternated repetitions: other tenants of
+			 * the CPU only ever add time (lmbench also keeps the minimum) */
+			ov = hp = ht = INFINITY;
+			for (int rep = 0; rep < 3; rep++) {
+				ov = fmin(ov, ctx_overhead(ws, dur / 6));
+				hp = fmin(hp, ctx_ring(rings[r], 0, ws, dur / 3));
+				ht = fmin(ht, ctx_ring(rings[r], 1, ws, dur / 3));
+			}
 			ipcl_study_row(rows, "%d|%zu|%.2f|%.2f|%.2f|%.2f|%.2f", rings[r], wss[w],
 				       ov / 1e3, hp / 1e3, (hp - ov) / 1e3, ht / 1e3,
 				       (ht - ov) / 1e3);
@@ -378,7 +384,8 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 			"CPU: pcid %s, invpcid %s; Meltdown: %s. With PCID the kernel tags TLB "
 			"entries with an address-space id, so a process switch need not flush "
 			"the TLB; without it (or with PTI's extra CR3 writes) the process switch "
-			"pays more.",
+			"pays more. perf bench sched messaging's total includes creating its 40 "
+			"tasks, where processes pay fork.",
 			pcid == 1 ? "yes" : pcid == 0 ? "no" : "unknown",
 			invpcid == 1 ? "yes" : invpcid == 0 ? "no" : "unknown", melt);
 	ipcl_study_figure(sec, "pcid", pcid);

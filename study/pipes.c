@@ -262,13 +262,13 @@ int ipcl_study_pipes(const struct ipcl_study_opts *o, json_t *sec)
 	if (t.open_name != 0 && strchr(got_fifo, 'F') && !strchr(got_pipe, 'N'))
 		ipcl_study_verdict(sec, "holds",
 				   "With a qualification. The pipe has no name to open (\"%s\" is "
-				   "not a path); a stranger reached it %s, and only by SCM_RIGHTS "
-				   "or %s. The FIFO was opened by path.",
+				   "not a path); a stranger got in only by receiving the descriptor "
+				   "(SCM_RIGHTS)%s. The FIFO was opened by its path.",
 				   t.link,
-				   strchr(got_pipe, 'P') ? "through /proc/PID/fd as the same user"
-							 : "not even through /proc/PID/fd",
-				   t.nobody_proc > 0 ? "as the same user (nobody was refused)"
-						     : "/proc");
+				   strchr(got_pipe, 'P')
+				       ? " or through /proc/PID/fd as the same user (another user "
+					 "was refused)"
+				       : "");
 	else
 		ipcl_study_verdict(sec, "does not hold here",
 				   "A stranger %s the pipe by name or as another user, or could "

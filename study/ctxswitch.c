@@ -233,8 +233,8 @@ static double ctx_perf_figure(const char *out, const char *key, int before)
 }
 
 /* Runs perf bench; returns its figure or NAN, with why set when it failed. */
-static double ctx_perf(char *const argv[], int cpu, const char *key, int before, char *why,
-		       size_t cap)
+static double ctx_perf(char *const argv[], int cpu, const char *key, int before,
+		       char *why, size_t cap)
 {
 	char out[8192];
 	int rc = ipcl_study_exec(argv, cpu, out, sizeof out, 60000000000LL);
@@ -275,8 +275,10 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 	}
 	ipcl_study_experiment(
 	    sec,
-	    "A token ring (lmbench lat_ctx): K tasks on one CPU pass an int through pipes; "
-	    "each reads its own working set of W KiB per hop. Switch = time per hop minus "
+	    "A token ring (lmbench lat_ctx): K tasks on one CPU pass an int through "
+	    "pipes; "
+	    "each reads its own working set of W KiB per hop. Switch = time per hop "
+	    "minus "
 	    "the same pipe write+read and working-set read done by one task alone. K = "
 	    "%s, W = 0 .. %zu KiB, the best of 3 runs of %.0f ms per point; processes "
 	    "(fork) and threads.",
@@ -286,14 +288,16 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 	if ((cpu = ipcl_study_pin_last_cpu()) < 0)
 		return cpu;
 
-	rows = ipcl_study_table(sec, "Token ring on one CPU: us per hop (raw) and per switch "
-				     "(raw minus the no-switch overhead)",
-				(const char *const[]){"ring", "working set KiB", "overhead us",
-						      "processes: hop", "processes: switch",
-						      "threads: hop", "threads: switch", NULL});
-	chart = ipcl_study_chart(sec, "ctx_ws", "Context switch against working set (one CPU)",
-				 "working set per task (KiB, 0 plotted at 0.5)",
-				 "switch cost (us)", 1, 0);
+	rows = ipcl_study_table(sec,
+				"Token ring on one CPU: us per hop (raw) and per switch "
+				"(raw minus the no-switch overhead)",
+				(const char *const[]){"ring", "working set KiB",
+						      "overhead us", "processes: hop",
+						      "processes: switch", "threads: hop",
+						      "threads: switch", NULL});
+	chart = ipcl_study_chart(
+	    sec, "ctx_ws", "Context switch against working set (one CPU)",
+	    "working set per task (KiB, 0 plotted at 0.5)", "switch cost (us)", 1, 0);
 	for (int r = 0; r < nrings; r++) {
 		char name[64];
 		json_t *sp, *st;
@@ -306,7 +310,8 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 			size_t ws = wss[w] * 1024;
 			double ov, hp, ht;
 
-			ipcl_study_progress(o, "ctxswitch: ring %d, %zu KiB", rings[r], wss[w]);
+			ipcl_study_progress(o, "ctxswitch: ring %d, %zu KiB", rings[r],
+					    wss[w]);
 			/* the best of three alternated repetitions: other tenants of
 			 * the CPU only ever add time (lmbench also keeps the minimum) */
 			ov = hp = ht = INFINITY;
@@ -315,22 +320,27 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 				hp = fmin(hp, ctx_ring(rings[r], 0, ws, dur / 3));
 				ht = fmin(ht, ctx_ring(rings[r], 1, ws, dur / 3));
 			}
-			ipcl_study_row(rows, "%d|%zu|%.2f|%.2f|%.2f|%.2f|%.2f", rings[r], wss[w],
-				       ov / 1e3, hp / 1e3, (hp - ov) / 1e3, ht / 1e3,
-				       (ht - ov) / 1e3);
-			ipcl_study_point(sp, wss[w] ? (double)wss[w] : 0.5, (hp - ov) / 1e3);
-			ipcl_study_point(st, wss[w] ? (double)wss[w] : 0.5, (ht - ov) / 1e3);
+			ipcl_study_row(rows, "%d|%zu|%.2f|%.2f|%.2f|%.2f|%.2f", rings[r],
+				       wss[w], ov / 1e3, hp / 1e3, (hp - ov) / 1e3,
+				       ht / 1e3, (ht - ov) / 1e3);
+			ipcl_study_point(sp, wss[w] ? (double)wss[w] : 0.5,
+					 (hp - ov) / 1e3);
+			ipcl_study_point(st, wss[w] ? (double)wss[w] : 0.5,
+					 (ht - ov) / 1e3);
 			if (r == 0 && w == 0) {
 				base_p = hp, base_t = ht;
 				ipcl_study_figure(sec, "proc_hop_us", hp / 1e3);
 				ipcl_study_figure(sec, "thread_hop_us", ht / 1e3);
 				ipcl_study_figure(sec, "proc_switch_us", (hp - ov) / 1e3);
-				ipcl_study_figure(sec, "thread_switch_us", (ht - ov) / 1e3);
+				ipcl_study_figure(sec, "thread_switch_us",
+						  (ht - ov) / 1e3);
 			}
 			if (r == 0 && w == nws - 1) {
 				big_p = hp - ov, big_t = ht - ov;
-				ipcl_study_figure(sec, "proc_switch_bigws_us", big_p / 1e3);
-				ipcl_study_figure(sec, "thread_switch_bigws_us", big_t / 1e3);
+				ipcl_study_figure(sec, "proc_switch_bigws_us",
+						  big_p / 1e3);
+				ipcl_study_figure(sec, "thread_switch_bigws_us",
+						  big_t / 1e3);
 			}
 		}
 	}
@@ -338,77 +348,110 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 
 	/* independent tools, the same CPU */
 	char why_p[300] = "", why_t[300] = "", why_mp[300] = "", why_mt[300] = "";
-	const char *loops = o->quick ? "20000" : "100000", *mloops = o->quick ? "20" : "100";
+	const char *loops = o->quick ? "20000" : "100000",
+		   *mloops = o->quick ? "20" : "100";
 	char *pp[] = {"perf", "bench", "sched", "pipe", "-l", (char *)loops, NULL};
 	char *pt[] = {"perf", "bench", "sched", "pipe", "-T", "-l", (char *)loops, NULL};
-	char *mp[] = {"perf", "bench", "sched", "messaging", "-p", "-g", "1", "-l", (char *)mloops,
-		      NULL};
-	char *mt[] = {"perf",	    "bench", "sched", "messaging",	"-p", "-t",
-		      "-g", "1", "-l",    (char *)mloops, NULL};
+	char *mp[] = {"perf", "bench", "sched", "messaging",    "-p",
+		      "-g",   "1",     "-l",    (char *)mloops, NULL};
+	char *mt[] = {"perf", "bench", "sched", "messaging",    "-p", "-t",
+		      "-g",   "1",     "-l",    (char *)mloops, NULL};
 	ipcl_study_progress(o, "ctxswitch: perf bench sched pipe / messaging");
 	double perf_p = ctx_perf(pp, cpu, "usecs/op", 1, why_p, sizeof why_p);
 	double perf_t = ctx_perf(pt, cpu, "usecs/op", 1, why_t, sizeof why_t);
 	double msg_p = ctx_perf(mp, cpu, "Total time:", 0, why_mp, sizeof why_mp);
 	double msg_t = ctx_perf(mt, cpu, "Total time:", 0, why_mt, sizeof why_mt);
-	rows = ipcl_study_table(sec, "Cross-check with perf bench, pinned to the same CPU",
-				(const char *const[]){"figure", "processes", "threads",
-						      "processes / threads", NULL});
-	ipcl_study_row(rows, "ipclab ring of 2, W = 0: us per hop|%.2f|%.2f|%.2f", base_p / 1e3,
-		       base_t / 1e3, base_p / base_t);
+	rows =
+	    ipcl_study_table(sec, "Cross-check with perf bench, pinned to the same CPU",
+			     (const char *const[]){"figure", "processes", "threads",
+						   "processes / threads", NULL});
+	ipcl_study_row(rows, "ipclab ring of 2, W = 0: us per hop|%.2f|%.2f|%.2f",
+		       base_p / 1e3, base_t / 1e3, base_p / base_t);
 	if (isnan(perf_p) || isnan(perf_t))
-		ipcl_study_row(rows, "perf bench sched pipe|%s|%s|", why_p[0] ? why_p : "ok",
-			       why_t[0] ? why_t : "ok");
+		ipcl_study_row(rows, "perf bench sched pipe|%s|%s|",
+			       why_p[0] ? why_p : "ok", why_t[0] ? why_t : "ok");
 	else
-		ipcl_study_row(rows,
-			       "perf bench sched pipe -l %s: usecs/op / 2 (one op is a round "
-			       "trip, two switches)|%.2f|%.2f|%.2f",
-			       loops, perf_p / 2, perf_t / 2, perf_p / perf_t);
+		ipcl_study_row(
+		    rows,
+		    "perf bench sched pipe -l %s: usecs/op / 2 (one op is a round "
+		    "trip, two switches)|%.2f|%.2f|%.2f",
+		    loops, perf_p / 2, perf_t / 2, perf_p / perf_t);
 	if (isnan(msg_p) || isnan(msg_t))
 		ipcl_study_row(rows, "perf bench sched messaging|%s|%s|",
 			       why_mp[0] ? why_mp : "ok", why_mt[0] ? why_mt : "ok");
 	else
-		ipcl_study_row(rows,
-			       "perf bench sched messaging -p -g 1 -l %s (40 tasks, pipes): "
-			       "total ms|%.1f|%.1f|%.2f",
-			       mloops, msg_p * 1e3, msg_t * 1e3, msg_p / msg_t);
+		ipcl_study_row(
+		    rows,
+		    "perf bench sched messaging -p -g 1 -l %s (40 tasks, pipes): "
+		    "total ms|%.1f|%.1f|%.2f",
+		    mloops, msg_p * 1e3, msg_t * 1e3, msg_p / msg_t);
 	ipcl_study_figure(sec, "perf_pipe_proc_us_per_switch", perf_p / 2);
 	ipcl_study_figure(sec, "perf_pipe_thread_us_per_switch", perf_t / 2);
 	ipcl_study_figure(sec, "perf_messaging_proc_ms", msg_p * 1e3);
 	ipcl_study_figure(sec, "perf_messaging_thread_ms", msg_t * 1e3);
-	ipcl_study_note(sec,
-			"perf bench sched pipe's op is one round trip through two pipes (two "
-			"switches, two writes and two reads): its usecs/op / 2 is comparable to "
-			"this ring's raw hop at W = 0, not to the switch after the overhead is "
-			"taken off.");
-	ipcl_study_note(sec,
-			"CPU: pcid %s, invpcid %s; Meltdown: %s. With PCID the kernel tags TLB "
-			"entries with an address-space id, so a process switch need not flush "
-			"the TLB; without it (or with PTI's extra CR3 writes) the process switch "
-			"pays more. perf bench sched messaging's total includes creating its 40 "
-			"tasks, where processes pay fork.",
-			pcid == 1 ? "yes" : pcid == 0 ? "no" : "unknown",
-			invpcid == 1 ? "yes" : invpcid == 0 ? "no" : "unknown", melt);
+	ipcl_study_note(
+	    sec,
+	    "A negative switch figure means the no-switch overhead measured slower "
+	    "than the ring itself: the machine was busy with other work during that "
+	    "point (its tables are the best of three runs; rerun on a quiet machine).");
+	ipcl_study_note(
+	    sec, "perf bench sched pipe's op is one round trip through two pipes (two "
+		 "switches, two writes and two reads): its usecs/op / 2 is comparable to "
+		 "this ring's raw hop at W = 0, not to the switch after the overhead is "
+		 "taken off.");
+	ipcl_study_note(
+	    sec,
+	    "CPU: pcid %s, invpcid %s; Meltdown: %s. With PCID the kernel tags TLB "
+	    "entries with an address-space id, so a process switch need not flush "
+	    "the TLB; without it (or with PTI's extra CR3 writes) the process switch "
+	    "pays more. perf bench sched messaging's total includes creating its 40 "
+	    "tasks, where processes pay fork.",
+	    pcid == 1   ? "yes"
+	    : pcid == 0 ? "no"
+			: "unknown",
+	    invpcid == 1   ? "yes"
+	    : invpcid == 0 ? "no"
+			   : "unknown",
+	    melt);
 	ipcl_study_figure(sec, "pcid", pcid);
 
-	double d0 = (base_p - base_t) / 1e3, dbig = (big_p - big_t) / 1e3;
+	double d0 = (base_p - base_t) / 1e3;
 	ipcl_study_figure(sec, "proc_minus_thread_us", d0);
+	char perfsay[200] = "perf bench sched pipe did not run";
+	if (!isnan(perf_p) && !isnan(perf_t))
+		snprintf(perfsay, sizeof perfsay,
+			 "perf bench sched pipe, pinned the same way: %.2f vs %.2f us "
+			 "per switch",
+			 perf_p / 2, perf_t / 2);
+	char bigsay[200] = "";
+	if (big_p > 0 && big_t > 0)
+		snprintf(bigsay, sizeof bigsay,
+			 "; at %zu KiB a switch cost %.2f vs %.2f us, the cache refill "
+			 "dominating",
+			 wss[nws - 1], big_p / 1e3, big_t / 1e3);
 	if (isnan(d0))
 		ipcl_study_verdict(sec, "not measured", "the token ring failed here.");
 	else if (base_p > base_t * 1.1)
-		ipcl_study_verdict(sec, "holds",
-				   "A process switch cost %.2f us more than a thread switch with no "
-				   "working set (%.2f vs %.2f us per hop, %.0f%%), %.2f us more at "
-				   "%zu KiB. PCID: %s.",
-				   d0, base_p / 1e3, base_t / 1e3, 100 * (base_p / base_t - 1),
-				   dbig, wss[nws - 1], pcid == 1 ? "yes" : "no");
+		ipcl_study_verdict(
+		    sec, "holds",
+		    "With no working set a process hop cost %.2f us against %.2f us "
+		    "for a thread (+%.0f%%)%s (%s). PCID: %s.",
+		    base_p / 1e3, base_t / 1e3, 100 * (base_p / base_t - 1), bigsay,
+		    perfsay, pcid == 1 ? "yes" : "no");
+	else if (base_t > base_p * 1.1)
+		ipcl_study_verdict(
+		    sec, "does not hold here",
+		    "With no working set a thread hop cost %.2f us against %.2f us "
+		    "for a process%s (%s). PCID: %s.",
+		    base_t / 1e3, base_p / 1e3, bigsay, perfsay,
+		    pcid == 1 ? "yes" : "no");
 	else
 		ipcl_study_verdict(
 		    sec, "depends",
-		    "On the working set, not the address space: with no working set a process "
-		    "hop cost %.2f us against %.2f us for a thread (within 10%%); at %zu KiB the "
-		    "difference is %.2f us, and the cache refill (%.2f us per switch) dwarfs "
-		    "it. PCID here: %s.",
-		    base_p / 1e3, base_t / 1e3, wss[nws - 1], dbig, big_t / 1e3,
+		    "On the working set, not the address space: with none a process "
+		    "hop cost %.2f us against %.2f us for a thread (within "
+		    "10%%)%s (%s). PCID: %s.",
+		    base_p / 1e3, base_t / 1e3, bigsay, perfsay,
 		    pcid == 1 ? "yes" : "no");
 	return 0;
 }

@@ -6,6 +6,7 @@
 # it started carries a marker in its environment).
 # shellcheck source=tests/cli/lib.bash
 . "$(dirname "$0")/lib.bash"
+jqe() { jq -e "$@" >/dev/null; }
 
 out=$tmp/out
 mkdir -p "$tmp/tmpdir"
@@ -40,12 +41,12 @@ check "no NaN or inf in study.html" bash -c "! grep -Eiw 'nan|-nan|inf' '$out/st
 check "nine study records, pattern study" \
 	test "$(jq -c 'select(.pattern == "study" and .schema == "ipclab.study/1")' "$out/study.jsonl" | wc -l)" -eq 9
 check "measured claims have only numeric figures" \
-	jq -e 'select(.verdict != "not measured") | (.figures | length > 0) and all(.figures[]; type == "number")' \
+	jqe 'select(.verdict != "not measured") | (.figures | length > 0) and all(.figures[]; type == "number")' \
 	"$out/study.jsonl"
 check "the kernel-only claims were measured (1-5)" \
 	test "$(jq -r 'select(.number <= 5) | .verdict' "$out/study.jsonl" | grep -vc 'not measured')" -eq 5
 check "the harness runs are real records" \
-	jq -e 'select(.schema == "ipclab.result/1") | .verify.delivered > 0' "$out/runs.jsonl"
+	jqe 'select(.schema == "ipclab.result/1") | .verify.delivered > 0' "$out/runs.jsonl"
 if command -v gnuplot >/dev/null; then
 	check "charts drawn: fork against memory" test -s "$out/study-fork_memory.svg"
 	check "charts drawn: context switch against working set" test -s "$out/study-ctx_ws.svg"

@@ -197,7 +197,7 @@ static void study_gp_str(FILE *f, const char *s)
  * or NULL with why set. */
 static char *study_chart(const json_t *ch, const char *outdir, char *why, size_t cap)
 {
-	char tmp[PATH_MAX], gp[PATH_MAX + 16], svg[PATH_MAX], dat[PATH_MAX + 32],
+	char tmp[PATH_MAX], gp[PATH_MAX + 16], svg[PATH_MAX + 300], dat[PATH_MAX + 32],
 	    out[4096];
 	const char *tdir = getenv("TMPDIR");
 	json_t *series = json_object_get(ch, "series"), *s;
@@ -274,7 +274,7 @@ static char *study_chart(const json_t *ch, const char *outdir, char *why, size_t
 		if (!in || fseek(in, 0, SEEK_END) || (len = ftell(in)) < 0 ||
 		    fseek(in, 0, SEEK_SET) || !(text = calloc(1, (size_t)len + 1)) ||
 		    fread(text, 1, (size_t)len, in) != (size_t)len) {
-			snprintf(why, cap, "reading %s: %s", svg, strerror(errno));
+			snprintf(why, cap, "reading %.200s: %s", svg, strerror(errno));
 			free(text);
 			text = NULL;
 		} else if ((start = strstr(text, "<svg"))) {
@@ -364,7 +364,7 @@ static void study_html_text(FILE *h, const char *tag, const char *label, const c
 static int study_write(const char *dir, json_t *secs, const json_t *env, int quick,
 		       double elapsed, const char *when)
 {
-	char path[PATH_MAX], why[300];
+	char path[PATH_MAX + 16], why[300];
 	FILE *md, *h;
 	json_t *sec, *x;
 	size_t i, j;
@@ -507,7 +507,7 @@ int ipcl_cmd_study(int argc, char **argv)
 					   {NULL, 0, NULL, 0}};
 	struct ipcl_study_opts o = {.quick = 0, .progress = 1};
 	const char *output = NULL, *dir = NULL;
-	char dirbuf[PATH_MAX], outbuf[PATH_MAX + 16], when[32];
+	char dirbuf[PATH_MAX], runs[PATH_MAX + 16], outbuf[PATH_MAX + 16], when[32];
 	const char *bad;
 	int sel[NCLAIMS] = {0}, any = 0, c, failed = 0, rc;
 	json_t *secs = json_array(), *env = ipcl_env_json(), *x;
@@ -631,9 +631,9 @@ int ipcl_cmd_study(int argc, char **argv)
 		goto out;
 	}
 	if (json_array_size(ipcl_study_runs())) {
-		snprintf(dirbuf, sizeof dirbuf, "%s/runs.jsonl", dir);
-		unlink(dirbuf);
-		json_array_foreach(ipcl_study_runs(), i, x) ipcl_result_append(dirbuf, x);
+		snprintf(runs, sizeof runs, "%s/runs.jsonl", dir);
+		unlink(runs);
+		json_array_foreach(ipcl_study_runs(), i, x) ipcl_result_append(runs, x);
 	}
 	if ((rc = study_write(dir, secs, env, o.quick, elapsed, when))) {
 		fprintf(stderr, "ipclab study: writing %s/study.md: %s\n", dir,

@@ -384,7 +384,7 @@ static int study_write(const char *dir, json_t *secs, const json_t *env, int qui
 		 (long long)json_integer_value(json_object_get(env, "cores_online")),
 		 study_str(env, "kernel"), study_str(env, "compiler"));
 	char runline[256];
-	snprintf(runline, sizeof runline, "`ipclab study%s` at %s, %.0f s",
+	snprintf(runline, sizeof runline, "ipclab study%s, at %s, %.0f s",
 		 quick ? " --quick" : "", when, elapsed);
 
 	fprintf(md,

@@ -187,7 +187,7 @@ int ipcl_study_outbox(const struct ipcl_study_opts *o, json_t *sec)
 			const char *st = json_string_value(json_object_get(rec, "status"));
 			thr[t][i] = ipcl_study_num(rec, "throughput.msgs_per_s");
 			ipcl_study_row(rows, "%s|%d|%.0f|%.0f|%s", ts[t], ns[i], thr[t][i],
-				       ipcl_study_num(rec, "one_way.p99") / 1e3,
+				       ipcl_study_num(rec, "latency.p99") / 1e3,
 				       st && strcmp(st, "ok") == 0 ? "ok" : "FAILED");
 			ipcl_study_point(ser, ns[i], thr[t][i]);
 		}

@@ -60,7 +60,8 @@ static int bk_kill(const struct ipcl_study_opts *o, json_t *rows, const char *t,
 	return 0;
 }
 
-static const char *const kill_cols[] = {"transport", "sent", "lost", "what happened", NULL};
+static const char *const kill_cols[] = {"transport", "sent", "lost", "what happened",
+					NULL};
 
 int ipcl_study_pubsub(const struct ipcl_study_opts *o, json_t *sec)
 {
@@ -69,31 +70,41 @@ int ipcl_study_pubsub(const struct ipcl_study_opts *o, json_t *sec)
 	int ran = 0;
 	json_t *rows;
 
-	ipcl_study_experiment(sec, "A harness stream run per Redis transport; the consumer is "
-				   "SIGKILLed halfway and a fresh one joins late (--fault "
-				   "kill-consumer@N/2). Counted: what the late joiner never got.");
+	ipcl_study_experiment(
+	    sec, "A harness stream run per Redis transport; the consumer is "
+		 "SIGKILLed halfway and a fresh one joins late (--fault "
+		 "kill-consumer@N/2). Counted: what the late joiner never got.");
 	rows = ipcl_study_table(sec, "Late join after a consumer dies", kill_cols);
 	for (int i = 0; i < 3; i++)
 		ran += bk_kill(o, rows, ts[i], "redis", &lost[i], &sent[i]) == 0;
+	ipcl_study_note(
+	    sec, "The harness starts the new consumer at once, so pub/sub's loss is "
+		 "what was published in the few milliseconds with no subscriber (and "
+		 "what sat unread in the dead one's socket): a longer absence loses "
+		 "proportionally more. A plain list (LPUSH/BRPOP) loses the message the "
+		 "dead consumer had popped; redis-list-reliable and the stream's "
+		 "pending list keep it.");
 	ipcl_study_figure(sec, "pubsub_lost", lost[0]);
 	ipcl_study_figure(sec, "list_lost", lost[1]);
 	ipcl_study_figure(sec, "stream_lost", lost[2]);
 	if (ran < 3)
-		ipcl_study_verdict(sec, "not measured",
-				   "No Redis server is known here. The run that answers it: "
-				   "`ipclab brokers up redis && eval \"$(ipclab brokers env)\" && "
-				   "ipclab study --only pubsub` (or `ipclab faults -t "
-				   "redis-pubsub,redis-list,redis-stream -S kill-consumer`).");
+		ipcl_study_verdict(
+		    sec, "not measured",
+		    "No Redis server is known here. The run that answers it: "
+		    "`ipclab brokers up redis && eval \"$(ipclab brokers env)\" && "
+		    "ipclab study --only pubsub` (or `ipclab faults -t "
+		    "redis-pubsub,redis-list,redis-stream -S kill-consumer`).");
 	else if (lost[0] > 0 && lost[2] == 0)
-		ipcl_study_verdict(sec, "holds",
-				   "The late pub/sub subscriber missed %.0f of %.0f messages; the "
-				   "stream's late consumer missed %.0f, the list's %.0f (a plain "
-				   "list loses the one message the dead consumer had popped).",
-				   lost[0], sent[0], lost[2], lost[1]);
+		ipcl_study_verdict(
+		    sec, "holds",
+		    "The late pub/sub subscriber missed %.0f of %.0f messages; the "
+		    "stream's late consumer missed %.0f, the list's %.0f (a plain "
+		    "list loses the one message the dead consumer had popped).",
+		    lost[0], sent[0], lost[2], lost[1]);
 	else
 		ipcl_study_verdict(sec, "does not hold here",
-				   "pub/sub lost %.0f, list %.0f, stream %.0f messages.", lost[0],
-				   lost[1], lost[2]);
+				   "pub/sub lost %.0f, list %.0f, stream %.0f messages.",
+				   lost[0], lost[1], lost[2]);
 	return 0;
 }
 
@@ -103,9 +114,10 @@ int ipcl_study_brokerkill(const struct ipcl_study_opts *o, json_t *sec)
 	int rr, rs;
 	json_t *rows;
 
-	ipcl_study_experiment(sec, "A harness stream run per transport with the consumer "
-				   "SIGKILLed halfway and a fresh one started (--fault "
-				   "kill-consumer@N/2): what the producer saw and what was lost.");
+	ipcl_study_experiment(
+	    sec, "A harness stream run per transport with the consumer "
+		 "SIGKILLed halfway and a fresh one started (--fault "
+		 "kill-consumer@N/2): what the producer saw and what was lost.");
 	rows = ipcl_study_table(sec, "A consumer dies mid-stream", kill_cols);
 	bk_kill(o, rows, "tcp", NULL, &lt, &st);
 	rr = bk_kill(o, rows, "rabbitmq", "rabbitmq", &lr, &sr);
@@ -114,25 +126,29 @@ int ipcl_study_brokerkill(const struct ipcl_study_opts *o, json_t *sec)
 	ipcl_study_figure(sec, "rabbitmq_lost", lr);
 	ipcl_study_figure(sec, "redis_stream_lost", ls);
 	if (rr && rs)
-		ipcl_study_verdict(
-		    sec, "not measured",
-		    "Half of it: the direct TCP connection lost %.0f of %.0f messages when its "
-		    "consumer died. No broker is known here; the run that answers the rest: "
-		    "`ipclab brokers up redis rabbitmq && eval \"$(ipclab brokers env)\" && "
-		    "ipclab study --only broker-kill`.",
-		    lt, st);
+		ipcl_study_verdict(sec, "not measured",
+				   "Half of it: the direct TCP connection lost %.0f of "
+				   "%.0f messages when its "
+				   "consumer died. No broker is known here; the run that "
+				   "answers the rest: "
+				   "`ipclab brokers up redis rabbitmq && eval \"$(ipclab "
+				   "brokers env)\" && "
+				   "ipclab study --only broker-kill`.",
+				   lt, st);
 	else if ((rr || lr == 0) && (rs || ls == 0) && lt > 0)
-		ipcl_study_verdict(sec, "holds",
-				   "The direct TCP connection lost %.0f of %.0f messages (its "
-				   "producer got ECONNRESET); %s.",
-				   lt, st,
-				   !rr && !rs ? "rabbitmq and redis-stream lost none"
-				   : !rr      ? "rabbitmq lost none (redis not run)"
-					      : "redis-stream lost none (rabbitmq not run)");
+		ipcl_study_verdict(
+		    sec, "holds",
+		    "The direct TCP connection lost %.0f of %.0f messages (its "
+		    "producer got ECONNRESET); %s.",
+		    lt, st,
+		    !rr && !rs ? "rabbitmq and redis-stream lost none"
+		    : !rr      ? "rabbitmq lost none (redis not run)"
+			       : "redis-stream lost none (rabbitmq not run)");
 	else
-		ipcl_study_verdict(sec, "does not hold here",
-				   "tcp lost %.0f, rabbitmq %.0f, redis-stream %.0f messages.", lt,
-				   lr, ls);
+		ipcl_study_verdict(
+		    sec, "does not hold here",
+		    "tcp lost %.0f, rabbitmq %.0f, redis-stream %.0f messages.", lt, lr,
+		    ls);
 	return 0;
 }
 
@@ -147,14 +163,15 @@ int ipcl_study_outbox(const struct ipcl_study_opts *o, json_t *sec)
 	json_t *rows, *chart;
 	const char *missing[3];
 
-	ipcl_study_experiment(sec,
-			      "Harness stream runs with N producers and N consumers (N = %s), "
-			      "%s each, 64 B: throughput and one-way latency.",
-			      o->quick ? "1, 4" : "1, 2, 4, 8", o->quick ? "300 ms" : "1 s");
+	ipcl_study_experiment(
+	    sec,
+	    "Harness stream runs with N producers and N consumers (N = %s), "
+	    "%s each, 64 B: throughput and one-way latency.",
+	    o->quick ? "1, 4" : "1, 2, 4, 8", o->quick ? "300 ms" : "1 s");
 	rows = ipcl_study_table(sec, "Queue throughput against concurrency",
-				(const char *const[]){"transport", "producers = consumers",
-						      "msgs/s", "one-way p99 us", "status",
-						      NULL});
+				(const char *const[]){"transport",
+						      "producers = consumers", "msgs/s",
+						      "one-way p99 us", "status", NULL});
 	chart = ipcl_study_chart(sec, "outbox", "Queue throughput against concurrency",
 				 "producers = consumers", "messages/s", 1, 0);
 	for (int t = 0; t < 3; t++) {
@@ -169,8 +186,8 @@ int ipcl_study_outbox(const struct ipcl_study_opts *o, json_t *sec)
 			thr[t][i] = NAN;
 			if (missing[t]) {
 				if (i == 0)
-					ipcl_study_row(rows, "%s||not run: $%s unset||", ts[t],
-						       missing[t]);
+					ipcl_study_row(rows, "%s||not run: $%s unset||",
+						       ts[t], missing[t]);
 				continue;
 			}
 			ipcl_study_runcfg(&c, ts[t]);
@@ -179,14 +196,18 @@ int ipcl_study_outbox(const struct ipcl_study_opts *o, json_t *sec)
 			c.duration_ns = o->quick ? 3 * NS / 10 : NS;
 			c.warmup = 100;
 			c.producers = c.consumers = ns[i];
-			ipcl_study_progress(o, "outbox: %s, %d x %d", ts[t], ns[i], ns[i]);
+			ipcl_study_progress(o, "outbox: %s, %d x %d", ts[t], ns[i],
+					    ns[i]);
 			if (!(rec = ipcl_study_run(&c, err))) {
-				ipcl_study_row(rows, "%s|%d|not run: %.120s||", ts[t], ns[i], err);
+				ipcl_study_row(rows, "%s|%d|not run: %.120s||", ts[t],
+					       ns[i], err);
 				continue;
 			}
-			const char *st = json_string_value(json_object_get(rec, "status"));
+			const char *st =
+			    json_string_value(json_object_get(rec, "status"));
 			thr[t][i] = ipcl_study_num(rec, "throughput.msgs_per_s");
-			ipcl_study_row(rows, "%s|%d|%.0f|%.0f|%s", ts[t], ns[i], thr[t][i],
+			ipcl_study_row(rows, "%s|%d|%.0f|%.0f|%s", ts[t], ns[i],
+				       thr[t][i],
 				       ipcl_study_num(rec, "latency.p99") / 1e3,
 				       st && strcmp(st, "ok") == 0 ? "ok" : "FAILED");
 			ipcl_study_point(ser, ns[i], thr[t][i]);
@@ -196,35 +217,41 @@ int ipcl_study_outbox(const struct ipcl_study_opts *o, json_t *sec)
 	ipcl_study_figure(sec, "pg_msgs_per_s_max", thr[0][nn - 1]);
 	ipcl_study_figure(sec, "redis_stream_msgs_per_s_max", thr[1][nn - 1]);
 	ipcl_study_figure(sec, "rabbitmq_msgs_per_s_max", thr[2][nn - 1]);
-	ipcl_study_note(sec, "pg-outbox runs with its defaults: synchronous_commit on (every "
-			     "INSERT waits for a WAL flush), one row per transaction, LISTEN/NOTIFY "
-			     "wake-up. The servers share the machine's two CPUs with the roles.");
+	ipcl_study_note(
+	    sec, "pg-outbox runs with its defaults: synchronous_commit on (every "
+		 "INSERT waits for a WAL flush), one row per transaction, LISTEN/NOTIFY "
+		 "wake-up. The servers share the machine's two CPUs with the roles.");
 	if (missing[0])
-		ipcl_study_verdict(sec, "not measured",
-				   "No PostgreSQL server is known here ($%s unset). The run that "
-				   "answers it: `ipclab brokers up && eval \"$(ipclab brokers env)\" "
-				   "&& ipclab study --only outbox`.",
-				   missing[0]);
+		ipcl_study_verdict(
+		    sec, "not measured",
+		    "No PostgreSQL server is known here ($%s unset). The run that "
+		    "answers it: `ipclab brokers up && eval \"$(ipclab brokers env)\" "
+		    "&& ipclab study --only outbox`.",
+		    missing[0]);
 	else {
 		double scale = thr[0][nn - 1] / thr[0][0];
 		double best = fmax(thr[1][nn - 1], thr[2][nn - 1]);
 
 		ipcl_study_figure(sec, "pg_scaling", scale);
 		if (!isnan(best) && thr[0][nn - 1] < best)
-			ipcl_study_verdict(
-			    sec, "holds",
-			    "pg-outbox went from %.0f to %.0f msgs/s as producers and consumers "
-			    "grew from %d to %d (x%.2f); at %d the best broker did %.0f msgs/s.",
-			    thr[0][0], thr[0][nn - 1], ns[0], ns[nn - 1], scale, ns[nn - 1], best);
+			ipcl_study_verdict(sec, "holds",
+					   "pg-outbox went from %.0f to %.0f msgs/s as "
+					   "producers and consumers "
+					   "grew from %d to %d (x%.2f); at %d the best "
+					   "broker did %.0f msgs/s.",
+					   thr[0][0], thr[0][nn - 1], ns[0], ns[nn - 1],
+					   scale, ns[nn - 1], best);
 		else
 			ipcl_study_verdict(
 			    sec, isnan(best) ? "depends" : "does not hold here",
-			    "pg-outbox went from %.0f to %.0f msgs/s from %d to %d producers and "
+			    "pg-outbox went from %.0f to %.0f msgs/s from %d to %d "
+			    "producers and "
 			    "consumers (x%.2f); %s.",
 			    thr[0][0], thr[0][nn - 1], ns[0], ns[nn - 1], scale,
-			    isnan(best) ? "no broker ran to compare with (depends on what it is "
-					  "compared with)"
-					: "it kept up with the brokers");
+			    isnan(best)
+				? "no broker ran to compare with (depends on what it is "
+				  "compared with)"
+				: "it kept up with the brokers");
 	}
 	return 0;
 }

@@ -426,9 +426,8 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 	char bigsay[200] = "";
 	if (big_p > 0 && big_t > 0)
 		snprintf(bigsay, sizeof bigsay,
-			 "; at %zu KiB a switch cost %.2f vs %.2f us, the cache refill "
-			 "dominating",
-			 wss[nws - 1], big_p / 1e3, big_t / 1e3);
+			 "; at %zu KiB a switch cost %.2f vs %.2f us", wss[nws - 1],
+			 big_p / 1e3, big_t / 1e3);
 	if (isnan(d0))
 		ipcl_study_verdict(sec, "not measured", "the token ring failed here.");
 	else if (base_p > base_t * 1.1)
@@ -448,7 +447,7 @@ int ipcl_study_ctxswitch(const struct ipcl_study_opts *o, json_t *sec)
 	else
 		ipcl_study_verdict(
 		    sec, "depends",
-		    "On the working set, not the address space: with none a process "
+		    "On the working set: with none a process "
 		    "hop cost %.2f us against %.2f us for a thread (within "
 		    "10%%)%s (%s). PCID: %s.",
 		    base_p / 1e3, base_t / 1e3, bigsay, perfsay,

@@ -175,7 +175,8 @@ static void *tps_conn(void *arg)
 
 static void tps_main(int report)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof sa;
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	uint16_t port;
@@ -364,20 +365,22 @@ int ipcl_study_eventloop(const struct ipcl_study_opts *o, json_t *sec)
 	struct point last[2] = {{0}};
 	json_t *rows, *chart, *ser[2];
 
-	ipcl_study_experiment(
-	    sec,
-	    "Two servers of one protocol (64-byte request and reply over TCP loopback): a "
-	    "libuv loop on one thread, and a thread per connection. C = %s client threads, "
-	    "one request in flight each, %.0f ms measured per point. Context switches are "
-	    "the server process's, summed over its threads.",
-	    o->quick ? "1, 8, 64" : "1 .. 64", window / 1e6);
-	rows = ipcl_study_table(sec, "Server designs against the number of clients",
-				(const char *const[]){"server", "clients", "requests/s", "p50 us",
-						      "p99 us", "voluntary cs/request",
-						      "involuntary cs/request",
-						      "server CPU us/request", NULL});
-	chart = ipcl_study_chart(sec, "eventloop", "Requests/s against clients", "clients",
-				 "requests/s", 1, 0);
+	ipcl_study_experiment(sec,
+			      "Two servers of one protocol (64-byte request and reply "
+			      "over TCP loopback): a "
+			      "libuv loop on one thread, and a thread per connection. C "
+			      "= %s client threads, "
+			      "one request in flight each, %.0f ms measured per point. "
+			      "Context switches are "
+			      "the server process's, summed over its threads.",
+			      o->quick ? "1, 8, 64" : "1 .. 64", window / 1e6);
+	rows = ipcl_study_table(
+	    sec, "Server designs against the number of clients",
+	    (const char *const[]){"server", "clients", "requests/s", "p50 us", "p99 us",
+				  "voluntary cs/request", "involuntary cs/request",
+				  "server CPU us/request", NULL});
+	chart = ipcl_study_chart(sec, "eventloop", "Requests/s against clients",
+				 "clients", "requests/s", 1, 0);
 	ser[0] = ipcl_study_series(chart, kname[0]);
 	ser[1] = ipcl_study_series(chart, kname[1]);
 	for (int i = 0; i < nc; i++)
@@ -385,15 +388,17 @@ int ipcl_study_eventloop(const struct ipcl_study_opts *o, json_t *sec)
 			struct point pt = {0};
 			int rc;
 
-			ipcl_study_progress(o, "eventloop: %s, %d clients", kname[k], cs[i]);
+			ipcl_study_progress(o, "eventloop: %s, %d clients", kname[k],
+					    cs[i]);
 			rc = ev_point(k, cs[i], window, &pt);
 			if (rc) {
-				ipcl_study_row(rows, "%s|%d|failed: %s|||||", kname[k], cs[i],
-					       strerror(-rc));
+				ipcl_study_row(rows, "%s|%d|failed: %s|||||", kname[k],
+					       cs[i], strerror(-rc));
 				continue;
 			}
-			ipcl_study_row(rows, "%s|%d|%.0f|%.1f|%.1f|%.2f|%.2f|%.1f", kname[k], cs[i],
-				       pt.rps, pt.p50, pt.p99, pt.vcs, pt.ivcs, pt.cpu_us);
+			ipcl_study_row(rows, "%s|%d|%.0f|%.1f|%.1f|%.2f|%.2f|%.1f",
+				       kname[k], cs[i], pt.rps, pt.p50, pt.p99, pt.vcs,
+				       pt.ivcs, pt.cpu_us);
 			ipcl_study_point(ser[k], cs[i], pt.rps);
 			last[k] = pt;
 		}
@@ -403,28 +408,31 @@ int ipcl_study_eventloop(const struct ipcl_study_opts *o, json_t *sec)
 	ipcl_study_figure(sec, "threads_p99_us", last[1].p99);
 	ipcl_study_figure(sec, "loop_vcs_per_req", last[0].vcs);
 	ipcl_study_figure(sec, "threads_vcs_per_req", last[1].vcs);
-	ipcl_study_note(sec,
-			"/proc/PID/status alone counts the main thread only; a "
-			"thread-per-connection server's switches are in its other threads, so "
-			"every /proc/PID/task/TID/status is summed. The clients run on the same "
-			"two CPUs and compete with the server.");
+	ipcl_study_note(
+	    sec, "/proc/PID/status alone counts the main thread only; a "
+		 "thread-per-connection server's switches are in its other threads, so "
+		 "every /proc/PID/task/TID/status is summed. The clients run on the same "
+		 "two CPUs and compete with the server.");
 	if (!(last[0].rps > 0) || !(last[1].rps > 0))
 		ipcl_study_verdict(sec, "not measured", "a server run failed here.");
 	else if (last[0].vcs < last[1].vcs && last[0].rps >= last[1].rps)
-		ipcl_study_verdict(sec, "holds",
-				   "At %d clients the loop served %.0f requests/s against %.0f, "
-				   "with %.2f voluntary context switches per request against %.2f "
-				   "(p99 %.0f vs %.0f us).",
-				   cs[nc - 1], last[0].rps, last[1].rps, last[0].vcs, last[1].vcs,
-				   last[0].p99, last[1].p99);
-	else
 		ipcl_study_verdict(
-		    sec, "depends",
-		    "On the CPUs it may use. At %d clients the loop switched %.2f times per "
-		    "request against %.2f, yet served %.0f requests/s against %.0f for the "
-		    "thread-per-connection server, which uses every CPU (p99 %.0f vs %.0f us).",
-		    cs[nc - 1], last[0].vcs, last[1].vcs, last[0].rps, last[1].rps, last[0].p99,
-		    last[1].p99);
+		    sec, "holds",
+		    "At %d clients the loop served %.0f requests/s against %.0f, "
+		    "with %.2f voluntary context switches per request against %.2f "
+		    "(p99 %.0f vs %.0f us).",
+		    cs[nc - 1], last[0].rps, last[1].rps, last[0].vcs, last[1].vcs,
+		    last[0].p99, last[1].p99);
+	else
+		ipcl_study_verdict(sec, "depends",
+				   "On the CPUs it may use. At %d clients the loop "
+				   "switched %.2f times per "
+				   "request against %.2f, yet served %.0f requests/s "
+				   "against %.0f for the "
+				   "thread-per-connection server, which uses every CPU "
+				   "(p99 %.0f vs %.0f us).",
+				   cs[nc - 1], last[0].vcs, last[1].vcs, last[0].rps,
+				   last[1].rps, last[0].p99, last[1].p99);
 	return 0;
 }
 
@@ -433,9 +441,11 @@ int ipcl_study_eventloop(const struct ipcl_study_opts *o, json_t *sec)
 int ipcl_study_eventloop(const struct ipcl_study_opts *o, json_t *sec)
 {
 	(void)o;
-	ipcl_study_experiment(sec, "A libuv server against a thread-per-connection server.");
-	ipcl_study_verdict(sec, "not measured",
-			   "libuv was not found at build time (apt-get install libuv1-dev).");
+	ipcl_study_experiment(sec,
+			      "A libuv server against a thread-per-connection server.");
+	ipcl_study_verdict(
+	    sec, "not measured",
+	    "libuv was not found at build time (apt-get install libuv1-dev).");
 	return 0;
 }
 

@@ -40,13 +40,13 @@ struct ask {
 };
 
 struct told {
-	pid_t ppid;                  /* the stranger's parent: not the owner */
-	char link[64];               /* readlink of /proc/OWNER/fd/WFD */
-	int open_name;               /* open(link): 0 or errno */
-	int open_proc;               /* open(/proc/OWNER/fd/WFD) and write: 0 or errno */
+	pid_t ppid;                   /* the stranger's parent: not the owner */
+	char link[64];                /* readlink of /proc/OWNER/fd/WFD */
+	int open_name;                /* open(link): 0 or errno */
+	int open_proc;                /* open(/proc/OWNER/fd/WFD) and write: 0 or errno */
 	int nobody_proc, nobody_fifo; /* as uid 65534: 0, errno, or -1 not tried */
-	int open_fifo;               /* open(fifo path) and write: 0 or errno */
-	int scm;                     /* write to the fd received by SCM_RIGHTS: 0 or errno */
+	int open_fifo;                /* open(fifo path) and write: 0 or errno */
+	int scm; /* write to the fd received by SCM_RIGHTS: 0 or errno */
 };
 
 static int pipes_write_to(const char *path, const char *msg)
@@ -103,8 +103,10 @@ static void pipes_stranger(int ctl)
 	struct told t = {.nobody_proc = -1, .nobody_fifo = -1};
 	char path[64], cbuf[CMSG_SPACE(sizeof(int))], one;
 	struct iovec iov = {.iov_base = &one, .iov_len = 1};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof cbuf};
 	struct cmsghdr *cm;
 	ssize_t n;
 
@@ -143,8 +145,8 @@ static const char *pipes_res(int e, char *buf, size_t cap)
 	else if (e < 0)
 		snprintf(buf, cap, "not tried (needs root to switch user)");
 	else
-		snprintf(buf, cap, "failed: %s (%s)", strerrorname_np(e) ? strerrorname_np(e) : "?",
-			 strerror(e));
+		snprintf(buf, cap, "failed: %s (%s)",
+			 strerrorname_np(e) ? strerrorname_np(e) : "?", strerror(e));
 	return buf;
 }
 
@@ -159,10 +161,11 @@ int ipcl_study_pipes(const struct ipcl_study_opts *o, json_t *sec)
 	json_t *rows;
 
 	ipcl_study_experiment(
-	    sec, "A stranger process, started before the pipe existed and detached from this "
-		 "one (double fork, setsid), is told this process's PID and the pipe's "
-		 "write descriptor number and tries every way in; this process then reads "
-		 "what arrived.");
+	    sec,
+	    "A stranger process, started before the pipe existed and detached from this "
+	    "one (double fork, setsid), is told this process's PID and the pipe's "
+	    "write descriptor number and tries every way in; this process then reads "
+	    "what arrived.");
 	ipcl_study_progress(o, "pipes: stranger against an anonymous pipe and a FIFO");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl))
 		return -errno;
@@ -226,24 +229,28 @@ int ipcl_study_pipes(const struct ipcl_study_opts *o, json_t *sec)
 	n = read(ffd, got_fifo, sizeof got_fifo - 1);
 	got_fifo[n > 0 ? n : 0] = 0;
 
-	rows = ipcl_study_table(sec, "What a process that did not inherit the pipe can do",
-				(const char *const[]){"attempt", "result", "arrived", NULL});
-	ipcl_study_row(rows, "the stranger's parent PID (this process is %d)|%d|", (int)a.owner,
-		       (int)t.ppid);
-	ipcl_study_row(rows, "the pipe's name: readlink /proc/%d/fd/%d|%s|", (int)a.owner, a.wfd,
-		       t.link[0] ? t.link : "(unreadable)");
+	rows =
+	    ipcl_study_table(sec, "What a process that did not inherit the pipe can do",
+			     (const char *const[]){"attempt", "result", "arrived", NULL});
+	ipcl_study_row(rows, "the stranger's parent PID (this process is %d)|%d|",
+		       (int)a.owner, (int)t.ppid);
+	ipcl_study_row(rows, "the pipe's name: readlink /proc/%d/fd/%d|%s|", (int)a.owner,
+		       a.wfd, t.link[0] ? t.link : "(unreadable)");
 	ipcl_study_row(rows, "open(\"%s\") as a path|%s|%s", t.link,
-		       pipes_res(t.open_name, b1, sizeof b1), strchr(got_pipe, 'X') ? "yes" : "no");
-	ipcl_study_row(rows, "open(\"/proc/%d/fd/%d\", O_WRONLY), same user|%s|%s", (int)a.owner,
-		       a.wfd, pipes_res(t.open_proc, b1, sizeof b1),
+		       pipes_res(t.open_name, b1, sizeof b1),
+		       strchr(got_pipe, 'X') ? "yes" : "no");
+	ipcl_study_row(rows, "open(\"/proc/%d/fd/%d\", O_WRONLY), same user|%s|%s",
+		       (int)a.owner, a.wfd, pipes_res(t.open_proc, b1, sizeof b1),
 		       strchr(got_pipe, 'P') ? "yes" : "no");
 	ipcl_study_row(rows, "the same as user nobody|%s|%s",
 		       pipes_res(t.nobody_proc, b1, sizeof b1),
 		       strchr(got_pipe, 'N') ? "yes" : "no");
 	ipcl_study_row(rows, "descriptor received over a Unix socket (SCM_RIGHTS)|%s|%s",
-		       pipes_res(t.scm, b1, sizeof b1), strchr(got_pipe, 'S') ? "yes" : "no");
+		       pipes_res(t.scm, b1, sizeof b1),
+		       strchr(got_pipe, 'S') ? "yes" : "no");
 	ipcl_study_row(rows, "open(FIFO path, O_WRONLY), same user|%s|%s",
-		       pipes_res(t.open_fifo, b1, sizeof b1), strchr(got_fifo, 'F') ? "yes" : "no");
+		       pipes_res(t.open_fifo, b1, sizeof b1),
+		       strchr(got_fifo, 'F') ? "yes" : "no");
 	ipcl_study_row(rows, "the FIFO as user nobody (directory 0700, FIFO 0600)|%s|%s",
 		       pipes_res(t.nobody_fifo, b1, sizeof b1),
 		       strchr(got_fifo, 'N') ? "yes" : "no");
@@ -252,28 +259,31 @@ int ipcl_study_pipes(const struct ipcl_study_opts *o, json_t *sec)
 	ipcl_study_figure(sec, "via_proc_other_user", strchr(got_pipe, 'N') != NULL);
 	ipcl_study_figure(sec, "via_scm_rights", strchr(got_pipe, 'S') != NULL);
 	ipcl_study_figure(sec, "via_fifo", strchr(got_fifo, 'F') != NULL);
-	ipcl_study_note(sec,
-			"/proc/PID/fd/N is a \"magic link\": opening it opens the object the "
-			"descriptor refers to, allowed when the opener passes a ptrace read check "
-			"on the owner (same user and not made non-dumpable, or CAP_SYS_PTRACE). So "
-			"an anonymous pipe is private to its holders against other users, not "
-			"against the same user's processes: a separate user (or prctl "
-			"PR_SET_DUMPABLE 0) is the boundary, not the pipe.");
+	ipcl_study_note(
+	    sec,
+	    "/proc/PID/fd/N is a \"magic link\": opening it opens the object the "
+	    "descriptor refers to, allowed when the opener passes a ptrace read check "
+	    "on the owner (same user and not made non-dumpable, or CAP_SYS_PTRACE). So "
+	    "an anonymous pipe is private to its holders against other users, not "
+	    "against the same user's processes: a separate user (or prctl "
+	    "PR_SET_DUMPABLE 0) is the boundary, not the pipe.");
 	if (t.open_name != 0 && strchr(got_fifo, 'F') && !strchr(got_pipe, 'N'))
-		ipcl_study_verdict(sec, "holds",
-				   "With a qualification. The pipe has no name to open (\"%s\" is "
-				   "not a path); a stranger got in only by receiving the descriptor "
-				   "(SCM_RIGHTS)%s. The FIFO was opened by its path.",
-				   t.link,
-				   strchr(got_pipe, 'P')
-				       ? " or through /proc/PID/fd as the same user (another user "
-					 "was refused)"
-				       : "");
+		ipcl_study_verdict(
+		    sec, "holds",
+		    "With a qualification. The pipe has no name to open (\"%s\" is "
+		    "not a path); a stranger got in only by receiving the descriptor "
+		    "(SCM_RIGHTS)%s. The FIFO was opened by its path.",
+		    t.link,
+		    strchr(got_pipe, 'P')
+			? " or through /proc/PID/fd as the same user (another user "
+			  "was refused)"
+			: "");
 	else
-		ipcl_study_verdict(sec, "does not hold here",
-				   "A stranger %s the pipe by name or as another user, or could "
-				   "not open the FIFO.",
-				   t.open_name == 0 || strchr(got_pipe, 'N') ? "reached" : "missed");
+		ipcl_study_verdict(
+		    sec, "does not hold here",
+		    "A stranger %s the pipe by name or as another user, or could "
+		    "not open the FIFO.",
+		    t.open_name == 0 || strchr(got_pipe, 'N') ? "reached" : "missed");
 out:
 	if (ctl[0] >= 0)
 		close(ctl[0]);

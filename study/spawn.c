@@ -65,8 +65,8 @@ static void *spawn_thread_fn(void *arg)
 
 enum method { M_FORK, M_FORK_EXEC, M_VFORK_EXEC, M_SPAWN, M_CLONE, M_CLONE_VM, M_THREAD };
 static const char *const method_name[] = {
-    "fork + _exit + wait",     "fork + exec(true) + wait", "vfork + exec(true) + wait",
-    "posix_spawn(true) + wait", "clone(SIGCHLD) + wait",   "clone(CLONE_VM) + wait",
+    "fork + _exit + wait",      "fork + exec(true) + wait", "vfork + exec(true) + wait",
+    "posix_spawn(true) + wait", "clone(SIGCHLD) + wait",    "clone(CLONE_VM) + wait",
     "pthread_create + join"};
 
 /* One create + wait by method m; 0 or a negative errno. */
@@ -124,7 +124,8 @@ static int spawn_once(enum method m, char *stack, size_t stack_size)
 static double spawn_fork_mem(size_t mib, int huge, int spawn, int reps)
 {
 	size_t len = mib * MIB;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct ipcl_hist h;
 	double med = NAN;
 
@@ -208,16 +209,17 @@ static int full_io(int fd, void *buf, size_t len, int wr)
 }
 
 enum model { R_PREFORK, R_PROCESS, R_THREAD, R_POOL };
-static const char *const model_name[] = {"pre-forked worker (socketpair)",
-					 "new process per request (fork, pipe)",
-					 "new thread per request", "thread pool (mutex + condvar)"};
+static const char *const model_name[] = {
+    "pre-forked worker (socketpair)", "new process per request (fork, pipe)",
+    "new thread per request", "thread pool (mutex + condvar)"};
 
 /* Serves n requests one at a time under model m; fills latency and CPU ns. */
 static int spawn_serve(enum model m, int n, struct ipcl_hist *lat, int64_t *cpu_ns,
 		       int64_t *wall_ns)
 {
 	int sv[2] = {-1, -1}, rc = 0;
-	struct pool pl = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct pool pl = {.mu = PTHREAD_MUTEX_INITIALIZER,
+			  .cv = PTHREAD_COND_INITIALIZER};
 	pthread_t th;
 	pid_t worker = -1;
 	int64_t c0 = ipcl_study_cpu_self_ns() + ipcl_study_cpu_children_ns();
@@ -313,7 +315,8 @@ out:
 
 int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 {
-	static const size_t mem_quick[] = {1, 4, 16, 64}, mem_full[] = {1, 4, 16, 64, 256, 1024};
+	static const size_t mem_quick[] = {1, 4, 16, 64},
+			    mem_full[] = {1, 4, 16, 64, 256, 1024};
 	const size_t *mem = o->quick ? mem_quick : mem_full;
 	int nmem = o->quick ? 4 : 6, n = o->quick ? 200 : 1000, reps = o->quick ? 4 : 6;
 	int nreq = o->quick ? 2000 : 10000;
@@ -335,10 +338,11 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 	    "time by four server designs (the work: a 4 KiB hash).",
 	    n, mem[nmem - 1], nreq);
 
-	rows = ipcl_study_table(sec, "Creating and reaping one task (wall time per create+wait, "
-				     "CPU of parent and child)",
-				(const char *const[]){"method", "p50 us", "p99 us",
-						      "CPU us", NULL});
+	rows = ipcl_study_table(
+	    sec,
+	    "Creating and reaping one task (wall time per create+wait, "
+	    "CPU of parent and child)",
+	    (const char *const[]){"method", "p50 us", "p99 us", "CPU us", NULL});
 	for (int m = 0; m < 7; m++) {
 		struct ipcl_hist h;
 		int64_t c0 = ipcl_study_cpu_self_ns() + ipcl_study_cpu_children_ns();
@@ -353,11 +357,12 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 		}
 		us[m] = rc ? NAN : ipcl_study_us(&h, 50);
 		cpu_us[m] = rc ? NAN
-			       : (double)(ipcl_study_cpu_self_ns() + ipcl_study_cpu_children_ns() -
-					  c0) /
+			       : (double)(ipcl_study_cpu_self_ns() +
+					  ipcl_study_cpu_children_ns() - c0) /
 				     n / 1000.0;
 		if (rc)
-			ipcl_study_row(rows, "%s|failed: %s|||", method_name[m], strerror(-rc));
+			ipcl_study_row(rows, "%s|failed: %s|||", method_name[m],
+				       strerror(-rc));
 		else
 			ipcl_study_row(rows, "%s|%.1f|%.1f|%.1f", method_name[m], us[m],
 				       ipcl_study_us(&h, 99), cpu_us[m]);
@@ -379,16 +384,18 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 		thp[strcspn(thp, "\n")] = 0;
 		fclose(f);
 	}
-	chart = ipcl_study_chart(sec, "fork_memory", "fork + exit + wait against resident memory",
-				 "resident memory of the parent (MiB)", "time per fork (us)", 1,
-				 1);
+	chart = ipcl_study_chart(
+	    sec, "fork_memory", "fork + exit + wait against resident memory",
+	    "resident memory of the parent (MiB)", "time per fork (us)", 1, 1);
 	s4k = ipcl_study_series(chart, "fork, 4 KiB pages");
 	sthp = ipcl_study_series(chart, "fork, transparent huge pages");
 	ssp = ipcl_study_series(chart, "posix_spawn(true), 4 KiB pages");
-	rows = ipcl_study_table(sec, "fork against the parent's resident memory (fastest of a few "
-				     "forks, us)",
-				(const char *const[]){"resident MiB", "fork (4 KiB pages)",
-						      "fork (THP)", "posix_spawn", NULL});
+	rows = ipcl_study_table(
+	    sec,
+	    "fork against the parent's resident memory (fastest of a few "
+	    "forks, us)",
+	    (const char *const[]){"resident MiB", "fork (4 KiB pages)", "fork (THP)",
+				  "posix_spawn", NULL});
 	double first = NAN, last = NAN;
 	for (int i = 0; i < nmem; i++) {
 		double a, b, c;
@@ -412,16 +419,17 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 	}
 	slope = (last - first) / (double)(mem[nmem - 1] - mem[0]) * 100.0;
 	ipcl_study_figure(sec, "fork_us_per_100mib", slope);
-	ipcl_study_note(sec,
-			"Transparent huge pages here: %s. fork copies one page-table entry per "
-			"4 KiB page (and takes a reference on each page); with 2 MiB pages it "
-			"copies one entry per 2 MiB, so the THP curve stays low. posix_spawn "
-			"(glibc: clone(CLONE_VM|CLONE_VFORK)) copies no page tables at all.",
-			thp);
+	ipcl_study_note(
+	    sec,
+	    "Transparent huge pages here: %s. fork copies one page-table entry per "
+	    "4 KiB page (and takes a reference on each page); with 2 MiB pages it "
+	    "copies one entry per 2 MiB, so the THP curve stays low. posix_spawn "
+	    "(glibc: clone(CLONE_VM|CLONE_VFORK)) copies no page tables at all.",
+	    thp);
 
 	rows = ipcl_study_table(sec, "One request at a time, four server designs",
-				(const char *const[]){"design", "requests/s", "p50 us", "p99 us",
-						      "CPU us/request", NULL});
+				(const char *const[]){"design", "requests/s", "p50 us",
+						      "p99 us", "CPU us/request", NULL});
 	for (int m = 0; m < 4; m++) {
 		struct ipcl_hist h;
 		int64_t cpu = 0, wall = 0;
@@ -433,10 +441,12 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 		rps[m] = rc ? NAN : nreq / (wall / 1e9);
 		rcpu[m] = rc ? NAN : cpu / 1000.0 / nreq;
 		if (rc)
-			ipcl_study_row(rows, "%s|failed: %s||||", model_name[m], strerror(-rc));
+			ipcl_study_row(rows, "%s|failed: %s||||", model_name[m],
+				       strerror(-rc));
 		else
-			ipcl_study_row(rows, "%s|%.0f|%.1f|%.1f|%.1f", model_name[m], rps[m],
-				       ipcl_study_us(&h, 50), ipcl_study_us(&h, 99), rcpu[m]);
+			ipcl_study_row(rows, "%s|%.0f|%.1f|%.1f|%.1f", model_name[m],
+				       rps[m], ipcl_study_us(&h, 50),
+				       ipcl_study_us(&h, 99), rcpu[m]);
 	}
 	ipcl_study_figure(sec, "prefork_rps", rps[R_PREFORK]);
 	ipcl_study_figure(sec, "process_per_request_rps", rps[R_PROCESS]);
@@ -444,29 +454,35 @@ int ipcl_study_spawn(const struct ipcl_study_opts *o, json_t *sec)
 	ipcl_study_figure(sec, "pool_rps", rps[R_POOL]);
 	ipcl_study_figure(sec, "process_per_request_cpu_us", rcpu[R_PROCESS]);
 	ipcl_study_figure(sec, "thread_per_request_cpu_us", rcpu[R_THREAD]);
-	ipcl_study_note(sec, "The pre-forked worker's and the pool's numbers include one "
-			     "hand-off each way (a socketpair or a condition variable): they "
-			     "pay a wake-up, not a creation. The forked child in \"process per "
-			     "request\" is small (this process); a real server's fork copies "
-			     "its whole page table, see the chart.");
+	ipcl_study_note(
+	    sec, "The pre-forked worker's and the pool's numbers include one "
+		 "hand-off each way (a socketpair or a condition variable): they "
+		 "pay a wake-up, not a creation. The forked child in \"process per "
+		 "request\" is small (this process); a real server's fork copies "
+		 "its whole page table, see the chart.");
 
 	double ratio = us[M_FORK] / us[M_THREAD];
 	ipcl_study_figure(sec, "fork_over_thread", ratio);
 	if (!isfinite(ratio))
-		ipcl_study_verdict(sec, "not measured", "fork or pthread_create failed here.");
+		ipcl_study_verdict(sec, "not measured",
+				   "fork or pthread_create failed here.");
 	else if (ratio > 1.5 && rps[R_PREFORK] > rps[R_PROCESS])
 		ipcl_study_verdict(
 		    sec, "holds",
-		    "fork+exit+wait takes %.1fx a pthread_create+join (%.0f vs %.0f us; CPU "
-		    "%.0f vs %.0f us), and fork grows by %.0f us per 100 MiB resident (4 KiB "
-		    "pages). A pre-forked worker served %.1fx the requests/s of a process per "
+		    "fork+exit+wait takes %.1fx a pthread_create+join (%.0f vs %.0f us; "
+		    "CPU "
+		    "%.0f vs %.0f us), and fork grows by %.0f us per 100 MiB resident (4 "
+		    "KiB "
+		    "pages). A pre-forked worker served %.1fx the requests/s of a "
+		    "process per "
 		    "request; a thread per request sits in between, a pool is best.",
-		    ratio, us[M_FORK], us[M_THREAD], cpu_us[M_FORK], cpu_us[M_THREAD], slope,
-		    rps[R_PREFORK] / rps[R_PROCESS]);
+		    ratio, us[M_FORK], us[M_THREAD], cpu_us[M_FORK], cpu_us[M_THREAD],
+		    slope, rps[R_PREFORK] / rps[R_PROCESS]);
 	else
-		ipcl_study_verdict(sec, "does not hold here",
-				   "fork+exit+wait took %.1fx a pthread_create+join (%.0f vs %.0f "
-				   "us).",
-				   ratio, us[M_FORK], us[M_THREAD]);
+		ipcl_study_verdict(
+		    sec, "does not hold here",
+		    "fork+exit+wait took %.1fx a pthread_create+join (%.0f vs %.0f "
+		    "us).",
+		    ratio, us[M_FORK], us[M_THREAD]);
 	return 0;
 }

@@ -225,7 +225,8 @@ int ipcl_study_ctxsw(pid_t pid, uint64_t *voluntary, uint64_t *involuntary)
 		while (fgets(line, sizeof line, f)) {
 			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
 				*voluntary += v;
-			else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) ==
+				 1)
 				*involuntary += v;
 		}
 		fclose(f);
@@ -271,7 +272,8 @@ int ipcl_study_have(const char *name)
 	return 0;
 }
 
-int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap, int64_t timeout_ns)
+int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap,
+		    int64_t timeout_ns)
 {
 	int pfd[2], status, rc;
 	size_t used = 0;
@@ -325,7 +327,8 @@ int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap, int64_t 
 		if (n <= 0)
 			break;
 		if (cap && used + 1 < cap) {
-			size_t k = (size_t)n < cap - 1 - used ? (size_t)n : cap - 1 - used;
+			size_t k =
+			    (size_t)n < cap - 1 - used ? (size_t)n : cap - 1 - used;
 			memcpy(out + used, tmp, k);
 			used += k;
 			out[used] = 0;
@@ -335,7 +338,8 @@ int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap, int64_t 
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
-	if (ipcl_now_ns() >= deadline && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+	if (ipcl_now_ns() >= deadline && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGKILL)
 		return -ETIMEDOUT;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

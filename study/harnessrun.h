@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "engine/config.h"
 #include "engine/run.h"
 
 /* cfg initialised for transport name: quiet, 20 s watchdog, 5 s open timeout. */

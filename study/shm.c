@@ -109,7 +109,11 @@ int ipcl_study_shm(const struct ipcl_study_opts *o, json_t *sec)
 	    "pipe does (copy_from_user, copy_to_user): what shm saves is system calls "
 	    "and, when spinning, the wake-up of a sleeping peer; a zero-copy design "
 	    "would build the message in the ring. A spinning side keeps its CPU busy "
-	    "between messages: its CPU per message is the wall time. The POSIX queue "
+	    "between messages: its CPU per message is the wall time, and when the "
+	    "machine has more runnable "
+	    "tasks than CPUs a spinner that loses its CPU makes its peer spin for a "
+	    "whole "
+	    "time slice (see p99 and CPU per message). The POSIX queue "
 	    "cannot carry messages over its msgsize_max (8 KiB by default).");
 
 	double best_mp = NAN;

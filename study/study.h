@@ -49,7 +49,8 @@ void ipcl_study_experiment(json_t *sec, const char *fmt, ...)
 json_t *ipcl_study_table(json_t *sec, const char *caption, const char *const *cols);
 
 /* A row: fmt is printf-formatted, then cut into cells at each '|'. */
-void ipcl_study_row(json_t *rows, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ipcl_study_row(json_t *rows, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* A chart (gnuplot SVG in the HTML, a link in the Markdown): returns its series
  * array. logx/logy ask for log scales. */
@@ -64,7 +65,8 @@ void ipcl_study_point(json_t *points, double x, double y);
 void ipcl_study_figure(json_t *sec, const char *key, double v);
 
 /* A note under the figures. */
-void ipcl_study_note(json_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ipcl_study_note(json_t *sec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The verdict: "holds", "does not hold here", "depends", or "not measured"
  * (the experiment could not run here), and one or two sentences why. */
@@ -99,7 +101,8 @@ int ipcl_study_pin_last_cpu(void);
  * timeout_ns. Returns the exit status (0..255), 128+signal, or a negative errno
  * (-ENOENT when the program is not installed, -ETIMEDOUT).
  */
-int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap, int64_t timeout_ns);
+int ipcl_study_exec(char *const argv[], int cpu, char *out, size_t cap,
+		    int64_t timeout_ns);
 
 /* Is the program name on PATH (executable)? */
 int ipcl_study_have(const char *name);

@@ -48,11 +48,11 @@ static void ranking_title(FILE *out, const struct ipcl_report_rows *rows, int a,
 		: rate                          ? "p99 latency, us"
 						: "messages/s");
 	if (lo < hi)
-		fprintf(out, " (%s of %d to %d runs",
-			strcmp(f->unit, "us") ? "median" : "merged", lo, hi);
+		fprintf(out, " (%s %d to %d runs",
+			strcmp(f->unit, "us") ? "median of" : "merged over", lo, hi);
 	else
-		fprintf(out, " (%s of %d run%s",
-			strcmp(f->unit, "us") ? "median" : "merged", hi,
+		fprintf(out, " (%s %d run%s",
+			strcmp(f->unit, "us") ? "median of" : "merged over", hi,
 			hi == 1 ? "" : "s");
 	fprintf(out, "; xN = N times the best clean point%s)\n",
 		rate ? "; overlapping p99 ranges tie (=)" : "");

@@ -37,17 +37,25 @@
 static const char compare_help[] =
     "usage: ipclab compare [--suite FILE] [--quick] [-t LIST] [-s SIZES] [-p LIST]\n"
     "                      [-d TIME | -n COUNT] [--repeat N] [--budget TIME]\n"
-    "                      [--rate-fraction F] [-o FILE] [-r DIR | --no-report]\n"
+    "                      [--rates LIST | --rate-fraction F] [-o FILE]\n"
+    "                      [-r DIR | --no-report]\n"
     "                      [--faults] [--threads] [--pin WHERE]\n"
     "\n"
     "Runs every available transport through each pattern at each size, repeats\n"
-    "each run and keeps the median (and the spread), appends every record to FILE\n"
-    "(JSON lines), prints a ranking and writes the report (report.md, report.html).\n"
+    "each run and keeps the spread, appends every record to FILE (JSON lines),\n"
+    "prints a ranking and writes the report (report.md, report.html). A point\n"
+    "that lost, duplicated or corrupted messages, whose sender fell behind, or\n"
+    "that ran against a mock server is flagged and ranked after the clean ones.\n"
     "  -t, --transports LIST  names, or the kinds kernel, library, broker, all\n"
     "  -s, --sizes LIST       message sizes (default 64,1K,64K; --quick 64)\n"
     "  -p, --patterns LIST    pingpong,stream,rate (default all three); rate runs\n"
-    "                         at a fraction of the stream capacity just measured\n"
-    "      --rate-fraction F  that fraction, 0 < F <= 1 (default 0.25)\n"
+    "                         need stream: its capacity decides which rates run\n"
+    "      --rates LIST       the rate pattern's absolute rates, msgs/s (default\n"
+    "                         1k,10k,100k): each transport runs every rate its\n"
+    "                         stream capacity reaches, so all are compared at the\n"
+    "                         same rates; ranked by p99, overlapping ranges tie\n"
+    "      --rate-fraction F  instead: each transport at F (0 < F <= 1) of its own\n"
+    "                         stream capacity\n"
     "  -d, --duration T       measured time per run (default 300ms; --quick 150ms):\n"
     "                         equal time for every transport, fast or slow\n"
     "  -n, --count N          a message count per run instead of a duration\n"
@@ -86,7 +94,8 @@ enum {
 	O_FRACTION,
 	O_SUITE,
 	O_NOREPORT,
-	O_FAULTS
+	O_FAULTS,
+	O_RATES
 };
 
 static const struct option compare_lo[] = {
@@ -103,6 +112,7 @@ static const struct option compare_lo[] = {
     {"repeat", required_argument, NULL, O_REPEAT},
     {"budget", required_argument, NULL, O_BUDGET},
     {"rate-fraction", required_argument, NULL, O_FRACTION},
+    {"rates", required_argument, NULL, O_RATES},
     {"suite", required_argument, NULL, O_SUITE},
     {"threads", no_argument, NULL, O_THREADS},
     {"pin", required_argument, NULL, O_PIN},
@@ -148,6 +158,10 @@ static int compare_opt(int c, char **argv, struct ipcl_plan *pl, unsigned *set,
 	case O_FRACTION:
 		*set |= IPCL_SET_FRACTION;
 		ipcl_plan_fraction(optarg, &pl->fraction, err, errn);
+		break;
+	case O_RATES:
+		*set |= IPCL_SET_RATES;
+		ipcl_plan_rates(optarg, pl, err, errn);
 		break;
 	case O_REPEAT:
 		*set |= IPCL_SET_REPEAT;
@@ -227,8 +241,28 @@ static int compare_args(int argc, char **argv, struct ipcl_plan *pl)
 		fprintf(stderr, "ipclab compare: give --count or --duration, not both\n");
 		return 2;
 	}
+	if ((set & IPCL_SET_RATES) && (set & IPCL_SET_FRACTION)) {
+		fprintf(stderr,
+			"ipclab compare: give --rates or --rate-fraction, not both\n");
+		return 2;
+	}
 	if (suite && ipcl_suite_read(suite, pl, set))
 		return 2;
+	if (set & IPCL_SET_RATES)
+		pl->fraction = 0; /* the command line's rates win over the file */
+	else if (set & IPCL_SET_FRACTION)
+		pl->nrates = 0;
+	if (pl->fraction > 0 && pl->nrates) {
+		fprintf(stderr, "ipclab compare: the suite gives both rates and "
+				"rate_fraction: keep one\n");
+		return 2;
+	}
+	if (!(pl->fraction > 0) && !pl->nrates) {
+		static const double def[] = {1000, 10000, 100000};
+
+		memcpy(pl->rates, def, sizeof def);
+		pl->nrates = 3;
+	}
 	if (pl->count && pl->duration) {
 		fprintf(stderr,
 			"ipclab compare: the suite gives both count and duration: keep "
@@ -249,8 +283,9 @@ static int compare_args(int argc, char **argv, struct ipcl_plan *pl)
 		pl->repeat = pl->quick ? 1 : 3;
 	if ((pl->patterns & IPCL_PAT_RATE) && !(pl->patterns & IPCL_PAT_STREAM)) {
 		fprintf(stderr,
-			"ipclab compare: pattern rate needs stream too: its rate is "
-			"a fraction of the stream capacity measured first\n");
+			"ipclab compare: pattern rate needs stream too: the stream "
+			"capacity measured first decides which rates a transport "
+			"runs\n");
 		return 2;
 	}
 	return -1;
@@ -322,7 +357,14 @@ static int compare_run(const struct ipcl_plan *pl, struct ipcl_point *pt,
 		measured = (int64_t)(json_number_value(d) * 1e9);
 	}
 	ipcl_budget_ran(k, ipcl_now_ns() - t0, measured);
+	if (pt->pattern == IPCL_RATE && pl->fraction > 0)
+		/* what the target was: a share of this transport's own capacity
+		 * (docs/results.md); the report groups such runs by it */
+		json_object_set_new(json_object_get(rec, "params"), "rate_fraction",
+				    json_real(pl->fraction));
 	ipcl_result_append(pl->output, rec);
+	if (pt->nrec < (int)(sizeof pt->rec / sizeof pt->rec[0]))
+		pt->rec[pt->nrec++] = json_incref(rec);
 	pt->runs++;
 	if (failed) {
 		const char *e = json_string_value(json_object_get(rec, "error"));
@@ -395,7 +437,7 @@ static int compare_plan(struct compare_state *st)
 
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
 		if (ipcl_plan_selects(pl, t))
-			n += pl->nsizes * 3;
+			n += ipcl_plan_max_points(pl);
 	st->pts = calloc((size_t)n + 1, sizeof *st->pts);
 	if (!st->pts)
 		return -1;
@@ -416,8 +458,10 @@ static int compare_plan(struct compare_state *st)
 }
 
 /*
- * Before point i: a rate point takes its target from the stream capacity just
- * measured (returns 0 and notes why when there is none), and a budget too small
+ * Before point i: a rate point needs the stream capacity just measured: at an
+ * absolute rate it runs only when that capacity reaches the rate, at a
+ * fraction it takes its target from it (returns 0 and notes why when it does
+ * not run), and a budget too small
  * for every repetition at the shortest run length leaves one run per point from
  * here on. Returns 1 to run the point.
  */
@@ -429,14 +473,26 @@ static int compare_ready(struct compare_state *st, int i)
 		const struct ipcl_point *sp = ipcl_plan_stream_of(st->pts, st->npts, pt);
 		double cap = sp ? ipcl_point_figure(sp) : NAN;
 
-		if (!(cap > 0)) {
+		if (!(cap > 0) && st->pl->fraction > 0)
 			snprintf(pt->note, sizeof pt->note,
 				 "no stream capacity measured to take %.0f%% of",
 				 st->pl->fraction * 100);
+		else if (!(cap > 0))
+			snprintf(pt->note, sizeof pt->note,
+				 "not run at %.0f msgs/s: no stream capacity measured "
+				 "to show it sustains that",
+				 pt->target);
+		else if (!(st->pl->fraction > 0) && cap < pt->target)
+			snprintf(pt->note, sizeof pt->note,
+				 "not run at %.0f msgs/s: its stream capacity here was "
+				 "%.0f msgs/s",
+				 pt->target, cap);
+		if (pt->note[0]) {
 			st->runs_left -= pt->planned;
 			return 0;
 		}
-		pt->target = st->pl->fraction * cap;
+		if (st->pl->fraction > 0)
+			pt->target = st->pl->fraction * cap;
 	}
 	if (st->k.budget &&
 	    ipcl_budget_per_run(&st->k, st->runs_left) * 1e9 < IPCL_BUDGET_MIN_RUN)
@@ -453,9 +509,11 @@ static int compare_ready(struct compare_state *st, int i)
 static void compare_point(struct compare_state *st, int i)
 {
 	struct ipcl_point *pt = &st->pts[i];
-	char el[16], left[16];
+	char el[16], left[16], rt[40] = "";
 	int rc;
 
+	if (pt->pattern == IPCL_RATE)
+		snprintf(rt, sizeof rt, " at %.0f/s", pt->target);
 	for (int r = 0; r < pt->planned; r++, st->runs_left--) {
 		if (ipcl_budget_plan(&st->k, st->runs_left)) {
 			/* Over budget even so: leave the point out. */
@@ -472,9 +530,9 @@ static void compare_point(struct compare_state *st, int i)
 		fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
 		fmt_secs(left, sizeof left, ipcl_budget_left(&st->k, st->runs_left));
 		if (st->tty || r == 0)
-			fprintf(stderr, "%s[%d/%d %s, ~%s left] %s %s %zuB run %d/%d%s",
+			fprintf(stderr, "%s[%d/%d %s, ~%s left] %s %s %zuB%s run %d/%d%s",
 				st->tty ? "\r\033[K" : "", i + 1, st->npts, el, left,
-				pt->t->name, ipcl_pattern_name(pt->pattern), pt->size,
+				pt->t->name, ipcl_pattern_name(pt->pattern), pt->size, rt,
 				r + 1, pt->planned, st->tty ? "" : "\n");
 		fflush(stderr);
 		rc = compare_run(st->pl, pt, &st->k);
@@ -539,7 +597,6 @@ int ipcl_cmd_compare(int argc, char **argv)
 	if (!st.pl)
 		return 1;
 	st.pl->patterns = IPCL_PAT_PINGPONG | IPCL_PAT_STREAM | IPCL_PAT_RATE;
-	st.pl->fraction = 0.25;
 	snprintf(st.pl->report, sizeof st.pl->report, "report");
 	if ((rc = compare_args(argc, argv, st.pl)) >= 0)
 		goto out;
@@ -553,6 +610,9 @@ int ipcl_cmd_compare(int argc, char **argv)
 			compare_point(&st, i);
 	rc = compare_finish(&st);
 out:
+	for (int i = 0; i < st.npts; i++)
+		for (int r = 0; r < st.pts[i].nrec; r++)
+			json_decref(st.pts[i].rec[r]);
 	free(st.pts);
 	free(st.pl);
 	return rc;

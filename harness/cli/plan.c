@@ -140,6 +140,38 @@ int ipcl_plan_fraction(const char *s, double *out, char *err, size_t n)
 	return 0;
 }
 
+int ipcl_plan_rates(const char *s, struct ipcl_plan *pl, char *err, size_t n)
+{
+	char buf[256], *save = NULL;
+	int k = 0;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *w = strtok_r(buf, ", \t", &save); w;
+	     w = strtok_r(NULL, ", \t", &save)) {
+		uint64_t r;
+
+		if (k >= IPCL_PLAN_MAX_RATES) {
+			snprintf(err, n, "more than %d rates", IPCL_PLAN_MAX_RATES);
+			return -1;
+		}
+		if (ipcl_parse_count(w, &r) || !r || r > 100000000 ||
+		    (k && (double)r <= pl->rates[k - 1])) {
+			snprintf(err, n,
+				 "bad rate '%s': want rising msgs/s from 1 to 100M (1k, "
+				 "10k, 100k)",
+				 w);
+			return -1;
+		}
+		pl->rates[k++] = (double)r;
+	}
+	if (!k) {
+		snprintf(err, n, "no rates in '%s'", s);
+		return -1;
+	}
+	pl->nrates = k;
+	return 0;
+}
+
 int ipcl_plan_repeat(const char *s, int *out, char *err, size_t n)
 {
 	uint64_t r;
@@ -194,6 +226,17 @@ static void plan_skip(const struct ipcl_plan *pl, const struct ipcl_transport *t
 		snprintf(why, n, "unavailable: %.140s", perr);
 }
 
+/* Rate points per size: one per absolute rate, or one at the fraction. */
+static int plan_nrates(const struct ipcl_plan *pl)
+{
+	return pl->fraction > 0 || pl->nrates < 1 ? 1 : pl->nrates;
+}
+
+int ipcl_plan_max_points(const struct ipcl_plan *pl)
+{
+	return pl->nsizes * (2 + plan_nrates(pl));
+}
+
 /* Adds the points of transport t to pts; returns how many. */
 int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 		     struct ipcl_point *pts)
@@ -206,32 +249,38 @@ int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 
 	plan_skip(pl, t, &probe, skip, sizeof skip);
 	for (int s = 0; s < pl->nsizes; s++)
-		for (int p = 0; p < 3; p++) {
-			struct ipcl_point *pt = &pts[n];
+		for (int p = 0; p < 3; p++)
+			for (int q = 0; q < (order[p] == IPCL_RATE ? plan_nrates(pl) : 1);
+			     q++) {
+				struct ipcl_point *pt = &pts[n];
 
-			if (!(pl->patterns & bit[p]))
-				continue;
-			memset(pt, 0, sizeof *pt);
-			pt->t = t;
-			pt->pattern = order[p];
-			pt->size = pl->sizes[s];
-			pt->planned = pl->repeat;
-			n++;
-			if (skip[0])
-				snprintf(pt->note, sizeof pt->note, "%s", skip);
-			else if (probe.max_msg && probe.max_msg < IPCL_FRAME_HDR && s > 0)
-				snprintf(
-				    pt->note, sizeof pt->note,
-				    "carries %zu bytes whatever the size: run at %zu B "
-				    "only",
-				    probe.max_msg, pl->sizes[0]);
-			else if (probe.max_msg >= IPCL_FRAME_HDR &&
-				 pl->sizes[s] > probe.max_msg)
-				snprintf(pt->note, sizeof pt->note,
-					 "over the %zu-byte limit", probe.max_msg);
-			if (pt->note[0])
-				pt->planned = 0;
-		}
+				if (!(pl->patterns & bit[p]))
+					continue;
+				memset(pt, 0, sizeof *pt);
+				pt->t = t;
+				pt->pattern = order[p];
+				pt->size = pl->sizes[s];
+				pt->planned = pl->repeat;
+				if (order[p] == IPCL_RATE && !(pl->fraction > 0))
+					pt->target = pl->rates[q];
+				n++;
+				if (skip[0])
+					snprintf(pt->note, sizeof pt->note, "%s", skip);
+				else if (probe.max_msg &&
+					 probe.max_msg < IPCL_FRAME_HDR && s > 0)
+					snprintf(pt->note, sizeof pt->note,
+						 "carries %zu bytes whatever the size: "
+						 "run at %zu B "
+						 "only",
+						 probe.max_msg, pl->sizes[0]);
+				else if (probe.max_msg >= IPCL_FRAME_HDR &&
+					 pl->sizes[s] > probe.max_msg)
+					snprintf(pt->note, sizeof pt->note,
+						 "over the %zu-byte limit",
+						 probe.max_msg);
+				if (pt->note[0])
+					pt->planned = 0;
+			}
 	return n;
 }
 

@@ -10,10 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "engine/registry.h"
 #include "engine/run.h"
 
 #define IPCL_PLAN_MAX_SIZES 16
+#define IPCL_PLAN_MAX_RATES 8
 #define IPCL_PLAN_MAX_OPTS  64
 #define IPCL_BUDGET_MIN_RUN 50000000LL /* shortest run a budget may ask for: 50 ms */
 #define IPCL_BUDGET_MAX_RUN 10000000000LL
@@ -35,6 +38,12 @@ struct ipcl_plan {
 	uint64_t count;
 	int repeat, threads, quick, no_report, faults;
 	int fixed; /* the run length was given (-d, -n, or the suite) */
+	/* The rate pattern runs at each absolute rate rates[0 .. nrates) (msgs/s)
+	 * that the transport's stream capacity measured in the same comparison
+	 * reaches, or, when fraction is above 0 (--rate-fraction), at that
+	 * fraction of it. */
+	double rates[IPCL_PLAN_MAX_RATES];
+	int nrates;
 	double fraction;
 	enum ipcl_placement pin;
 	char output[512], report[512];
@@ -60,6 +69,7 @@ enum {
 	IPCL_SET_OUTPUT = 1 << 10,
 	IPCL_SET_REPORT = 1 << 11,
 	IPCL_SET_QUICK = 1 << 12,
+	IPCL_SET_RATES = 1 << 13,
 };
 
 /* One point of the suite: a transport, pattern and size, and its runs. */
@@ -69,8 +79,11 @@ struct ipcl_point {
 	size_t size;
 	int planned, runs, ok; /* runs planned, made, and made without failure */
 	double p50[99], p99[99], rate[99], cpu[99];
-	double target;  /* rate pattern: messages per second asked for */
-	char note[200]; /* why it was skipped or failed */
+	double target;   /* rate pattern: messages per second asked for (set by the
+			    plan for an absolute rate, before the run for a fraction) */
+	char note[200];  /* why it was skipped or failed */
+	json_t *rec[99]; /* the records of its runs (the caller's references) */
+	int nrec;
 };
 
 /* Time accounting for the budget and the estimate on the progress line. */
@@ -87,6 +100,8 @@ int ipcl_plan_transports(const char *s, struct ipcl_plan *pl, char *err, size_t 
 int ipcl_plan_sizes(const char *s, struct ipcl_plan *pl, char *err, size_t n);
 int ipcl_plan_patterns(const char *s, struct ipcl_plan *pl, char *err, size_t n);
 int ipcl_plan_fraction(const char *s, double *out, char *err, size_t n);
+/* A list of absolute rates in msgs/s ("1k,10k,100k"), ascending, into pl. */
+int ipcl_plan_rates(const char *s, struct ipcl_plan *pl, char *err, size_t n);
 int ipcl_plan_repeat(const char *s, int *out, char *err, size_t n);
 int ipcl_plan_pin(const char *s, enum ipcl_placement *out, char *err, size_t n);
 /* what names the value in err ("--duration", "budget"). */
@@ -95,8 +110,13 @@ int ipcl_plan_time(const char *what, const char *s, int64_t *out, char *err, siz
 /* Does the plan's transport list (names and kinds) select t? */
 int ipcl_plan_selects(const struct ipcl_plan *pl, const struct ipcl_transport *t);
 
-/* Adds the points of transport t to pts (room for nsizes * 3); returns how many.
- * A point that cannot run here has planned = 0 and its note says why. */
+/* How many points a transport can have at most (ipcl_plan_points' room). */
+int ipcl_plan_max_points(const struct ipcl_plan *pl);
+
+/* Adds the points of transport t to pts (room for ipcl_plan_max_points);
+ * returns how many: per size pingpong, stream, then rate (one point per
+ * absolute rate, or one at the fraction). A point that cannot run here has
+ * planned = 0 and its note says why. */
 int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 		     struct ipcl_point *pts);
 

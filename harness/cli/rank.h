@@ -7,10 +7,11 @@
 #include "cli/plan.h"
 
 /*
- * One table per pattern of the plan on stdout: a row per transport, ranked by
- * the first size, a column per size with the median figure and the
- * times-the-best ratio. Transports that ran nothing are listed after, with
- * the reason.
+ * On stdout, a table per pattern, size and rate of the points' records
+ * (report/ranking.h): clean points first, then flagged ones with why, each
+ * by the pattern's figure with the runs' range and the ratio to the best
+ * clean point; rate points whose p99 ranges overlap share a rank. Points that
+ * were skipped or had a failed run are listed after, with the reason.
  */
 void ipcl_rank_print(const struct ipcl_plan *pl, struct ipcl_point *pts, int npts);
 

@@ -54,8 +54,11 @@ static int suite_line(void *user, const char *section, const char *name,
 			return (s->set & IPCL_SET_REPEAT) ||
 			       !ipcl_plan_repeat(value, &pl->repeat, e, n);
 		if (strcmp(name, "rate_fraction") == 0)
-			return (s->set & IPCL_SET_FRACTION) ||
+			return (s->set & (IPCL_SET_FRACTION | IPCL_SET_RATES)) ||
 			       !ipcl_plan_fraction(value, &pl->fraction, e, n);
+		if (strcmp(name, "rates") == 0)
+			return (s->set & (IPCL_SET_RATES | IPCL_SET_FRACTION)) ||
+			       !ipcl_plan_rates(value, pl, e, n);
 		if (strcmp(name, "pin") == 0)
 			return (s->set & IPCL_SET_PIN) ||
 			       !ipcl_plan_pin(value, &pl->pin, e, n);
@@ -83,7 +86,7 @@ static int suite_line(void *user, const char *section, const char *name,
 		snprintf(
 		    e, n,
 		    "unknown key '%s' in [compare] (want transports, sizes, patterns, "
-		    "duration, count, repeat, budget, rate_fraction, mode, pin)",
+		    "duration, count, repeat, budget, rates, rate_fraction, mode, pin)",
 		    name);
 		return 0;
 	}

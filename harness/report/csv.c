@@ -37,29 +37,43 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 {
 	fputs("pattern,transport,size,mode,runs,p50_us,p50_min_us,p50_max_us,p99_"
 	      "us,p99_9_us,max_us,msgs_per_s,mb_per_s,cpu_receiver_ns_per_msg,"
-	      "lost,duplicated,cpu_sender_ns_per_msg,target_rate_msgs_per_s\n",
+	      "lost,duplicated,cpu_sender_ns_per_msg,target_rate_msgs_per_s,"
+	      "p90_us,p99_99_us,min_us,p99_min_us,p99_max_us,percentiles_from,"
+	      "flags\n",
 	      f);
 	for (int g = 0; g < rows->ng; g++) {
 		const struct ipcl_report_row *G = &rows->g[g];
 		const struct ipcl_report_rec *m = G->mid;
-		char b[10][48];
+		const struct ipcl_report_lat *l = &G->lat;
+		char b[16][48], from[48], fl[300];
 
 		csv_key(f, G->runs);
-		fprintf(f, ",%d,%s,", G->n, ipcl_report_fmt_us(b[0], 48, G->p50.med));
+		fprintf(f, ",%d,%s,", G->n, ipcl_report_fmt_us(b[0], 48, l->p50));
 		if (G->p50.n)
 			fprintf(f, "%.2f,%.2f,", G->p50.min / 1000, G->p50.max / 1000);
 		else
 			fputs("-,-,", f);
 		fprintf(f, "%s,%s,%s,%s,%s,%s,%lld,%lld,%s,",
-			ipcl_report_fmt_us(b[1], 48, G->p99.med),
-			ipcl_report_fmt_us(b[2], 48, m->p999),
-			ipcl_report_fmt_us(b[3], 48, m->max),
+			ipcl_report_fmt_us(b[1], 48, l->p99),
+			ipcl_report_fmt_us(b[2], 48, l->p999),
+			ipcl_report_fmt_us(b[3], 48, l->max),
 			ipcl_report_fmt_f(b[4], 48, 0, G->msgs_s.med),
 			ipcl_report_fmt_f(b[5], 48, 2, m->mb_s),
 			ipcl_report_fmt_f(b[6], 48, 0, m->cpu_rx), G->lost, G->dup,
 			ipcl_report_fmt_f(b[7], 48, 0, m->cpu_tx));
-		fprintf(f, "%s\n",
+		fprintf(f, "%s,",
 			G->rate.n ? ipcl_report_fmt_f(b[8], 48, 0, G->rate.med) : "-");
+		if (l->merged)
+			snprintf(from, sizeof from, "merged %d", l->merged);
+		else
+			snprintf(from, sizeof from, isnan(l->p50) ? "-" : "one run");
+		fprintf(f, "%s,%s,%s,%s,%s,%s,", ipcl_report_fmt_us(b[9], 48, l->p90),
+			ipcl_report_fmt_us(b[10], 48, l->p9999),
+			ipcl_report_fmt_us(b[11], 48, l->min),
+			ipcl_report_fmt_us(b[12], 48, G->p99.n ? G->p99.min : NAN),
+			ipcl_report_fmt_us(b[13], 48, G->p99.n ? G->p99.max : NAN), from);
+		ipcl_csv_field(f, ipcl_report_flag_text(G, fl, sizeof fl));
+		fputc('\n', f);
 	}
 }
 

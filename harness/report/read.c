@@ -44,8 +44,7 @@ const char *ipcl_report_str(json_t *o, const char *a, const char *b, const char 
  * median: the mode, and where not the default the placement, the number of
  * producers and consumers and the transport options ("thread, split, 2x2,
  * wait=spin"). "process" alone for a default run. The target rate of a rate
- * run is not part of it: compare derives it from each transport's measured
- * capacity, so it differs between result sets that are meant to be compared.
+ * run is not part of it but of the key's rate group (ipcl_report_rate_cmp).
  */
 static void read_setup(struct ipcl_report_rec *r, json_t *j)
 {
@@ -71,9 +70,36 @@ static void read_setup(struct ipcl_report_rec *r, json_t *j)
 	}
 }
 
-static void read_fill(struct ipcl_report_rec *r, json_t *j, int idx)
+/* A boolean member of o: 1, 0, or -1 when o has no such boolean. */
+static int read_bool(json_t *o, const char *a)
+{
+	json_t *v = json_object_get(o, a);
+
+	return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
+/*
+ * Did the record's sender fall behind its schedule? "late_sender" at the top
+ * level, or inside "sender_lag" or "schedule_lag" (where the timing figures
+ * live); -1 when no record field says.
+ */
+static int read_late(json_t *j)
+{
+	int v = read_bool(j, "late_sender");
+
+	if (v < 0)
+		v = read_bool(json_object_get(j, "sender_lag"), "late_sender");
+	if (v < 0)
+		v = read_bool(json_object_get(j, "schedule_lag"), "late_sender");
+	return v;
+}
+
+void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 {
 	json_t *lat = json_object_get(j, "latency"), *cpu = json_object_get(j, "cpu");
+	int mock = read_bool(j, "mock"),
+	    lmock = read_bool(json_object_get(j, "limits"), "mock");
+	json_t *zl = json_object_get(j, "zero_loss");
 
 	r->j = j;
 	r->idx = idx;
@@ -83,10 +109,12 @@ static void read_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->status = ipcl_report_str(j, "status", NULL, "?");
 	r->size = ipcl_report_int(j, "params", "size");
 	r->count = ipcl_report_int(j, "latency", "count");
+	r->min = ipcl_report_num(j, "latency", "min");
 	r->p50 = ipcl_report_num(j, "latency", "p50");
 	r->p90 = ipcl_report_num(j, "latency", "p90");
 	r->p99 = ipcl_report_num(j, "latency", "p99");
 	r->p999 = ipcl_report_num(j, "latency", "p99_9");
+	r->p9999 = ipcl_report_num(j, "latency", "p99_99");
 	r->max = ipcl_report_num(j, "latency", "max");
 	r->msgs_s = ipcl_report_num(j, "throughput", "msgs_per_s");
 	r->mb_s = ipcl_report_num(j, "throughput", "mb_per_s");
@@ -94,11 +122,20 @@ static void read_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->cpu_tx = ipcl_report_num(cpu, "sender", "total_ns_per_msg");
 	r->cpu = r->cpu_rx + r->cpu_tx;
 	r->rate = ipcl_report_num(j, "params", "rate");
+	r->rate_frac = ipcl_report_num(j, "params", "rate_fraction");
 	r->sent = ipcl_report_int(j, "verify", "sent");
+	r->expected = ipcl_report_int(j, "verify", "expected");
+	r->lost_after_ack = ipcl_report_int(j, "verify", "lost_after_ack");
 	r->lost = ipcl_report_int(j, "verify", "lost");
 	r->dup = ipcl_report_int(j, "verify", "duplicated");
 	r->reord = ipcl_report_int(j, "verify", "reordered");
 	r->corrupt = ipcl_report_int(j, "verify", "corrupt");
+	r->flow = read_bool(j, "flow_control");
+	r->late = read_late(j);
+	r->mock = mock > 0 || lmock > 0 ? 1 : mock < 0 && lmock < 0 ? -1 : 0;
+	r->zero_loss = json_is_object(zl)
+			   ? ipcl_report_num(zl, "msgs_per_s", NULL)
+			   : ipcl_report_num(j, "throughput", "zero_loss_msgs_per_s");
 	r->spectrum = json_object_get(lat, "spectrum");
 	if (!json_is_array(r->spectrum))
 		r->spectrum = NULL;
@@ -122,7 +159,7 @@ static int read_add(struct ipcl_report_set *set, json_t *j)
 		if (!nr)
 			goto fail;
 		set->r = nr;
-		read_fill(&set->r[set->nr], j, set->nr);
+		ipcl_report_rec_fill(&set->r[set->nr], j, set->nr);
 		set->nr++;
 	}
 	return 0;
@@ -187,12 +224,38 @@ void ipcl_report_set_free(struct ipcl_report_set *set)
 	free(set->fault);
 }
 
+/* a < b for doubles with NaN first; -1, 0 or 1. */
+static int read_cmp_num(double a, double b)
+{
+	if (isnan(a) || isnan(b))
+		return !isnan(a) - !isnan(b);
+	return (a > b) - (a < b);
+}
+
+int ipcl_report_rate_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y)
+{
+	int c;
+
+	if (strcmp(x->pattern, "rate") || strcmp(y->pattern, "rate"))
+		return 0;
+	/* fraction-of-capacity runs first, one group per fraction (their
+	 * absolute rates differ by transport); then each absolute rate */
+	c = isnan(x->rate_frac) - isnan(y->rate_frac);
+	if (!c)
+		c = read_cmp_num(x->rate_frac, y->rate_frac);
+	if (!c && isnan(x->rate_frac))
+		c = read_cmp_num(x->rate, y->rate);
+	return c;
+}
+
 int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y)
 {
 	int c = strcmp(x->pattern, y->pattern);
 
 	if (!c)
 		c = (x->size > y->size) - (x->size < y->size);
+	if (!c)
+		c = ipcl_report_rate_cmp(x, y);
 	if (!c)
 		c = strcmp(x->transport, y->transport);
 	if (!c)

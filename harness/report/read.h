@@ -19,12 +19,27 @@ struct ipcl_report_rec {
 	const char *transport, *pattern, *status;
 	char setup[160]; /* mode plus whatever else makes runs incomparable */
 	long long size, count;
-	double p50, p90, p99, p999, max, msgs_s, mb_s;
+	double min, p50, p90, p99, p999, p9999, max, msgs_s, mb_s;
 	double cpu_rx, cpu_tx, cpu; /* ns/msg: receiver, sender, their sum */
 	double rate;                /* params.rate: the target msgs/s of a rate run */
-	long long sent, lost, dup, reord, corrupt;
+	/* params.rate_fraction (compare --rate-fraction: the rate was that share
+	 * of the transport's own stream capacity), else NaN: the rate is absolute
+	 * and rate runs are grouped by it */
+	double rate_frac;
+	long long sent, expected, lost, dup, reord, corrupt;
+	long long lost_after_ack; /* verify.lost_after_ack where the record has it */
+	/* What the figures are worth, where the record says (-1: it does not):
+	 * "flow_control" (0: the mechanism drops when full), "late_sender" (the
+	 * sender fell behind its schedule), "mock" (a stand-in server: top level
+	 * or limits.mock) */
+	int flow, late, mock;
+	double zero_loss; /* the RFC 2544 zero-loss msgs/s of the record, or NaN */
 	json_t *spectrum; /* latency.spectrum, or NULL */
 };
+
+/* Fills r from the result record j (a JSON object; r keeps pointers into it
+ * but takes no reference); idx is its place in the input. */
+void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx);
 
 /* The records of one or more files: measured runs in r, fault runs (records
  * with a "fault" object, which make the failure matrix) in fault. */
@@ -45,8 +60,12 @@ int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, s
 /* Releases every record of set (the struct itself is the caller's). */
 void ipcl_report_set_free(struct ipcl_report_set *set);
 
-/* Orders records by the grouping key: pattern, size, transport, set-up. Records
- * that compare equal are runs of one point of a summary. */
+/* Orders records by the grouping key: pattern, size, the rate group of a rate
+ * run (fraction-of-capacity runs by fraction, then absolute rates by rate),
+ * transport, set-up. Records that compare equal are runs of one point of a
+ * summary. */
+int ipcl_report_rate_cmp(const struct ipcl_report_rec *x,
+			 const struct ipcl_report_rec *y);
 int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y);
 
 /* Sorts set->r by the grouping key, runs of one key in input order. */

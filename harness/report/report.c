@@ -21,6 +21,7 @@
 #include "report/doc.h"
 #include "report/hgrm.h"
 #include "report/html.h"
+#include "report/ranking.h"
 #include "report/read.h"
 #include "report/report.h"
 #include "report/sections.h"
@@ -30,13 +31,17 @@
 
 static const char report_help[] =
     "usage: ipclab report RESULTS.jsonl... [--baseline OLD.jsonl] [-o DIR] [--csv]\n"
+    "                     [--ranking]\n"
     "\n"
     "Reads result records (JSON lines from `ipclab run --json` or `ipclab compare`)\n"
     "and writes DIR/report.md and DIR/report.html: environment, one summary table\n"
     "per pattern (repeated runs of the same transport, pattern, size and set-up\n"
-    "are reduced to the median, with the p50 spread; CPU per message of receiver\n"
-    "and sender; target and achieved rate of rate runs), a ranking per pattern and\n"
-    "size (pingpong by p50, rate by p99, stream by msgs/s), verification counts,\n"
+    "are reduced to one row: percentiles from their histograms merged, msgs/s and\n"
+    "CPU per message of receiver and sender the median, with the spread; target and\n"
+    "achieved rate of rate runs; flags for loss, duplicates, corruption, a late\n"
+    "sender, a mock server), a ranking per pattern, size and rate (pingpong by p50,\n"
+    "rate by p99 with ties, stream by msgs/s; flagged rows after clean ones),\n"
+    "verification counts,\n"
     "and gnuplot charts (latency percentile spectrum of pingpong and rate, stream\n"
     "throughput against message size, stream CPU per message) when gnuplot is\n"
     "installed. Per-run percentile distributions go to DIR/hgrm/. Latencies in us.\n"
@@ -48,7 +53,8 @@ static const char report_help[] =
     "      --min-change PCT  flag a change beyond the spread only from PCT on\n"
     "                      (default 10%); smaller ones are a \"small change\"\n"
     "  -o, --output DIR    where the report goes (default report)\n"
-    "      --csv           also write DIR/summary.csv (and DIR/baseline.csv)\n";
+    "      --csv           also write DIR/summary.csv (and DIR/baseline.csv)\n"
+    "      --ranking       also print the ranking on stdout\n";
 
 const char *ipcl_report_help(void)
 {
@@ -58,7 +64,7 @@ const char *ipcl_report_help(void)
 /* What the command line asked for. */
 struct opts {
 	const char *dir, *base;
-	int csv;
+	int csv, ranking;
 	double min_change; /* --baseline: smallest change flagged (0.10 = 10%) */
 };
 
@@ -110,6 +116,7 @@ static int report_opts(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {{"output", required_argument, NULL, 'o'},
 					   {"baseline", required_argument, NULL, 'b'},
 					   {"csv", no_argument, NULL, 'c'},
+					   {"ranking", no_argument, NULL, 'R'},
 					   {"min-change", required_argument, NULL, 'm'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
@@ -129,6 +136,9 @@ static int report_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'c':
 			o->csv = 1;
+			break;
+		case 'R':
+			o->ranking = 1;
 			break;
 		case 'm':
 			if (report_min_change(o, optarg))
@@ -211,7 +221,8 @@ static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 	ipcl_doc_heading(d, 1, "ipclab report");
 	snprintf(line, sizeof line,
 		 "%d records (%d of them fault runs) from %d file(s). Latencies in "
-		 "microseconds; repeated runs are reduced to the median.",
+		 "microseconds; repeated runs are reduced to one row (percentiles from "
+		 "their merged histograms, other figures the median).",
 		 rep->now.nr + rep->now.nfault, rep->now.nfault, nfiles);
 	ipcl_doc_para(d, line);
 	if (rep->now.nr) {
@@ -260,6 +271,8 @@ int ipcl_cmd_report(int argc, char **argv)
 	}
 	ipcl_report_charts(&rep.charts, &rep.rnow, o.dir);
 	report_write(&rep, &o, argc - first);
+	if (o.ranking)
+		ipcl_report_print_ranking(stdout, &rep.rnow);
 out:
 	rc = report_close(rep.doc.md, rc, o.dir, "report.md");
 	rc = report_close(rep.doc.html, rc, o.dir, "report.html");

@@ -43,49 +43,68 @@ void ipcl_report_env(struct ipcl_doc *d, const struct ipcl_report_set *set)
 	ipcl_report_env_free(keys, cnt, ns);
 }
 
-enum { SUM_NCOL = 15, SUM_MSGS = 9 };
+enum { SUM_NCOL = 18, SUM_MSGS = 11 };
 
 /* One row of a summary table; with rate, the target rate goes in before the
- * achieved msgs/s. */
+ * achieved msgs/s. Every percentile comes from the row's one histogram. */
 static void sections_summary_row(struct ipcl_doc *d, const struct ipcl_report_row *G,
 				 int rate)
 {
 	const struct ipcl_report_rec *r = G->runs, *m = G->mid;
-	char b[SUM_NCOL + 1][48];
+	const struct ipcl_report_lat *l = &G->lat;
+	char b[SUM_NCOL + 1][200];
 	const char *c[SUM_NCOL + 1];
 
 	snprintf(b[1], 48, "%lld", r->size);
-	snprintf(b[3], 48, "%d%s", G->n, G->failed ? " (failed)" : "");
-	ipcl_report_fmt_us(b[4], 48, G->p50.med);
+	snprintf(b[3], 48, "%d%s%s", G->n, G->failed ? " (failed)" : "",
+		 !l->merged && !isnan(l->p50) && G->n > 1 ? " (one run's percentiles)"
+							  : "");
+	ipcl_report_fmt_us(b[4], 48, l->p50);
 	if (G->p50.n)
 		snprintf(b[5], 48, "%.2f..%.2f", G->p50.min / 1000, G->p50.max / 1000);
 	else
 		snprintf(b[5], 48, "-");
-	ipcl_report_fmt_us(b[6], 48, G->p99.med);
-	ipcl_report_fmt_us(b[7], 48, m->p999);
-	ipcl_report_fmt_us(b[8], 48, m->max);
-	ipcl_report_fmt_f(b[9], 48, 0, G->msgs_s.med);
-	ipcl_report_fmt_f(b[10], 48, 2, m->mb_s);
-	ipcl_report_fmt_f(b[11], 48, 0, m->cpu_rx);
-	snprintf(b[12], 48, "%lld", G->lost);
-	snprintf(b[13], 48, "%lld", G->dup);
-	ipcl_report_fmt_f(b[14], 48, 0, m->cpu_tx);
-	ipcl_report_fmt_rate(b[15], 48, &G->rate);
+	ipcl_report_fmt_us(b[6], 48, l->p90);
+	ipcl_report_fmt_us(b[7], 48, l->p99);
+	ipcl_report_fmt_us(b[8], 48, l->p999);
+	ipcl_report_fmt_us(b[9], 48, l->p9999);
+	ipcl_report_fmt_us(b[10], 48, l->max);
+	ipcl_report_fmt_f(b[11], 48, 0, G->msgs_s.med);
+	ipcl_report_fmt_f(b[12], 48, 2, m->mb_s);
+	ipcl_report_fmt_f(b[13], 48, 0, m->cpu_rx);
+	snprintf(b[14], 48, "%lld", G->lost);
+	snprintf(b[15], 48, "%lld", G->dup);
+	ipcl_report_fmt_f(b[16], 48, 0, m->cpu_tx);
+	ipcl_report_flag_text(G, b[17], sizeof b[17]);
+	ipcl_report_fmt_rate(b[18], 48, &G->rate);
 	for (int k = 0, i = 0; k < SUM_NCOL; k++) {
 		if (rate && k == SUM_MSGS)
-			c[i++] = b[15];
+			c[i++] = b[18];
 		c[i++] = k == 0 ? r->transport : k == 2 ? r->setup : b[k];
 	}
-	ipcl_doc_row(d, NULL, SUM_NCOL + rate, c);
+	ipcl_doc_row(d, G->flags ? "flag" : NULL, SUM_NCOL + rate, c);
 }
 
 void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
 {
-	static const char *head[] = {"transport", "size",       "mode",
-				     "runs",      "p50 (us)",   "p50 min..max (us)",
-				     "p99 (us)",  "p99.9 (us)", "max (us)",
-				     "msgs/s",    "MB/s",       "CPU/msg receiver (ns)",
-				     "lost",      "duplicated", "CPU/msg sender (ns)"};
+	static const char *head[] = {"transport",
+				     "size",
+				     "mode",
+				     "runs",
+				     "p50 (us)",
+				     "p50 min..max (us)",
+				     "p90 (us)",
+				     "p99 (us)",
+				     "p99.9 (us)",
+				     "p99.99 (us)",
+				     "max (us)",
+				     "msgs/s",
+				     "MB/s",
+				     "CPU/msg receiver (ns)",
+				     "lost",
+				     "duplicated",
+				     "CPU/msg sender (ns)",
+				     "flags"};
 
 	for (int a = 0, e; a < rows->ng; a = e) {
 		int rate = !strcmp(rows->g[a].runs->pattern, "rate");
@@ -95,6 +114,16 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 		e = ipcl_report_block(rows, a, 0);
 		snprintf(t, sizeof t, "Summary: %s", rows->g[a].runs->pattern);
 		ipcl_doc_heading(d, 2, t);
+		if (a == 0)
+			ipcl_doc_para(
+			    d,
+			    "Percentiles come from one histogram per row: the "
+			    "runs' histograms merged (\"one run's percentiles\": a "
+			    "run had no buckets, so all come from the representative "
+			    "run), so p50 <= p90 <= p99 <= p99.9 <= p99.99 <= max. "
+			    "msgs/s and CPU are medians over the runs. A row with a "
+			    "flag (loss, duplicates, corruption, a late sender, a mock "
+			    "server, a failed run) is never ranked above a clean one.");
 		for (int k = 0, i = 0; k < SUM_NCOL; k++) {
 			if (rate && k == SUM_MSGS)
 				h[i++] = "target msgs/s";
@@ -107,72 +136,76 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 	}
 }
 
-/* The rows [a, b) with figure d above 0, best first, into ord; returns how
- * many (insertion sort: equal figures keep their order). */
-static int sections_rank(const struct ipcl_report_rows *rows, int a, int b,
-			 const struct ipcl_report_figdef *d, int *ord)
-{
-	int n = 0;
-
-	for (int g = a; g < b; g++) {
-		double v = ipcl_report_rowfig(&rows->g[g], d)->med;
-		int k;
-
-		if (isnan(v) || v <= 0)
-			continue;
-		for (k = n; k > 0; k--) {
-			double w = ipcl_report_rowfig(&rows->g[ord[k - 1]], d)->med;
-
-			if (d->higher_better ? w >= v : w <= v)
-				break;
-			ord[k] = ord[k - 1];
-		}
-		ord[k] = g;
-		n++;
-	}
-	return n;
-}
-
 void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
 {
-	static const char *head[] = {"rank", "transport", "mode", "metric", "x fastest"};
-	int *ord = calloc((size_t)rows->ng + 1, sizeof *ord);
+	static const char *head[] = {"rank",        "transport", "mode", "metric",
+				     "runs' range", "x best",    "flags"};
+	int *ord = calloc((size_t)rows->ng + 1, sizeof *ord),
+	    *rank = calloc((size_t)rows->ng + 1, sizeof *rank);
 
 	ipcl_doc_heading(d, 2, "Ranking");
-	if (!ord)
-		return;
+	if (!ord || !rank)
+		goto out;
+	ipcl_doc_para(d,
+		      "Clean rows first, then flagged ones (loss, duplicates, "
+		      "corruption, a late sender, a mock server, a failed run), "
+		      "each by the figure; \"x best\" is against the best clean row. "
+		      "Rate rows whose runs' p99 ranges overlap share a rank (\"=\").");
 	for (int a = 0, b; a < rows->ng; a = b) {
-		const struct ipcl_report_rec *ra = rows->g[a].runs;
+		const struct ipcl_report_row *ga = &rows->g[a];
+		const struct ipcl_report_rec *ra = ga->runs;
 		const struct ipcl_report_figdef *fd[IPCL_REPORT_MAX_FIGS], *f;
 		int n;
-		char t[128];
+		char t[200], rg[80];
+		double best;
 
 		ipcl_report_figs(ra->pattern, fd);
 		f = fd[0];
 		b = ipcl_report_block(rows, a, 1);
-		n = sections_rank(rows, a, b, f, ord);
-		snprintf(t, sizeof t, "%s, %lld B (by median %s%s)", ra->pattern,
-			 ra->size, f->name, strcmp(f->unit, "us") ? "" : " latency");
+		n = ipcl_report_rank(rows, a, b, f, ord, rank);
+		snprintf(t, sizeof t, "%s, %lld B%s (by %s)", ra->pattern, ra->size,
+			 ipcl_report_fmt_rategroup(rg, sizeof rg, ga),
+			 strcmp(f->unit, "us") ? "median msgs/s"
+			 : !strcmp(ra->pattern, "rate")
+			     ? "p99 latency of the merged runs; overlapping ranges tie"
+			     : "p50 latency of the merged runs");
 		ipcl_doc_heading(d, 3, t);
-		ipcl_doc_table_begin(d, 5, head);
+		ipcl_doc_table_begin(d, 7, head);
+		best = n ? ipcl_report_rowfig(&rows->g[ord[0]], f)->med : NAN;
 		for (int i = 0; i < n; i++) {
 			const struct ipcl_report_row *G = &rows->g[ord[i]];
-			double v = ipcl_report_rowfig(G, f)->med,
-			       best = ipcl_report_rowfig(&rows->g[ord[0]], f)->med;
-			char b0[16], b3[48], b4[32], num[40];
-			const char *c[5] = {b0, G->runs->transport, G->runs->setup, b3,
-					    b4};
+			const struct ipcl_report_fig *fg = ipcl_report_rowfig(G, f);
+			double v = fg->med;
+			char b0[16], b3[48], b4[64], b5[32], fl[200], num[40], n1[40],
+			    n2[40];
+			const char *c[7] = {
+			    b0, G->runs->transport, G->runs->setup, b3, b4, b5, fl};
 
-			snprintf(b0, sizeof b0, "%d", i + 1);
+			snprintf(b0, sizeof b0, "%s%d",
+				 ipcl_report_tied(rank, n, i) ? "=" : "", rank[i]);
 			snprintf(b3, sizeof b3, "%s %s",
 				 ipcl_report_fmt_fig(num, sizeof num, f, v), f->unit);
-			snprintf(b4, sizeof b4, "%.2f",
-				 f->higher_better ? best / v : v / best);
-			ipcl_doc_row(d, NULL, 5, c);
+			if (fg->n > 1)
+				snprintf(b4, sizeof b4, "%s..%s",
+					 ipcl_report_fmt_fig(n1, sizeof n1, f, fg->min),
+					 ipcl_report_fmt_fig(n2, sizeof n2, f, fg->max));
+			else
+				snprintf(b4, sizeof b4, "-");
+			if (rows->g[ord[0]].flags)
+				best = NAN; /* no clean row: no ratio to a clean best */
+			if (isnan(best))
+				snprintf(b5, sizeof b5, "-");
+			else
+				snprintf(b5, sizeof b5, "%.2f",
+					 f->higher_better ? best / v : v / best);
+			ipcl_report_flag_text(G, fl, sizeof fl);
+			ipcl_doc_row(d, G->flags ? "flag" : NULL, 7, c);
 		}
 		ipcl_doc_table_end(d);
 	}
+out:
 	free(ord);
+	free(rank);
 }
 
 void ipcl_report_verify(struct ipcl_doc *d, const struct ipcl_report_rows *rows)

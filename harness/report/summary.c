@@ -1,9 +1,12 @@
 /*
  * summary.c - report records into summary rows: the runs of one point reduced
- * to the median of each figure with its min..max spread (qsort), and the
- * figure definitions and number formats the tables share. libm only. Leaves
- * out: merging the runs' histograms (a row's p99.9 and max come from its
- * representative run, not from all runs).
+ * to one row whose latency percentiles come from the runs' histograms merged
+ * (engine/histogram, read back by ipcl_hist_from_json), whose other figures
+ * are medians with their min..max spread (qsort), and whose flags say what
+ * keeps it from being ranked beside clean rows; the order of a ranking; the
+ * figure definitions and number formats the tables share. libm, jansson.
+ * Leaves out: the merged percentile spectrum (charts draw the representative
+ * run's), and any output.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/histogram.h"
+#include "engine/record.h"
 #include "report/summary.h"
 
 static const struct ipcl_report_figdef fig_p50 = {
@@ -25,6 +30,14 @@ static const struct ipcl_report_figdef fig_p99 = {
     .off = offsetof(struct ipcl_report_row, p99),
     .up = "slower",
     .down = "faster"};
+/* The rate pattern's p99: ranked with ties where the runs' ranges overlap. */
+static const struct ipcl_report_figdef fig_rate_p99 = {
+    .name = "p99",
+    .unit = "us",
+    .off = offsetof(struct ipcl_report_row, p99),
+    .up = "slower",
+    .down = "faster",
+    .tie = 1};
 static const struct ipcl_report_figdef fig_msgs = {
     .name = "msgs/s",
     .unit = "msgs/s",
@@ -48,7 +61,7 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f)
 		f[n++] = &fig_p50;
 		f[n++] = &fig_p99;
 	} else if (!strcmp(pattern, "rate")) {
-		f[n++] = &fig_p99;
+		f[n++] = &fig_rate_p99;
 	} else {
 		f[n++] = &fig_msgs;
 	}
@@ -111,24 +124,109 @@ static struct ipcl_report_fig summary_fig(const struct ipcl_report_rec *r, int n
 	return f;
 }
 
+/* Does run r carry a latency histogram's figures? */
+static int summary_has_lat(const struct ipcl_report_rec *r)
+{
+	return r->count > 0 && !isnan(r->p50);
+}
+
+/* Every percentile of row->lat from the one run m. */
+static void summary_lat_of(struct ipcl_report_lat *l, const struct ipcl_report_rec *m)
+{
+	l->min = m->min;
+	l->p50 = m->p50;
+	l->p90 = m->p90;
+	l->p99 = m->p99;
+	l->p999 = m->p999;
+	l->p9999 = m->p9999;
+	l->max = m->max;
+	l->merged = 0;
+}
+
+/*
+ * row->lat from the runs' latency.hist buckets merged; from row->mid alone
+ * when a run that measured latency has none (records of another layout or
+ * edited by hand). Returns 0 or -ENOMEM.
+ */
+static int summary_lat(struct ipcl_report_row *row)
+{
+	struct ipcl_hist *all = malloc(sizeof *all), *one = malloc(sizeof *one);
+	struct ipcl_report_lat *l = &row->lat;
+	int merged = 0, rc = 0;
+
+	*l = (struct ipcl_report_lat){NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0};
+	if (!all || !one) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	ipcl_hist_init(all);
+	for (int k = 0; k < row->n; k++) {
+		const struct ipcl_report_rec *r = &row->runs[k];
+
+		if (!summary_has_lat(r))
+			continue;
+		if (ipcl_hist_from_json(json_object_get(r->j, "latency"), one) ||
+		    !one->count) {
+			merged = -1;
+			break;
+		}
+		ipcl_hist_merge(all, one);
+		merged++;
+	}
+	if (merged > 0) {
+		l->min = (double)all->min;
+		l->p50 = (double)ipcl_hist_percentile(all, 50);
+		l->p90 = (double)ipcl_hist_percentile(all, 90);
+		l->p99 = (double)ipcl_hist_percentile(all, 99);
+		l->p999 = (double)ipcl_hist_percentile(all, 99.9);
+		l->p9999 = (double)ipcl_hist_percentile(all, 99.99);
+		l->max = (double)all->max;
+		l->merged = merged;
+	} else if (merged < 0 && summary_has_lat(row->mid))
+		summary_lat_of(l, row->mid);
+out:
+	free(all);
+	free(one);
+	return rc;
+}
+
+/* The sums and flags of row over its runs. */
+static void summary_counts(struct ipcl_report_row *row)
+{
+	const struct ipcl_report_rec *r = row->runs;
+
+	for (int k = 0; k < row->n; k++) {
+		row->sent += r[k].sent;
+		row->expected += r[k].expected;
+		row->lost += r[k].lost;
+		row->lost_after_ack += r[k].lost_after_ack;
+		row->dup += r[k].dup;
+		row->reord += r[k].reord;
+		row->corrupt += r[k].corrupt;
+		row->failed += strcmp(r[k].status, "ok") != 0;
+		row->late += r[k].late > 0;
+		row->no_flow += r[k].flow == 0;
+		if (r[k].mock > 0)
+			row->flags |= IPCL_RF_MOCK;
+	}
+	row->flags |= (row->lost ? IPCL_RF_LOST : 0u) | (row->dup ? IPCL_RF_DUP : 0u) |
+		      (row->corrupt ? IPCL_RF_CORRUPT : 0u) |
+		      (row->late ? IPCL_RF_LATE : 0u) |
+		      (row->failed ? IPCL_RF_FAILED : 0u);
+}
+
 int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 			  struct ipcl_report_row *row)
 {
 	double *tmp = calloc((size_t)n + 1, sizeof *tmp), best = INFINITY;
+	int rc;
 
 	if (!tmp)
 		return -ENOMEM;
 	memset(row, 0, sizeof *row);
 	row->runs = r;
 	row->n = n;
-	for (int k = 0; k < n; k++) {
-		row->sent += r[k].sent;
-		row->lost += r[k].lost;
-		row->dup += r[k].dup;
-		row->reord += r[k].reord;
-		row->corrupt += r[k].corrupt;
-		row->failed += strcmp(r[k].status, "ok") != 0;
-	}
+	summary_counts(row);
 	row->p50 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p50), tmp);
 	row->p99 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p99), tmp);
 	row->msgs_s = summary_fig(r, n, offsetof(struct ipcl_report_rec, msgs_s), tmp);
@@ -141,7 +239,115 @@ int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 			row->mid = &r[k];
 		}
 	free(tmp);
-	return 0;
+	rc = summary_lat(row);
+	/* the row's p50 and p99 are its histogram's; the spread stays the runs' */
+	row->p50.med = row->lat.p50;
+	row->p99.med = row->lat.p99;
+	return rc;
+}
+
+/* The figure of row g for a ranking by d, or NaN when it has none above 0. */
+static double summary_rank_value(const struct ipcl_report_rows *rows, int g,
+				 const struct ipcl_report_figdef *d)
+{
+	double v = ipcl_report_rowfig(&rows->g[g], d)->med;
+
+	return isnan(v) || v <= 0 ? NAN : v;
+}
+
+int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
+		     const struct ipcl_report_figdef *d, int *ord, int *rank)
+{
+	int n = 0;
+	double lo = NAN, hi = NAN; /* the range of the tie group being built */
+
+	for (int g = a; g < b; g++) {
+		double v = summary_rank_value(rows, g, d);
+		int flagged = rows->g[g].flags != 0, k;
+
+		if (isnan(v))
+			continue;
+		/* insertion: after every row of a better class or figure */
+		for (k = n; k > 0; k--) {
+			const struct ipcl_report_row *o = &rows->g[ord[k - 1]];
+			double w = ipcl_report_rowfig(o, d)->med;
+			int oflag = o->flags != 0;
+
+			if (oflag < flagged ||
+			    (oflag == flagged && (d->higher_better ? w >= v : w <= v)))
+				break;
+			ord[k] = ord[k - 1];
+		}
+		ord[k] = g;
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct ipcl_report_row *G = &rows->g[ord[i]];
+		const struct ipcl_report_fig *f = ipcl_report_rowfig(G, d);
+		double fl = f->n ? f->min : f->med, fh = f->n ? f->max : f->med;
+
+		/* a row's range takes in its own figure (a merged p99 can lie
+		 * outside the runs' p99s by a bucket's width) */
+		fl = fmin(fl, f->med);
+		fh = fmax(fh, f->med);
+		if (i && d->tie && (G->flags != 0) == (rows->g[ord[i - 1]].flags != 0) &&
+		    fl <= hi && fh >= lo) {
+			rank[i] = rank[i - 1];
+			lo = fmin(lo, fl);
+			hi = fmax(hi, fh);
+		} else {
+			rank[i] = i + 1;
+			lo = fl;
+			hi = fh;
+		}
+	}
+	return n;
+}
+
+int ipcl_report_tied(const int *rank, int n, int i)
+{
+	return (i > 0 && rank[i - 1] == rank[i]) || (i + 1 < n && rank[i + 1] == rank[i]);
+}
+
+const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, size_t n)
+{
+	size_t k = 0;
+
+#define FLAG_ADD(...)                                                             \
+	do {                                                                      \
+		if (k < n)                                                        \
+			k += (size_t)snprintf(b + k, n - k, "%s", k ? "; " : ""); \
+		if (k < n)                                                        \
+			k += (size_t)snprintf(b + k, n - k, __VA_ARGS__);         \
+	} while (0)
+	b[0] = 0;
+	if (row->lost) {
+		long long of = row->expected ? row->expected : row->sent;
+
+		if (of > 0)
+			FLAG_ADD("lost %lld of %lld (%.1f%%)", row->lost, of,
+				 100.0 * (double)row->lost / (double)of);
+		else
+			FLAG_ADD("lost %lld", row->lost);
+		if (row->lost_after_ack)
+			FLAG_ADD("%lld lost after acknowledgement", row->lost_after_ack);
+		if (row->no_flow)
+			FLAG_ADD("no flow control: it drops when full");
+	}
+	if (row->dup)
+		FLAG_ADD("duplicated %lld", row->dup);
+	if (row->corrupt)
+		FLAG_ADD("corrupt %lld", row->corrupt);
+	if (row->late)
+		FLAG_ADD("sender late in %d of %d run%s", row->late, row->n,
+			 row->n == 1 ? "" : "s");
+	if (row->flags & IPCL_RF_MOCK)
+		FLAG_ADD("mock server");
+	if (row->failed)
+		FLAG_ADD("%d of %d run%s failed", row->failed, row->n,
+			 row->n == 1 ? "" : "s");
+#undef FLAG_ADD
+	return b;
 }
 
 int ipcl_report_group(struct ipcl_report_set *set, struct ipcl_report_rows *rows)
@@ -178,7 +384,8 @@ int ipcl_report_block(const struct ipcl_report_rows *rows, int a, int by_size)
 	int b = a;
 
 	while (b < rows->ng && !strcmp(rows->g[b].runs->pattern, ra->pattern) &&
-	       (!by_size || rows->g[b].runs->size == ra->size))
+	       (!by_size || (rows->g[b].runs->size == ra->size &&
+			     !ipcl_report_rate_cmp(rows->g[b].runs, ra))))
 		b++;
 	return b;
 }
@@ -216,5 +423,22 @@ const char *ipcl_report_fmt_rate(char *b, size_t n, const struct ipcl_report_fig
 		snprintf(b, n, "%.0f", f->med);
 	else
 		snprintf(b, n, "%.0f (%.0f..%.0f)", f->med, f->min, f->max);
+	return b;
+}
+
+const char *ipcl_report_fmt_rategroup(char *b, size_t n,
+				      const struct ipcl_report_row *row)
+{
+	const struct ipcl_report_rec *r = row->runs;
+
+	if (strcmp(r->pattern, "rate"))
+		snprintf(b, n, "%s", "");
+	else if (!isnan(r->rate_frac))
+		snprintf(b, n, " at %.0f%% of each transport's stream capacity",
+			 r->rate_frac * 100);
+	else if (!isnan(r->rate))
+		snprintf(b, n, " at %.0f msgs/s", r->rate);
+	else
+		snprintf(b, n, "%s", "");
 	return b;
 }

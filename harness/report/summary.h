@@ -17,14 +17,44 @@ struct ipcl_report_fig {
 	int n;
 };
 
+/*
+ * The latency percentiles of a row (ns), all from one histogram, so that
+ * min <= p50 <= p90 <= p99 <= p99.9 <= p99.99 <= max always holds: the runs'
+ * histograms merged (latency.hist buckets added, the HDR way: merged = how
+ * many runs), or, when a run that measured latency has no usable buckets,
+ * every percentile from the representative run (merged = 0). NaN when no run
+ * measured latency.
+ */
+struct ipcl_report_lat {
+	double min, p50, p90, p99, p999, p9999, max;
+	int merged;
+};
+
+/* What makes a row's figures unfit to rank beside clean ones (a bit each). */
+enum {
+	IPCL_RF_LOST = 1 << 0,    /* a run lost messages */
+	IPCL_RF_DUP = 1 << 1,     /* a run duplicated messages */
+	IPCL_RF_CORRUPT = 1 << 2, /* a run received corrupt messages */
+	IPCL_RF_LATE = 1 << 3,    /* a run's sender fell behind its schedule */
+	IPCL_RF_MOCK = 1 << 4,    /* the runs were made against a stand-in server */
+	IPCL_RF_FAILED = 1 << 5,  /* a run's status is not "ok" */
+};
+
 /* One summary row: the runs runs[0 .. n) of one point. */
 struct ipcl_report_row {
 	const struct ipcl_report_rec *runs;
 	int n;
 	const struct ipcl_report_rec *mid; /* the run whose p50 is nearest the median */
+	struct ipcl_report_lat lat;
+	/* p50 and p99: .med is lat's (merged) figure, .min/.max the runs' own
+	 * spread; the others: the median of the runs' figures and their spread */
 	struct ipcl_report_fig p50, p99, msgs_s, cpu, rate;
-	long long lost, dup, reord, corrupt, sent; /* sums over the runs */
-	int failed;                                /* runs whose status is not "ok" */
+	long long lost, dup, reord, corrupt, sent, expected; /* sums over the runs */
+	long long lost_after_ack;                            /* sum, where recorded */
+	int failed;     /* runs whose status is not "ok" */
+	int late;       /* runs whose sender fell behind its schedule */
+	int no_flow;    /* runs of a mechanism without flow control (it drops) */
+	unsigned flags; /* IPCL_RF_*: 0 is a clean row */
 };
 
 /* The rows of a record set, in the order of the grouping key. */
@@ -35,9 +65,10 @@ struct ipcl_report_rows {
 
 /*
  * The seam between records and a summary: the n (>= 1) runs of one point into
- * *row. Today each figure is the median of the runs' figures with their
- * min..max, and the percentiles not in the row (p99.9, max, MB/s, CPU of
- * each side) are read from row->mid. Returns 0 or -ENOMEM.
+ * *row. The latency percentiles come from one histogram (struct
+ * ipcl_report_lat); msgs/s, CPU and the target rate are the medians of the
+ * runs' figures with their min..max; MB/s and the CPU of each side are read
+ * from row->mid; counts are summed and the flags set. Returns 0 or -ENOMEM.
  */
 int ipcl_report_summarize(const struct ipcl_report_rec *runs, int n,
 			  struct ipcl_report_row *row);
@@ -48,7 +79,8 @@ int ipcl_report_group(struct ipcl_report_set *set, struct ipcl_report_rows *rows
 void ipcl_report_rows_free(struct ipcl_report_rows *rows);
 
 /* The end of the block of rows from a on that share a's pattern, and its size
- * too when by_size (rows are sorted by pattern, then size). */
+ * and rate group too when by_size (rows are sorted by pattern, size, rate
+ * group: read.h). */
 int ipcl_report_block(const struct ipcl_report_rows *rows, int a, int by_size);
 
 /*
@@ -62,6 +94,7 @@ struct ipcl_report_figdef {
 	int higher_better;
 	const char *up, *down;
 	int self; /* up and down already name the figure ("more CPU") */
+	int tie;  /* in a ranking, rows whose runs' ranges overlap are tied */
 };
 
 extern const struct ipcl_report_figdef ipcl_report_fig_cpu;
@@ -71,6 +104,28 @@ extern const struct ipcl_report_figdef ipcl_report_fig_cpu;
 /* The figures of a pattern, the first one the ranking's: pingpong p50 and p99,
  * rate p99, anything else msgs/s; then CPU per message. Returns how many. */
 int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f);
+
+/*
+ * The order of rows [a, b) by figure d in a ranking: the rows with d above 0,
+ * clean rows (flags 0) first, then flagged ones, each best first (equal
+ * figures keep their order), into ord; rank[i] is the rank ord[i] gets: 1 + how
+ * many rows come before it, except that with d->tie a row whose runs' range
+ * (min..max) overlaps the range of the rows tied at the rank before it, in the
+ * same class (clean or flagged), shares their rank. Returns how many rows.
+ */
+int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
+		     const struct ipcl_report_figdef *d, int *ord, int *rank);
+
+/* Is ord[i] tied with another row of the ranking (rank[] from above)? */
+int ipcl_report_tied(const int *rank, int n, int i);
+
+/*
+ * Why row is flagged, as one line into b (n bytes): "lost 1900 of 21000
+ * (9.0%)", "duplicated 3", "corrupt 1", "sender late in 2 of 3 runs", "mock
+ * server", "1 of 3 runs failed", joined by "; ", and for a lossy mechanism
+ * "no flow control" beside a loss; "" for a clean row. Returns b.
+ */
+const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, size_t n);
 
 /* The figure d of row. */
 const struct ipcl_report_fig *ipcl_report_rowfig(const struct ipcl_report_row *row,
@@ -89,5 +144,11 @@ const char *ipcl_report_fmt_f(char *b, size_t n, int decimals, double v);
 const char *ipcl_report_fmt_fig(char *b, size_t n, const struct ipcl_report_figdef *d,
 				double v);
 const char *ipcl_report_fmt_rate(char *b, size_t n, const struct ipcl_report_fig *f);
+
+/* The rate group of row's block as a heading's tail: "" for any pattern but
+ * rate, " at 10000 msgs/s", or " at 25% of each transport's stream capacity".
+ * Returns b. */
+const char *ipcl_report_fmt_rategroup(char *b, size_t n,
+				      const struct ipcl_report_row *row);
 
 #endif

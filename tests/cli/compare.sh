@@ -50,10 +50,14 @@ for t in pipe shm; do
 			awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(a > 0 && d * d < 1e-6 * b * b) }'
 	done
 done
-for h in "pingpong: median p50" "stream: median messages/s" "rate: median p99 latency at 20%"; do
+for h in "pingpong, 64 B: p50 round trip, us (merged over 2 runs" \
+	"stream, 64 B: messages/s (median of 2 runs" \
+	"rate, 64 B at 20% of each transport's stream capacity: p99 latency, us"; do
 	check "ranking has '$h'" grep -qF "$h" "$tmp/out"
 done
-check "ranking has a pipe row" grep -qE '^  pipe +[0-9]' "$tmp/out"
+check "ranking has a pipe row" grep -qE '^  =?[12] +pipe +process +[0-9]' "$tmp/out"
+check "the fraction is in every rate record" \
+	test "$(jq -r 'select(.pattern == "rate") | .params.rate_fraction' "$res" | sort -u)" = 0.2
 check "says where the results are" grep -qF "results: r.jsonl (24 records" "$tmp/out"
 check "says where the report is" grep -qF "report: rep/report.html" "$tmp/out"
 check "report.html written" test -s "$tmp/rep/report.html"
@@ -73,6 +77,21 @@ check "budget runs are shorter than the default 300 ms" \
 	test "$(jq -s '[.[].params.duration_s | select(. != null)] | max < 0.3' "$tmp/b.jsonl")" = true
 check "budget run says what it left out" grep -qE "^budget: [0-9]+ (repetitions|points) left out" "$tmp/bout"
 check "--no-report writes no report" bash -c "! grep -q '^report:' '$tmp/bout'"
+
+# Absolute rates (the default mode): a rate above a transport's measured stream
+# capacity is not run for it, and the ranking says so.
+"$bin" compare --quick -t pipe -p stream,rate --rates 1k,1G -o "$tmp/a.jsonl" --no-report \
+	>"$tmp/aout" 2>"$tmp/aerr"
+check "--rates 1G is refused (over 100M)" test $? -eq 2
+"$bin" compare --quick -t pipe -p stream,rate --rates 1k,90M -o "$tmp/a.jsonl" --no-report \
+	>"$tmp/aout" 2>"$tmp/aerr"
+rc=$?
+check "compare --rates 1k,90M exits 0 (exit $rc: $(tail -2 "$tmp/aerr"))" test $rc -eq 0
+check "rate runs only at 1k" test "$(jq -r 'select(.pattern == "rate") | .params.rate' "$tmp/a.jsonl" | sort -u)" = 1000
+check "the 1k rate is ranked" grep -qF "rate, 64 B at 1000 msgs/s: p99 latency" "$tmp/aout"
+check "the 90M rate is said to be over the capacity" \
+	grep -qE "^  pipe +rate 64 B: not run at 90000000 msgs/s: its stream capacity here was [0-9]+ msgs/s" "$tmp/aout"
+expect2 "--rates with --rate-fraction" compare --rates 1k --rate-fraction 0.5
 
 # --faults: the failure matrix of the same selection, into the same file and report.
 "$bin" compare --quick -t posix-mq -p pingpong,stream --faults -o "$tmp/f.jsonl" \

@@ -8,7 +8,8 @@
  *    messages": the consumer is killed halfway and a fresh one joins late
  *    (--fault kill-consumer); what it missed is counted.
  *  7 "A broker keeps messages when a consumer dies; a direct call fails": the
- *    same fault on rabbitmq and redis-stream against a direct TCP connection.
+ *    same fault on rabbitmq and redis-stream against direct calls: a TCP
+ *    connection and HTTP requests (when the http transport is built).
  *  8 "A shared database table works as a queue but becomes the bottleneck":
  *    stream throughput and latency of pg-outbox with 1..8 producers and as many
  *    consumers, against redis-stream and rabbitmq at the same concurrency.
@@ -110,8 +111,8 @@ int ipcl_study_pubsub(const struct ipcl_study_opts *o, json_t *sec)
 
 int ipcl_study_brokerkill(const struct ipcl_study_opts *o, json_t *sec)
 {
-	double lt, st, lr, sr, ls, ss;
-	int rr, rs;
+	double lt, st, lh, sh, lr, sr, ls, ss;
+	int rh, rr, rs;
 	json_t *rows;
 
 	ipcl_study_experiment(
@@ -120,9 +121,12 @@ int ipcl_study_brokerkill(const struct ipcl_study_opts *o, json_t *sec)
 		 "kill-consumer@N/2): what the producer saw and what was lost.");
 	rows = ipcl_study_table(sec, "A consumer dies mid-stream", kill_cols);
 	bk_kill(o, rows, "tcp", NULL, &lt, &st);
+	rh = bk_kill(o, rows, "http", NULL, &lh, &sh);
 	rr = bk_kill(o, rows, "rabbitmq", "rabbitmq", &lr, &sr);
 	rs = bk_kill(o, rows, "redis-stream", "redis", &ls, &ss);
 	ipcl_study_figure(sec, "tcp_lost", lt);
+	if (!rh)
+		ipcl_study_figure(sec, "http_lost", lh);
 	ipcl_study_figure(sec, "rabbitmq_lost", lr);
 	ipcl_study_figure(sec, "redis_stream_lost", ls);
 	if (rr && rs)

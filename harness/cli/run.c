@@ -302,6 +302,7 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 						"bad --size '%s': want bytes like 64, "
 						"4K, 1M",
 						optarg);
+		cfg->size_given = 1;
 		break;
 	case 'n':
 		if (ipcl_parse_count(optarg, &cfg->count) || cfg->count == 0)

@@ -47,6 +47,8 @@
 #define RABBITMQ_MAX_MSG ((size_t)128 << 20)
 #define RABBITMQ_CHANNEL 1
 #define RABBITMQ_SPARE   2 /* fanout producer: passive declares that may fail */
+/* wait_subscribers=0: a fanout consumer binds its queue this long after start. */
+#define RABBITMQ_LATE_JOIN_MS 50
 /* A producer without confirms looks for server frames (channel.close) this often. */
 #define RABBITMQ_POLL_EVERY 256
 
@@ -102,8 +104,8 @@ static const struct ipcl_option rabbitmq_options[] = {
     {"ack_batch", "100", "consumer acks with multiple=1 every N messages (and on close)"},
     {"wait_subscribers", "1",
      "rabbitmq-fanout: 1: a producer's open() waits until every "
-     "consumer's queue is bound; 0: a late join, consumers bind after the start, "
-     "so what was published before is lost"},
+     "consumer's queue is bound; 0: a late join, consumers bind 50 ms after the "
+     "start, so what was published before is lost"},
     {NULL, NULL, NULL},
 };
 
@@ -941,6 +943,8 @@ static int rabbitmq_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 	if (re->dead)
 		return ipcl_seterr(ep->err, -ECONNRESET, "the server closed the channel");
 	if (re->late) {
+		/* Bind RABBITMQ_LATE_JOIN_MS after the start (see rabbitmq_open). */
+		nanosleep(&(struct timespec){0, RABBITMQ_LATE_JOIN_MS * 1000000L}, NULL);
 		rc = rabbitmq_open_consumer(ep);
 		if (rc)
 			return rc;

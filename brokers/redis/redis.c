@@ -50,6 +50,7 @@
 #define REDIS_MAX_DEFAULT   (512LL << 20) /* proto-max-bulk-len when CONFIG is off */
 #define REDIS_PUSH_OVERHEAD 1024 /* bytes of a pub/sub push besides the payload */
 #define REDIS_CLAIM_ROUNDS  100000
+#define REDIS_LATE_JOIN_MS  50 /* wait_subscribers=0: subscribe this long after start */
 
 enum redis_kind { REDIS_LIST, REDIS_RELIABLE, REDIS_STREAM, REDIS_PUBSUB };
 
@@ -113,8 +114,8 @@ static const struct ipcl_option redis_options[] = {
      "longer than this (XAUTOCLAIM; 0: off)"},
     {"wait_subscribers", "1",
      "redis-pubsub: 1: the producer waits at open until every consumer is "
-     "subscribed; 0: a late join, consumers subscribe after the start, so what "
-     "was published before is lost"},
+     "subscribed; 0: a late join, consumers subscribe 50 ms after the start, so "
+     "what was published before is lost"},
     {NULL, NULL, NULL},
 };
 
@@ -1372,9 +1373,15 @@ static int redis_pubsub_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *
 	struct redis_ep *re = ep->state;
 
 	if (re->late) {
-		/* The producers started at the barrier: what they published so far
-		 * never reaches this subscriber (a real late join). */
-		int rc = redis_subscribe(re, ipcl_now_ns() + re->a.ct_ms * 1000000LL);
+		/*
+		 * The producers started at the barrier: join REDIS_LATE_JOIN_MS
+		 * later, so what they published meanwhile never reaches this
+		 * subscriber (a real late join, not a race with the first PUBLISH).
+		 */
+		int rc;
+
+		nanosleep(&(struct timespec){0, REDIS_LATE_JOIN_MS * 1000000L}, NULL);
+		rc = redis_subscribe(re, ipcl_now_ns() + re->a.ct_ms * 1000000LL);
 
 		if (rc)
 			return rc;

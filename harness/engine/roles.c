@@ -367,7 +367,7 @@ static void producer_note(struct ipcl_role_ctx *x, struct ipcl_ep *out, uint64_t
  * one message per ms until the replacement consumer has received something
  * (or could not be started, or 2 x the open timeout has passed), so the
  * scenario measures a takeover while messages still flow instead of a queue
- * that was filled before the kill. Returns 1 while pacing is due.
+ * that was filled before the kill. Returns 1 when it paced this message.
  */
 static int producer_hold(struct ipcl_board *b, uint64_t seq, int64_t *until)
 {
@@ -503,8 +503,7 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 			ipcl_hist_record(&s->lag, (uint64_t)(when - intended));
 		s->msgs++;
 		producer_note(x, out, replies);
-		while (producer_hold(b, seq, &hold_until))
-			;
+		producer_hold(b, seq, &hold_until);
 		if ((seq & 1023) == 0)
 			atomic_store_explicit(&s->progress, seq, memory_order_relaxed);
 	}

@@ -876,7 +876,8 @@ static int redis_wait_subscribers(struct redis_ep *re, int64_t deadline_ns)
 static int redis_subscribe(struct redis_ep *re, int64_t deadline_ns)
 {
 	redisReply *r;
-	int rc = redis_cmd(&re->k, deadline_ns, &r, "SUBSCRIBE", "SUBSCRIBE %s", re->a.key);
+	int rc =
+	    redis_cmd(&re->k, deadline_ns, &r, "SUBSCRIBE", "SUBSCRIBE %s", re->a.key);
 
 	if (rc)
 		return rc;
@@ -884,8 +885,8 @@ static int redis_subscribe(struct redis_ep *re, int64_t deadline_ns)
 		     r->element[0]->type == REDIS_REPLY_STRING &&
 		     strcmp(r->element[0]->str, "subscribe") == 0
 		 ? 0
-		 : ipcl_seterr(re->k.err, IPCL_EPROTO, "redis %s: SUBSCRIBE not confirmed",
-			       re->k.shown);
+		 : ipcl_seterr(re->k.err, IPCL_EPROTO,
+			       "redis %s: SUBSCRIBE not confirmed", re->k.shown);
 	freeReplyObject(r);
 	return rc;
 }

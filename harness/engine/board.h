@@ -72,8 +72,8 @@ struct ipcl_slot {
 	int ack_kind;      /* enum ipcl_ack_kind */
 	uint64_t resent;   /* producer, request/response: requests sent again */
 	int stuck;         /* producer: a reply never came, even after resending */
-	uint64_t msgs;             /* sent (producer, pinger) or received */
-	uint64_t measured;         /* of which after warm-up */
+	uint64_t msgs;     /* sent (producer, pinger) or received */
+	uint64_t measured; /* of which after warm-up */
 	uint64_t bytes;
 	uint64_t lost_rtt; /* pinger: round trips that timed out (lossy) */
 	struct ipcl_verify v;

@@ -296,9 +296,11 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	 * missing is indeterminate (its sender would send it again).
 	 */
 	if (json_object_get(v, "lost_after_ack")) {
-		json_int_t after = json_integer_value(json_object_get(v, "lost_after_ack"));
+		json_int_t after =
+		    json_integer_value(json_object_get(v, "lost_after_ack"));
 
-		json_object_set_new(f, "acked_by", json_copy(json_object_get(v, "acked_by")));
+		json_object_set_new(f, "acked_by",
+				    json_copy(json_object_get(v, "acked_by")));
 		json_object_set_new(f, "acked", json_copy(json_object_get(v, "acked")));
 		json_object_set_new(f, "lost_after_ack", json_integer(after));
 		json_object_set_new(f, "unacked_missing",

@@ -399,7 +399,8 @@ static void record_acked(json_t *v, const struct ipcl_runcfg *c,
 	json_object_set_new(v, "acked_by", json_string(by[kind]));
 	json_object_set_new(v, "acked", json_integer((json_int_t)acked));
 	json_object_set_new(v, "lost_after_ack", json_integer((json_int_t)after));
-	json_object_set_new(v, "unacked_missing", json_integer((json_int_t)unacked_missing));
+	json_object_set_new(v, "unacked_missing",
+			    json_integer((json_int_t)unacked_missing));
 	json_object_set_new(v, "unacked_delivered",
 			    json_integer((json_int_t)unacked_delivered));
 }
@@ -491,7 +492,8 @@ static const char *record_fact(const struct ipcl_probe *probe, const char *key)
  * dropped"): its msgs/s counts only the survivors of an overloaded pipe.
  */
 static void record_delivery(json_t *rec, const struct ipcl_runcfg *c,
-			    const struct ipcl_transport *t, const struct ipcl_probe *probe,
+			    const struct ipcl_transport *t,
+			    const struct ipcl_probe *probe,
 			    const struct ipcl_board *board)
 {
 	const char *fc = record_fact(probe, "flow_control");

@@ -130,12 +130,15 @@ done:
 		json_decref(last);
 	zl = json_object();
 	json_object_set_new(zl, "rate", best ? json_real(best_rate) : json_null());
-	json_object_set_new(zl, "lowest_lossy_rate", lossy > 0 ? json_real(lossy) : json_null());
-	json_object_set_new(zl, "trials", json_integer((json_int_t)json_array_size(trace)));
+	json_object_set_new(zl, "lowest_lossy_rate",
+			    lossy > 0 ? json_real(lossy) : json_null());
+	json_object_set_new(zl, "trials",
+			    json_integer((json_int_t)json_array_size(trace)));
 	json_object_set_new(zl, "trial_s", json_real((double)o.trial_ns / 1e9));
-	json_object_set_new(zl, "method",
-			    json_string("RFC 2544 26.1 throughput: binary search over "
-					"the offered rate for the highest with zero loss"));
+	json_object_set_new(
+	    zl, "method",
+	    json_string("RFC 2544 26.1 throughput: binary search over "
+			"the offered rate for the highest with zero loss"));
 	json_object_set_new(zl, "trace", trace);
 	json_object_set_new(rec, "zero_loss", zl);
 	return rec;

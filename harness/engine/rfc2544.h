@@ -16,10 +16,10 @@
 
 /* The bounds of one search; zero fields take the defaults shown. */
 struct ipcl_zero_loss_opts {
-	int max_trials;     /* rate trials after the first stream run (default 8) */
-	int64_t trial_ns;   /* measured time of one trial (default 300 ms) */
-	int64_t budget_ns;  /* no new trial starts after this much time (default 30 s) */
-	double resolution;  /* stop when (hi - lo) / hi is below this (default 0.05) */
+	int max_trials;    /* rate trials after the first stream run (default 8) */
+	int64_t trial_ns;  /* measured time of one trial (default 300 ms) */
+	int64_t budget_ns; /* no new trial starts after this much time (default 30 s) */
+	double resolution; /* stop when (hi - lo) / hi is below this (default 0.05) */
 };
 
 /*
@@ -34,6 +34,7 @@ struct ipcl_zero_loss_opts {
  * error, with err set.
  */
 json_t *ipcl_run_zero_loss(const struct ipcl_runcfg *cfg,
-			   const struct ipcl_zero_loss_opts *opts, int *failed, char *err);
+			   const struct ipcl_zero_loss_opts *opts, int *failed,
+			   char *err);
 
 #endif

@@ -43,11 +43,12 @@ void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 		snprintf(what, sizeof what, "%.70s", out);
 	/* Both counts: lost after an acknowledgment, and unacknowledged missing. */
 	if (json_object_get(f, "lost_after_ack"))
-		snprintf(cell, n, "lost %lld acked + %lld unacked / dup %lld, %s, %s",
-			 (long long)json_integer_value(json_object_get(f, "lost_after_ack")),
-			 (long long)json_integer_value(json_object_get(f, "unacked_missing")),
-			 (long long)json_integer_value(json_object_get(f, "duplicated")),
-			 what, fault_str(f, "guarantee"));
+		snprintf(
+		    cell, n, "lost %lld acked + %lld unacked / dup %lld, %s, %s",
+		    (long long)json_integer_value(json_object_get(f, "lost_after_ack")),
+		    (long long)json_integer_value(json_object_get(f, "unacked_missing")),
+		    (long long)json_integer_value(json_object_get(f, "duplicated")), what,
+		    fault_str(f, "guarantee"));
 	else
 		snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
 			 (long long)json_integer_value(json_object_get(f, "lost")),

@@ -152,8 +152,9 @@ static int sig_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err,
 	} else {
 		ipcl_fact(p, "channels_max", "2");
 		ipcl_fact(p, "queued", "no: a pending signal absorbs the next ones");
-		ipcl_fact(p, "backpressure", "none: a signal sent while one is pending "
-						 "is merged into it (lost)");
+		ipcl_fact(p, "backpressure",
+			  "none: a signal sent while one is pending "
+			  "is merged into it (lost)");
 		ipcl_fact(p, "flow_control", "0");
 	}
 	p->max_msg = sizeof(union sigval);

@@ -314,7 +314,8 @@ static int zmqt_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 	ipcl_fact(p, "hwm", "%lld", hwm);
 	/* Flow control: whether a full pipe holds the sender back or drops. */
 	if (pat == &zmqt_pubsub && overload) {
-		ipcl_fact(p, "backpressure", "none (overload=1: the XPUB drops at the HWM)");
+		ipcl_fact(p, "backpressure",
+			  "none (overload=1: the XPUB drops at the HWM)");
 		ipcl_fact(p, "flow_control", "0");
 	} else {
 		ipcl_fact(p, "backpressure", "%s",
@@ -690,8 +691,8 @@ static int zmqt_send_nodrop(struct ipcl_ep *ep, const void *msg, size_t len,
 		if (ms == 0)
 			return -ETIMEDOUT;
 		if (ms > 0 || ze->sndtimeo_set) {
-			rc = zmqt_setint(ep, ZMQ_SNDTIMEO, ms > INT_MAX ? INT_MAX : (int)ms,
-					 "SNDTIMEO");
+			rc = zmqt_setint(ep, ZMQ_SNDTIMEO,
+					 ms > INT_MAX ? INT_MAX : (int)ms, "SNDTIMEO");
 			if (rc)
 				return rc;
 			ze->sndtimeo_set = ms >= 0;

@@ -77,10 +77,12 @@ static void test_rabbitmq_kill_producer_acked(void **state)
 {
 	const char *opts[] = {"confirm=window", NULL};
 	json_t *rec = run_one("rabbitmq", IPCL_FAULT_KILL_PRODUCER, 10000, 5000, opts);
-	const json_t *v = json_object_get(rec, "verify"), *f = json_object_get(rec, "fault");
+	const json_t *v = json_object_get(rec, "verify"),
+		     *f = json_object_get(rec, "fault");
 
 	(void)state;
-	assert_string_equal(json_string_value(json_object_get(v, "acked_by")), "transport");
+	assert_string_equal(json_string_value(json_object_get(v, "acked_by")),
+			    "transport");
 	assert_true(num(v, "acked") > 0);
 	assert_true(num(v, "acked") <= 5000);
 	assert_int_equal(num(v, "lost_after_ack"), 0);
@@ -132,7 +134,8 @@ static void test_late_join(void **state)
 /* kill-consumer on a fanout: the replacement receives while the producer goes on. */
 static void test_fanout_kill_consumer(void **state)
 {
-	json_t *rec = run_one("rabbitmq-fanout", IPCL_FAULT_KILL_CONSUMER, 10000, 5000, NULL);
+	json_t *rec =
+	    run_one("rabbitmq-fanout", IPCL_FAULT_KILL_CONSUMER, 10000, 5000, NULL);
 	const json_t *f = json_object_get(rec, "fault");
 
 	(void)state;
@@ -150,12 +153,14 @@ static void test_acked_by_commit_and_reply(void **state)
 	const json_t *v = json_object_get(rec, "verify");
 
 	(void)state;
-	assert_string_equal(json_string_value(json_object_get(v, "acked_by")), "transport");
+	assert_string_equal(json_string_value(json_object_get(v, "acked_by")),
+			    "transport");
 	assert_int_equal(num(v, "acked"), 500);
 	json_decref(rec);
 	rec = run_one("redis-list", IPCL_FAULT_NONE, 500, 0, NULL);
 	v = json_object_get(rec, "verify");
-	assert_string_equal(json_string_value(json_object_get(v, "acked_by")), "transport");
+	assert_string_equal(json_string_value(json_object_get(v, "acked_by")),
+			    "transport");
 	assert_int_equal(num(v, "acked"), 500);
 	json_decref(rec);
 }

@@ -74,7 +74,8 @@ static void check_split(const json_t *v)
 /* zmq-pushpull: the kill comes on the producer's progress, then it goes on. */
 static void test_pushpull_kill_consumer(void **state)
 {
-	json_t *rec = run_one("zmq-pushpull", IPCL_FAULT_KILL_CONSUMER, 10000, 5000, NULL);
+	json_t *rec =
+	    run_one("zmq-pushpull", IPCL_FAULT_KILL_CONSUMER, 10000, 5000, NULL);
 	const json_t *f = json_object_get(rec, "fault");
 
 	(void)state;
@@ -108,7 +109,8 @@ static void test_reqrep_kill_consumer(void **state)
 		assert_true(num(f, "resent") >= 1);
 		assert_int_equal(num(f, "lost_after_ack"), 0);
 	}
-	assert_string_equal(json_string_value(json_object_get(f, "acked_by")), "transport");
+	assert_string_equal(json_string_value(json_object_get(f, "acked_by")),
+			    "transport");
 	json_decref(rec);
 }
 
@@ -145,8 +147,8 @@ static void test_pubsub_backpressure(void **state)
 	rec = run_one("zmq-pubsub", IPCL_FAULT_NONE, 20000, 0, "overload=1");
 	assert_true(json_is_false(json_object_get(rec, "flow_control")));
 	if (num(json_object_get(rec, "verify"), "lost") > 0)
-		assert_non_null(strstr(json_string_value(json_object_get(rec, "overload")),
-				       "% dropped"));
+		assert_non_null(strstr(
+		    json_string_value(json_object_get(rec, "overload")), "% dropped"));
 	json_decref(rec);
 }
 
@@ -214,7 +216,7 @@ static void test_zero_loss_udp(void **state)
 		    /* nothing clean above the answer */
 		    if (json_is_true(json_object_get(e, "clean"))) assert_true(
 			json_number_value(json_object_get(e, "rate")) <=
-			json_number_value(json_object_get(zl, "rate")) * 1.0001 ||
+			    json_number_value(json_object_get(zl, "rate")) * 1.0001 ||
 			!strcmp(json_string_value(json_object_get(e, "pattern")),
 				"stream"));
 	}

@@ -28,7 +28,7 @@ void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 		snprintf(cell, n, "error: %.60s", fault_str(rec, "error"));
 		return;
 	}
-	if (!json_is_string(json_object_get(f, "guarantee"))) {
+	if (json_is_false(json_object_get(f, "fired"))) {
 		/* A fault that did not fire: no loss, no guarantee, only why. */
 		snprintf(cell, n, "%.*s", (int)(n > 1 ? n - 1 : 0), out ? out : "?");
 		return;

@@ -154,10 +154,12 @@ static void print_fault(const json_t *r)
 		return;
 	g = json_object_get(f, "guarantee");
 	ms = json_object_get(f, "recovery_ms");
-	if (!json_is_number(ms))
-		ms = json_object_get(f, "consumer_stop_ms");
 	if (json_is_number(ms))
 		snprintf(when, sizeof when, ", %.0f ms to recover",
+			 json_number_value(ms));
+	ms = json_object_get(f, "consumer_stop_ms");
+	if (json_is_number(ms))
+		snprintf(when, sizeof when, " %.0f ms after the kill",
 			 json_number_value(ms));
 	if (!json_is_string(g)) {
 		printf("  %-12s %s@%lld: %s\n", "fault",

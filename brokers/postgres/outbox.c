@@ -68,6 +68,7 @@ struct outbox_ep {
 	int pending;     /* enum outbox_q: the statement in flight */
 	/* producer */
 	long long batched; /* INSERTs in the open transaction */
+	int64_t committed; /* rows whose transaction committed (acked()) */
 	/* consumer */
 	int txn;  /* commit=processed: 1 BEGIN done, 2 claim done, rows still held */
 	int idle; /* the last claim found nothing: wait before the next */
@@ -742,8 +743,12 @@ static int outbox_settle(struct ipcl_ep *ep, int64_t deadline_ns)
 		}
 		if (q == Q_INSERT && e->cfg.batch > 1)
 			e->batched++;
-		if (q == Q_END)
+		else if (q == Q_INSERT)
+			e->committed++; /* batch=1: the INSERT commits on its own */
+		if (q == Q_END) {
+			e->committed += e->batched;
 			e->batched = 0;
+		}
 		PQclear(r);
 	}
 	return 0;
@@ -790,6 +795,14 @@ static int outbox_send(struct ipcl_ep *ep, const void *msg, size_t len,
 		return rc;
 	rc = outbox_start(ep, "COMMIT", Q_END);
 	return rc ? rc : outbox_settle(ep, deadline_ns);
+}
+
+/* Producer: rows whose COMMIT the server confirmed (the acknowledgment). */
+static int64_t outbox_acked(struct ipcl_ep *ep)
+{
+	struct outbox_ep *e = ep->state;
+
+	return e->committed;
 }
 
 /* Producer: commit a partial batch. */
@@ -1105,5 +1118,6 @@ const struct ipcl_transport ipcl_transport_pg_outbox = {
     .send = outbox_send,
     .recv = outbox_recv,
     .flush = outbox_flush,
+    .acked = outbox_acked,
     .close = outbox_close,
 };

@@ -47,6 +47,8 @@
 #define RABBITMQ_MAX_MSG ((size_t)128 << 20)
 #define RABBITMQ_CHANNEL 1
 #define RABBITMQ_SPARE   2 /* fanout producer: passive declares that may fail */
+/* wait_subscribers=0: a fanout consumer binds its queue this long after start. */
+#define RABBITMQ_LATE_JOIN_MS 50
 /* A producer without confirms looks for server frames (channel.close) this often. */
 #define RABBITMQ_POLL_EVERY 256
 
@@ -76,6 +78,7 @@ struct rabbitmq_ep {
 	amqp_basic_properties_t props;
 	amqp_bytes_t exchange, rkey;
 	char queue[256]; /* consumer: the queue it consumes */
+	int late;        /* fanout consumer, wait_subscribers=0: not bound yet */
 	/* producer with confirms: sequence numbers start at 1 after confirm.select */
 	uint64_t published;   /* last sequence number used */
 	uint64_t confirmed;   /* every sequence number <= this is confirmed */
@@ -100,8 +103,9 @@ static const struct ipcl_option rabbitmq_options[] = {
     {"prefetch", "1000", "basic.qos prefetch count per consumer (0: unlimited)"},
     {"ack_batch", "100", "consumer acks with multiple=1 every N messages (and on close)"},
     {"wait_subscribers", "1",
-     "rabbitmq-fanout: a producer's open() waits until every "
-     "consumer's queue is bound (0: do not wait)"},
+     "rabbitmq-fanout: 1: a producer's open() waits until every "
+     "consumer's queue is bound; 0: a late join, consumers bind 50 ms after the "
+     "start, so what was published before is lost"},
     {NULL, NULL, NULL},
 };
 
@@ -695,8 +699,15 @@ static int rabbitmq_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	rc = rabbitmq_connect(&re->cf, deadline_ns, &re->conn, ep->err);
 	if (rc)
 		return rc;
-	if (ep->role == IPCL_CONSUMER)
-		return rabbitmq_open_consumer(ep);
+	if (ep->role == IPCL_CONSUMER) {
+		/*
+		 * wait_subscribers=0 on a fanout: a late join. The consumer binds
+		 * its queue in its first recv(), after the producers started, so
+		 * what they published before reached no queue of its.
+		 */
+		re->late = re->cf.fanout && re->cf.subscribers == 0;
+		return re->late ? 0 : rabbitmq_open_consumer(ep);
+	}
 
 	re->props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
 	re->props.delivery_mode =
@@ -875,6 +886,17 @@ static int rabbitmq_send(struct ipcl_ep *ep, const void *msg, size_t len,
 	return 0;
 }
 
+/*
+ * Producer: messages the broker has confirmed (basic.ack; every tag up to
+ * `confirmed` is), or -1 without publisher confirms (confirm=none).
+ */
+static int64_t rabbitmq_acked(struct ipcl_ep *ep)
+{
+	struct rabbitmq_ep *re = ep->state;
+
+	return re->cf.confirm == RABBITMQ_CONFIRM_NONE ? -1 : (int64_t)re->confirmed;
+}
+
 /* Send the acks ack() has batched: one basic.ack with multiple=1. */
 static int rabbitmq_ack_flush(struct ipcl_ep *ep)
 {
@@ -920,6 +942,14 @@ static int rabbitmq_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 
 	if (re->dead)
 		return ipcl_seterr(ep->err, -ECONNRESET, "the server closed the channel");
+	if (re->late) {
+		/* Bind RABBITMQ_LATE_JOIN_MS after the start (see rabbitmq_open). */
+		nanosleep(&(struct timespec){0, RABBITMQ_LATE_JOIN_MS * 1000000L}, NULL);
+		rc = rabbitmq_open_consumer(ep);
+		if (rc)
+			return rc;
+		re->late = 0;
+	}
 	amqp_maybe_release_buffers(re->conn);
 	for (;;) {
 		struct timeval tv;
@@ -1043,6 +1073,7 @@ const struct ipcl_transport ipcl_transport_rabbitmq = {
     .recv = rabbitmq_recv,
     .ack = rabbitmq_ack,
     .flush = rabbitmq_flush,
+    .acked = rabbitmq_acked,
     .close = rabbitmq_close,
 };
 
@@ -1062,5 +1093,6 @@ const struct ipcl_transport ipcl_transport_rabbitmq_fanout = {
     .recv = rabbitmq_recv,
     .ack = rabbitmq_ack,
     .flush = rabbitmq_flush,
+    .acked = rabbitmq_acked,
     .close = rabbitmq_close,
 };

@@ -50,6 +50,7 @@
 #define REDIS_MAX_DEFAULT   (512LL << 20) /* proto-max-bulk-len when CONFIG is off */
 #define REDIS_PUSH_OVERHEAD 1024 /* bytes of a pub/sub push besides the payload */
 #define REDIS_CLAIM_ROUNDS  100000
+#define REDIS_LATE_JOIN_MS  50 /* wait_subscribers=0: subscribe this long after start */
 
 enum redis_kind { REDIS_LIST, REDIS_RELIABLE, REDIS_STREAM, REDIS_PUBSUB };
 
@@ -74,6 +75,7 @@ struct redis_ep {
 	struct redis_addr a;
 	struct redis_conn k;
 	long long inflight;         /* producer: commands whose reply is unread */
+	int64_t replied;            /* producer: LPUSH/XADD the server answered OK */
 	int fetch_due;              /* consumer: a fetch whose reply is unread */
 	int acks_due;               /* consumer: ack replies due before the fetch's */
 	redisReply *batch;          /* list/stream consumer: the last fetch's reply */
@@ -83,6 +85,7 @@ struct redis_ep {
 	char proc[160];             /* reliable: this consumer's processing list */
 	char name[24];              /* stream: this consumer's name in the group */
 	int history;                /* stream: still re-reading our own pending entries */
+	int late;                   /* pub/sub: not subscribed yet (wait_subscribers=0) */
 	char from[REDIS_ID_MAX];    /* stream: where the history read goes on */
 	char last_id[REDIS_ID_MAX]; /* stream: the entry returned last */
 	int last_acked;
@@ -110,8 +113,9 @@ static const struct ipcl_option redis_options[] = {
      "redis-stream consumer: at open, take over other consumers' entries pending "
      "longer than this (XAUTOCLAIM; 0: off)"},
     {"wait_subscribers", "1",
-     "redis-pubsub producer: at open, wait until every consumer of the run is "
-     "subscribed (0: publish at once; early messages are lost)"},
+     "redis-pubsub: 1: the producer waits at open until every consumer is "
+     "subscribed; 0: a late join, consumers subscribe 50 ms after the start, so "
+     "what was published before is lost"},
     {NULL, NULL, NULL},
 };
 
@@ -671,6 +675,10 @@ static int redis_probe_kind(const struct ipcl_opts *o, struct ipcl_probe *p, cha
 		ipcl_fact(p, "pubsub_output_buffer_hard_limit", "%lld",
 			  redis_pubsub_limit(v));
 		ipcl_fact(p, "durable", "no (pub/sub keeps nothing)");
+		ipcl_fact(p, "backpressure",
+			  "none: PUBLISH never waits; past the output buffer limit "
+			  "the server disconnects the subscriber");
+		ipcl_fact(p, "flow_control", "0");
 	} else if (strcmp(aof, "yes") == 0) {
 		ipcl_fact(p, "durable", "AOF, appendfsync %s", fsync);
 	} else {
@@ -864,6 +872,25 @@ static int redis_wait_subscribers(struct redis_ep *re, int64_t deadline_ns)
 	}
 }
 
+/* Pub/sub consumer: SUBSCRIBE; its confirmation proves we are subscribed. */
+static int redis_subscribe(struct redis_ep *re, int64_t deadline_ns)
+{
+	redisReply *r;
+	int rc =
+	    redis_cmd(&re->k, deadline_ns, &r, "SUBSCRIBE", "SUBSCRIBE %s", re->a.key);
+
+	if (rc)
+		return rc;
+	rc = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		     r->element[0]->type == REDIS_REPLY_STRING &&
+		     strcmp(r->element[0]->str, "subscribe") == 0
+		 ? 0
+		 : ipcl_seterr(re->k.err, IPCL_EPROTO,
+			       "redis %s: SUBSCRIBE not confirmed", re->k.shown);
+	freeReplyObject(r);
+	return rc;
+}
+
 static int redis_open(struct ipcl_ep *ep, int64_t deadline_ns)
 {
 	struct redis_ep *re = ep->state;
@@ -901,25 +928,19 @@ static int redis_open(struct ipcl_ep *ep, int64_t deadline_ns)
 		re->argvlen = calloc((size_t)re->maxids + 3, sizeof *re->argvlen);
 		if (!re->ids || !re->argv || !re->argvlen)
 			return ipcl_seterr(ep->err, -ENOMEM, "redis: out of memory");
-		re->history = (int)re->a.recover;
+		/*
+		 * Read this consumer's pending list (from id 0) before new entries:
+		 * with recover=1 what a crashed consumer of the same name left, and
+		 * after a claim the entries XAUTOCLAIM just moved into it, which
+		 * `XREADGROUP ... >` would never return.
+		 */
+		re->history = re->a.recover || re->a.claim_ms > 0;
 		snprintf(re->from, sizeof re->from, "0");
 		return re->a.claim_ms > 0 ? redis_claim(re, end) : 0;
-	case REDIS_PUBSUB: {
-		/* SUBSCRIBE's confirmation proves we are subscribed. */
-		redisReply *r;
-
-		rc = redis_cmd(&re->k, end, &r, "SUBSCRIBE", "SUBSCRIBE %s", re->a.key);
-		if (rc)
-			return rc;
-		rc = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-			     r->element[0]->type == REDIS_REPLY_STRING &&
-			     strcmp(r->element[0]->str, "subscribe") == 0
-			 ? 0
-			 : ipcl_seterr(ep->err, IPCL_EPROTO,
-				       "redis %s: SUBSCRIBE not confirmed", re->k.shown);
-		freeReplyObject(r);
-		return rc;
-	}
+	case REDIS_PUBSUB:
+		/* wait_subscribers=0: a late joiner subscribes in its first recv(). */
+		re->late = re->a.subs == 0;
+		return re->late ? 0 : redis_subscribe(re, end);
 	}
 	return 0;
 }
@@ -939,7 +960,20 @@ static int redis_take(struct redis_ep *re, int64_t deadline_ns)
 					 : re->kind == REDIS_PUBSUB ? "PUBLISH"
 								    : "LPUSH");
 	freeReplyObject(r);
+	re->replied++;
 	return 0;
+}
+
+/*
+ * Producer: commands the server has answered OK (the reply to LPUSH or XADD
+ * means the entry is in the list or stream); -1 for pub/sub, whose PUBLISH
+ * reply only counts the subscribers it was queued to.
+ */
+static int64_t redis_acked(struct ipcl_ep *ep)
+{
+	struct redis_ep *re = ep->state;
+
+	return re->kind == REDIS_PUBSUB ? -1 : re->replied;
 }
 
 /*
@@ -1339,6 +1373,21 @@ static int redis_pubsub_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *
 {
 	struct redis_ep *re = ep->state;
 
+	if (re->late) {
+		/*
+		 * The producers started at the barrier: join REDIS_LATE_JOIN_MS
+		 * later, so what they published meanwhile never reaches this
+		 * subscriber (a real late join, not a race with the first PUBLISH).
+		 */
+		int rc;
+
+		nanosleep(&(struct timespec){0, REDIS_LATE_JOIN_MS * 1000000L}, NULL);
+		rc = redis_subscribe(re, ipcl_now_ns() + re->a.ct_ms * 1000000LL);
+
+		if (rc)
+			return rc;
+		re->late = 0;
+	}
 	for (;;) {
 		redisReply *r;
 		int rc = redis_read(&re->k, &r, deadline_ns);
@@ -1481,6 +1530,7 @@ static void redis_teardown(struct ipcl_chan *c)
 	    .recv = redis_recv,                                               \
 	    .ack = redis_ack,                                                 \
 	    .flush = redis_flush,                                             \
+	    .acked = redis_acked,                                             \
 	    .close = redis_close,                                             \
 	}
 

@@ -22,6 +22,7 @@
 #include "engine/parse.h"
 #include "engine/record.h"
 #include "engine/registry.h"
+#include "engine/rfc2544.h"
 #include "engine/run.h"
 
 static const char run_help[] =
@@ -54,6 +55,8 @@ static const char run_help[] =
     "                                        message N+1, a fresh one restarted\n"
     "                         kill-producer@N  first producer SIGKILLed after N\n"
     "                         oversize[@N]   one message of max_msg+1 bytes\n"
+    "      --zero-loss        -p stream: the RFC 2544 throughput, the highest rate\n"
+    "                         with zero loss (bounded binary search over --rate)\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -111,6 +114,71 @@ static double fmt_us(json_int_t ns)
 }
 
 /* The human summary of one record. */
+static void print_summary(const json_t *r);
+
+/* Flow control, what travelled, and an overloaded run's loss. */
+static void print_delivery(const json_t *r)
+{
+	const json_t *fc = json_object_get(r, "flow_control");
+	const json_t *vf = json_object_get(r, "verified");
+	const json_t *zl = json_object_get(r, "zero_loss");
+
+	if (!fc)
+		return;
+	printf("  %-12s %s (%s); %lld B carried, checked: %s\n", "delivery",
+	       json_is_true(fc) ? "flow control" : "no flow control",
+	       json_string_value(json_object_get(r, "backpressure")),
+	       (long long)json_integer_value(json_object_get(r, "carried_bytes")),
+	       json_array_size(vf) > 1 ? "seq, len, csum, time" : "seq only");
+	if (json_object_get(r, "overload"))
+		printf("  %-12s %s: the throughput counts only what survived an "
+		       "overloaded pipe\n",
+		       "OVERLOAD", json_string_value(json_object_get(r, "overload")));
+	if (zl)
+		printf("  %-12s %.0f msgs/s with zero loss (RFC 2544; %lld trials, "
+		       "lowest lossy %.0f msgs/s)\n",
+		       "zero-loss", json_number_value(json_object_get(zl, "rate")),
+		       (long long)json_array_size(json_object_get(zl, "trace")),
+		       json_number_value(json_object_get(zl, "lowest_lossy_rate")));
+}
+
+/* A fault run: what happened, how long it took, the guarantee (or why not). */
+static void print_fault(const json_t *r)
+{
+	const json_t *f = json_object_get(r, "fault");
+	const json_t *g, *ms;
+	int acked;
+	char when[64] = "";
+
+	if (!f)
+		return;
+	g = json_object_get(f, "guarantee");
+	ms = json_object_get(f, "recovery_ms");
+	if (json_is_number(ms))
+		snprintf(when, sizeof when, ", %.0f ms to recover",
+			 json_number_value(ms));
+	ms = json_object_get(f, "consumer_stop_ms");
+	if (json_is_number(ms))
+		snprintf(when, sizeof when, " %.0f ms after the kill",
+			 json_number_value(ms));
+	if (!json_is_string(g)) {
+		printf("  %-12s %s@%lld: %s\n", "fault",
+		       json_string_value(json_object_get(f, "scenario")),
+		       (long long)json_integer_value(json_object_get(f, "at")),
+		       json_string_value(json_object_get(f, "outcome")));
+		return;
+	}
+	acked = json_object_get(f, "lost_after_ack") != NULL;
+	printf("  %-12s %s@%lld: %s%s; guarantee %s (judged on %s: %lld lost after "
+	       "ack)\n",
+	       "fault", json_string_value(json_object_get(f, "scenario")),
+	       (long long)json_integer_value(json_object_get(f, "at")),
+	       json_string_value(json_object_get(f, "outcome")), when,
+	       json_string_value(g), acked ? "acknowledged writes" : "every send",
+	       (long long)json_integer_value(
+		   json_object_get(f, acked ? "lost_after_ack" : "lost")));
+}
+
 static void print_summary(const json_t *r)
 {
 	const json_t *p = json_object_get(r, "params"),
@@ -197,7 +265,21 @@ static void print_summary(const json_t *r)
 		       (long long)lost, (long long)dup,
 		       (long long)json_integer_value(json_object_get(v, "reordered")),
 		       (long long)cor, lost || dup || cor ? "DATA ERRORS" : "ok");
+		if (json_object_get(v, "lost_after_ack") && lost)
+			printf("  %-12s %lld acknowledged (by %s): lost after ack %lld, "
+			       "unacked missing %lld, unacked delivered %lld\n",
+			       "acked",
+			       (long long)json_integer_value(json_object_get(v, "acked")),
+			       json_string_value(json_object_get(v, "acked_by")),
+			       (long long)json_integer_value(
+				   json_object_get(v, "lost_after_ack")),
+			       (long long)json_integer_value(
+				   json_object_get(v, "unacked_missing")),
+			       (long long)json_integer_value(
+				   json_object_get(v, "unacked_delivered")));
 	}
+	print_delivery(r);
+	print_fault(r);
 }
 
 /* Warn loudly on stderr about lost, duplicated or corrupt messages. */
@@ -221,7 +303,7 @@ static void warn_data(const json_t *r, int expected)
 	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
-enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT };
+enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT, O_ZERO };
 
 static const struct option run_lo[] = {
     {"transport", required_argument, NULL, 't'},
@@ -244,6 +326,7 @@ static const struct option run_lo[] = {
     {"expect-loss", no_argument, NULL, O_EXPECT},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"fault", required_argument, NULL, O_FAULT},
+    {"zero-loss", no_argument, NULL, O_ZERO},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -271,6 +354,7 @@ struct run_args {
 	const char *output; /* -o FILE */
 	int json;           /* --json */
 	int count_given;    /* -n was given */
+	int zero_loss;      /* --zero-loss */
 };
 
 /*
@@ -302,6 +386,7 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 						"bad --size '%s': want bytes like 64, "
 						"4K, 1M",
 						optarg);
+		cfg->size_given = 1;
 		break;
 	case 'n':
 		if (ipcl_parse_count(optarg, &cfg->count) || cfg->count == 0)
@@ -374,6 +459,9 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 		if (ipcl_parse_duration(optarg, &cfg->timeout_ns))
 			return ipcl_usage_error("run", "bad --timeout '%s'", optarg);
 		break;
+	case O_ZERO:
+		ra->zero_loss = 1;
+		break;
 	case O_FAULT:
 		if (parse_fault(optarg, cfg))
 			return ipcl_usage_error(
@@ -413,6 +501,10 @@ static int run_settle(int argc, char **argv, struct ipcl_runcfg *cfg,
 					"the rate pattern needs --duration (and --rate)");
 	if (cfg->pattern == IPCL_RATE && cfg->rate <= 0)
 		return ipcl_usage_error("run", "the rate pattern needs --rate");
+	if (ra->zero_loss && (cfg->pattern != IPCL_STREAM || cfg->fault))
+		return ipcl_usage_error("run",
+					"--zero-loss searches the stream pattern's "
+					"zero-loss rate: give -p stream and no --fault");
 	if (cfg->duration_ns && cfg->timeout_ns < cfg->duration_ns + 30000000000LL)
 		cfg->timeout_ns = cfg->duration_ns + 30000000000LL;
 	if (ra->output && strcmp(ra->output, "-") != 0) {
@@ -448,7 +540,8 @@ int ipcl_cmd_run(int argc, char **argv)
 	rc = ipcl_run_check(&cfg, err);
 	if (rc == IPCL_EINVAL || rc == IPCL_ETOOBIG)
 		return ipcl_usage_error("run", "%s", err);
-	rec = ipcl_run(&cfg, &failed, err);
+	rec = ra.zero_loss ? ipcl_run_zero_loss(&cfg, NULL, &failed, err)
+			   : ipcl_run(&cfg, &failed, err);
 	if (!rec)
 		return ipcl_usage_error("run", "%s", err);
 	if (ra.output && ipcl_result_append(ra.output, rec))
@@ -458,7 +551,14 @@ int ipcl_cmd_run(int argc, char **argv)
 		ipcl_result_append("-", rec);
 	else
 		print_summary(rec);
-	warn_data(rec, cfg.expect_loss);
+	/* The zero-loss record is clean by construction; the trace keeps the loss. */
+	if (!ra.zero_loss)
+		warn_data(rec, cfg.expect_loss);
+	if (!ra.zero_loss && !ra.json && cfg.pattern == IPCL_STREAM &&
+	    json_is_false(json_object_get(rec, "flow_control")))
+		printf("  %-12s %s has no flow control: an unpaced stream measures an "
+		       "overloaded pipe; `--zero-loss` finds the RFC 2544 throughput\n",
+		       "note", cfg.transport);
 	if (failed &&
 	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
 		fprintf(stderr, "ipclab run: %s\n",

@@ -190,6 +190,10 @@ void ipcl_board_slot(const struct ipcl_board *b, int i, struct ipcl_slot_view *v
 	v->measured = s->measured;
 	v->bytes = s->bytes;
 	v->lost_rtt = s->lost_rtt;
+	v->acked = atomic_load(&s->acked);
+	v->ack_kind = s->ack_kind;
+	v->resent = s->resent;
+	v->stuck = s->stuck;
 	v->v = s->v;
 	v->t_first = s->t_first;
 	v->t_last = s->t_last;
@@ -214,5 +218,18 @@ uint64_t ipcl_board_unique(const struct ipcl_board *b, int set)
 	for (uint64_t w = 0; w < words; w++)
 		if (m[w])
 			n += (uint64_t)__builtin_popcountll(m[w]);
+	return n;
+}
+
+uint64_t ipcl_board_missing(const struct ipcl_board *b, int set, uint64_t from,
+			    uint64_t to)
+{
+	const uint64_t *m = board_bitmap_ro(b, set);
+	uint64_t n = 0;
+
+	if (to > b->nbits)
+		to = b->nbits;
+	for (uint64_t i = from; i < to; i++)
+		n += !(m[i / 64] >> (i % 64) & 1);
 	return n;
 }

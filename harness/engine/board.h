@@ -48,6 +48,13 @@ enum ipcl_stop {
 	IPCL_STOP_ABORT,
 };
 
+/* Where a producer's acknowledged count comes from. */
+enum ipcl_ack_kind {
+	IPCL_ACK_SEND = 0,      /* none: a returned send() is all there is */
+	IPCL_ACK_TRANSPORT = 1, /* the transport's acked(): confirms, replies, COMMIT */
+	IPCL_ACK_REPLY = 2,     /* request/response: the replies the producer read */
+};
+
 struct ipcl_slot {
 	_Atomic int state; /* enum ipcl_slot_state */
 	int kind, index;   /* enum ipcl_role_kind, endpoint index */
@@ -55,8 +62,18 @@ struct ipcl_slot {
 	int rc;
 	char err[IPCL_ERR_MAX];
 	_Atomic uint64_t progress; /* messages so far, for the progress line */
-	uint64_t msgs;             /* sent (producer, pinger) or received */
-	uint64_t measured;         /* of which after warm-up */
+	_Atomic uint64_t sent;     /* producer: messages sent, stored after each send */
+	/*
+	 * Producer: messages the receiving side has acknowledged (a prefix of the
+	 * sequence numbers), stored after each send, so the count survives a
+	 * SIGKILL of the producer; ack_kind says where it comes from.
+	 */
+	_Atomic uint64_t acked;
+	int ack_kind;      /* enum ipcl_ack_kind */
+	uint64_t resent;   /* producer, request/response: requests sent again */
+	int stuck;         /* producer: a reply never came, even after resending */
+	uint64_t msgs;     /* sent (producer, pinger) or received */
+	uint64_t measured; /* of which after warm-up */
 	uint64_t bytes;
 	uint64_t lost_rtt; /* pinger: round trips that timed out (lossy) */
 	struct ipcl_verify v;
@@ -92,6 +109,7 @@ struct ipcl_board {
 	int victim;                /* slot of the killed role, or -1 */
 	int replacement;           /* slot of the restarted consumer, or -1 */
 	_Atomic int64_t t_recover; /* first message the replacement received */
+	uint64_t producer_at_kill; /* kill-consumer: producer 0's sends at the kill */
 	int oversize_rc;           /* what send() said to the oversize message */
 	_Atomic uint64_t oversize_intact, oversize_bad; /* it arrived whole / damaged */
 	char restart_err[IPCL_ERR_MAX];
@@ -144,6 +162,8 @@ struct ipcl_slot_view {
 	int sender, index, cpu, rc;
 	const char *err;
 	uint64_t msgs, measured, bytes, lost_rtt;
+	uint64_t acked, resent; /* producer: see struct ipcl_slot */
+	int ack_kind, stuck;
 	struct ipcl_verify v;
 	int64_t t_first, t_last, cpu_user_ns, cpu_sys_ns;
 	const struct ipcl_hist *lat, *lag;
@@ -158,5 +178,9 @@ void ipcl_board_slot(const struct ipcl_board *b, int i, struct ipcl_slot_view *v
 
 /* Unique sequence numbers delivered in bitmap set `set`. */
 uint64_t ipcl_board_unique(const struct ipcl_board *b, int set);
+
+/* Sequence numbers in [from, to) that bitmap set `set` lacks (never delivered). */
+uint64_t ipcl_board_missing(const struct ipcl_board *b, int set, uint64_t from,
+			    uint64_t to);
 
 #endif

@@ -45,6 +45,8 @@ struct ipcl_runcfg {
 	char transport[48];
 	enum ipcl_pattern pattern;
 	size_t size;         /* bytes per message, harness header included */
+	int size_given;      /* size was asked for (--size): a transport that
+				carries less is a usage error, not a mini frame */
 	uint64_t count;      /* measured messages per producer (0: use duration) */
 	int64_t duration_ns; /* measured time (0: use count) */
 	uint64_t warmup;     /* messages per producer before measuring */

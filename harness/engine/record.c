@@ -364,6 +364,47 @@ static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board
 	return roles;
 }
 
+/*
+ * The Jepsen rule: split "lost" by what the producers were told. A producer's
+ * acknowledged count is a prefix of its sequence numbers (struct ipcl_slot);
+ * a missing message below it was lost after its acknowledgment (a broken
+ * guarantee), one above it is indeterminate (the sender was never told it
+ * arrived and would send it again). "acked_by" names the acknowledgment:
+ * "transport" (confirms, server replies, COMMIT), "reply" (request/response)
+ * or "send" (the mechanism has none: a returned send() counts).
+ */
+static void record_acked(json_t *v, const struct ipcl_runcfg *c,
+			 const struct ipcl_board *board)
+{
+	static const char *const by[] = {"send", "transport", "reply"};
+	uint64_t acked = 0, after = 0, unacked_missing = 0, unacked_delivered = 0;
+	int kind = IPCL_ACK_SEND;
+
+	for (int set = 0; set < ipcl_board_sets(board); set++) {
+		struct ipcl_slot_view p;
+		uint64_t a, miss;
+
+		ipcl_board_slot(board, set % c->producers, &p);
+		a = p.acked < p.msgs ? p.acked : p.msgs;
+		if (set < c->producers) {
+			acked += a;
+			if (p.ack_kind > kind)
+				kind = p.ack_kind;
+		}
+		after += ipcl_board_missing(board, set, 0, a);
+		miss = ipcl_board_missing(board, set, a, p.msgs);
+		unacked_missing += miss;
+		unacked_delivered += p.msgs - a - miss;
+	}
+	json_object_set_new(v, "acked_by", json_string(by[kind]));
+	json_object_set_new(v, "acked", json_integer((json_int_t)acked));
+	json_object_set_new(v, "lost_after_ack", json_integer((json_int_t)after));
+	json_object_set_new(v, "unacked_missing",
+			    json_integer((json_int_t)unacked_missing));
+	json_object_set_new(v, "unacked_delivered",
+			    json_integer((json_int_t)unacked_delivered));
+}
+
 /* "verify": sent, expected, delivered, unique, lost, duplicated, reordered, corrupt. */
 static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 			  const struct ipcl_board *board, const struct record_sums *m)
@@ -387,6 +428,8 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 		json_object_set_new(json_object_get(rec, "verify"),
 				    "timed_out_round_trips",
 				    json_integer((json_int_t)m->lost_rtt));
+	if (c->pattern != IPCL_PINGPONG)
+		record_acked(json_object_get(rec, "verify"), c, board);
 }
 
 /* "latency", "one_way", "schedule_lag", "throughput" and "cpu". */
@@ -432,6 +475,58 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		      c->threads ? "per-thread rusage" : "per-process rusage"));
 }
 
+/* A probe fact's value, or NULL. */
+static const char *record_fact(const struct ipcl_probe *probe, const char *key)
+{
+	for (int i = 0; i < probe->n; i++)
+		if (strcmp(probe->kv[i].key, key) == 0)
+			return probe->kv[i].val;
+	return NULL;
+}
+
+/*
+ * What the figures are worth (docs/results.md): "flow_control" (does a full
+ * pipe hold the sender back, or drop?), "backpressure" (how), "carried_bytes"
+ * and "verified" (what travelled per message and what the receiver checked),
+ * and for a run without flow control that lost messages, "overload" ("X%
+ * dropped"): its msgs/s counts only the survivors of an overloaded pipe.
+ */
+static void record_delivery(json_t *rec, const struct ipcl_runcfg *c,
+			    const struct ipcl_transport *t,
+			    const struct ipcl_probe *probe,
+			    const struct ipcl_board *board)
+{
+	const char *fc = record_fact(probe, "flow_control");
+	const char *bp = record_fact(probe, "backpressure");
+	int flow = fc ? strcmp(fc, "0") != 0 : !(t->caps & IPCL_CAP_LOSSY);
+	const json_t *v = json_object_get(rec, "verify");
+	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
+	json_int_t expected = json_integer_value(json_object_get(v, "expected"));
+	json_t *ver = json_array();
+
+	json_object_set_new(rec, "flow_control", json_boolean(flow));
+	json_object_set_new(rec, "backpressure",
+			    json_string(bp     ? bp
+					: flow ? "send blocks while the channel is full"
+					       : "none: the mechanism drops when full"));
+	json_object_set_new(rec, "carried_bytes",
+			    json_integer((json_int_t)ipcl_board_msg_size(board)));
+	json_array_append_new(ver, json_string("seq"));
+	if (!ipcl_board_mini(board)) {
+		json_array_append_new(ver, json_string("len"));
+		json_array_append_new(ver, json_string("csum"));
+		json_array_append_new(ver, json_string("time"));
+	}
+	json_object_set_new(rec, "verified", ver);
+	if (!flow && lost > 0 && expected > 0 && c->pattern != IPCL_PINGPONG &&
+	    !c->fault) {
+		double pct = 100.0 * (double)lost / (double)expected;
+
+		json_object_set_new(rec, "overload", json_sprintf("%.1f%% dropped", pct));
+		json_object_set_new(rec, "overload_dropped_pct", json_real(pct));
+	}
+}
+
 json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transport *t,
 			   const struct ipcl_probe *probe, const struct ipcl_board *board,
 			   const char *error)
@@ -453,6 +548,7 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		return rec;
 	record_verify(rec, c, board, &m);
 	record_figures(rec, c, board, &m);
+	record_delivery(rec, c, t, probe, board);
 	return rec;
 }
 

@@ -334,6 +334,90 @@ static void producer_end(struct ipcl_role_ctx *x, struct ipcl_ep *out, unsigned 
 	} while (atomic_load(&b->consumers_done) < c->consumers && ipcl_now_ns() < stop);
 }
 
+/*
+ * After a send: note on the board how far the producer is and how many of its
+ * messages the other side has acknowledged (see struct ipcl_slot), so that
+ * both survive a SIGKILL. replies: the replies a request/response producer
+ * has read itself.
+ */
+static void producer_note(struct ipcl_role_ctx *x, struct ipcl_ep *out, uint64_t replies)
+{
+	struct ipcl_slot *s = &x->b->slot[x->slot];
+	int64_t a;
+
+	atomic_store_explicit(&s->sent, s->msgs, memory_order_relaxed);
+	switch (s->ack_kind) {
+	case IPCL_ACK_TRANSPORT:
+		a = x->t->acked(out);
+		if (a >= 0)
+			atomic_store_explicit(&s->acked, (uint64_t)a,
+					      memory_order_relaxed);
+		break;
+	case IPCL_ACK_REPLY:
+		atomic_store_explicit(&s->acked, replies, memory_order_relaxed);
+		break;
+	default:
+		atomic_store_explicit(&s->acked, s->msgs, memory_order_relaxed);
+		break;
+	}
+}
+
+/*
+ * kill-consumer: once the producer has passed the fault point it goes on at
+ * one message per ms until the replacement consumer has received something
+ * (or could not be started, or 2 x the open timeout has passed), so the
+ * scenario measures a takeover while messages still flow instead of a queue
+ * that was filled before the kill. Returns 1 when it paced this message.
+ */
+static int producer_hold(struct ipcl_board *b, uint64_t seq, int64_t *until)
+{
+	const struct ipcl_runcfg *c = &b->cfg;
+
+	if (c->fault != IPCL_FAULT_KILL_CONSUMER || seq < c->fault_at)
+		return 0;
+	if (!*until)
+		*until = ipcl_now_ns() + 2 * c->open_timeout_ns;
+	if (atomic_load(&b->t_recover) || b->restart_err[0] || ipcl_now_ns() >= *until)
+		return 0;
+	nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+	return 1;
+}
+
+/*
+ * Request/response under a fault: send with a deadline (the idle time). A
+ * -ETIMEDOUT means the reply to the previous request never came (its
+ * consumer died holding it): send that request again, then this one. Gives
+ * up as stuck after 5 timeouts in a row. Returns send()'s result.
+ */
+static int producer_send_reqrep(struct ipcl_role_ctx *x, struct ipcl_ep *out,
+				unsigned char *buf, uint64_t seq, int64_t intended,
+				uint32_t pcrc)
+{
+	struct ipcl_board *b = x->b;
+	struct ipcl_slot *s = &b->slot[x->slot];
+	const struct ipcl_transport *t = x->t;
+	size_t size = b->msg_size;
+	int rc = 0;
+
+	for (int tries = 0; tries < 5; tries++) {
+		rc = t->send(out, buf, size, ipcl_now_ns() + b->cfg.idle_ns);
+		if (rc != -ETIMEDOUT || seq == 0)
+			return rc;
+		stamp(b, buf, (uint16_t)x->slot, 0, seq - 1, intended, pcrc);
+		rc = t->send(out, buf, size, ipcl_now_ns() + b->cfg.idle_ns);
+		stamp(b, buf, (uint16_t)x->slot, 0, seq, intended, pcrc);
+		if (rc == 0)
+			s->resent++;
+		else if (rc != -ETIMEDOUT)
+			return rc;
+	}
+	s->stuck = 1;
+	snprintf(out->err, sizeof out->err,
+		 "stuck: no reply within %.1f s, 5 times in a row, even after resending",
+		 (double)b->cfg.idle_ns / 1e9);
+	return rc;
+}
+
 static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 {
 	struct ipcl_board *b = x->b;
@@ -344,9 +428,11 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 	unsigned char *buf = malloc(size), *rx = malloc(size);
 	int rate = c->pattern == IPCL_RATE, rc = 0, last;
 	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0;
-	int64_t period = 0, t0 = ipcl_now_ns(), until = 0;
-	uint64_t seq, total = c->warmup + c->count;
+	int64_t period = 0, t0 = ipcl_now_ns(), until = 0, hold_until = 0;
+	uint64_t seq, total = c->warmup + c->count, replies = 0;
 	uint32_t pcrc;
+	/* A request that may lose its reply to a fault is sent with a deadline. */
+	int reqrep_fault = reqrep && c->fault == IPCL_FAULT_KILL_CONSUMER;
 
 	if (!buf || !rx) {
 		free(buf);
@@ -354,6 +440,9 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 		return ipcl_slot_fail(s, -ENOMEM, "out of memory");
 	}
 	pcrc = b->mini ? 0 : ipcl_frame_fill(buf, size);
+	s->ack_kind = t->acked && t->acked(out) >= 0 ? IPCL_ACK_TRANSPORT
+		      : reqrep                       ? IPCL_ACK_REPLY
+						     : IPCL_ACK_SEND;
 	if (rate) {
 		/* producer_pace sleeps to 60 us before each send: 1 ns timer slack. */
 		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
@@ -386,7 +475,8 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 				ipcl_fault_oversize_send(b, t, out);
 		}
 		stamp(b, buf, (uint16_t)x->slot, 0, seq, intended, pcrc);
-		rc = t->send(out, buf, size, IPCL_FOREVER);
+		rc = reqrep_fault ? producer_send_reqrep(x, out, buf, seq, intended, pcrc)
+				  : t->send(out, buf, size, IPCL_FOREVER);
 		if (rc) {
 			ipcl_slot_fail(s, rc, out->err);
 			break;
@@ -407,11 +497,13 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 			size_t rl;
 
 			while (t->recv(out, rx, size, &rl, 0) == 0)
-				;
+				replies++;
 		}
 		if (rate && seq >= c->warmup)
 			ipcl_hist_record(&s->lag, (uint64_t)(when - intended));
 		s->msgs++;
+		producer_note(x, out, replies);
+		producer_hold(b, seq, &hold_until);
 		if ((seq & 1023) == 0)
 			atomic_store_explicit(&s->progress, seq, memory_order_relaxed);
 	}
@@ -420,6 +512,13 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 		if (rc)
 			ipcl_slot_fail(s, rc, out->err);
 	}
+	if (reqrep) {
+		size_t rl;
+
+		while (t->recv(out, rx, size, &rl, 0) == 0)
+			replies++;
+	}
+	producer_note(x, out, replies);
 	s->t_last = ipcl_now_ns();
 	s->measured = s->msgs > c->warmup ? s->msgs - c->warmup : 0;
 
@@ -557,9 +656,17 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 		}
 		if (x->slot == b->replacement && !atomic_load(&b->t_recover))
 			atomic_store(&b->t_recover, now);
-		/* The victim dies holding this message: received, not processed. */
-		if (victim && s->msgs >= c->fault_at && !atomic_load(&b->fault_fired))
+		/*
+		 * The victim dies holding this message (received, not processed)
+		 * once the producer has sent fault_at messages: the fault point is
+		 * the producer's progress, which then goes on (producer_hold).
+		 */
+		if (victim && !atomic_load(&b->fault_fired) &&
+		    atomic_load_explicit(&b->slot[0].sent, memory_order_relaxed) >=
+			c->fault_at) {
+			b->producer_at_kill = atomic_load(&b->slot[0].sent);
 			ipcl_fault_die(b, x->slot);
+		}
 		set = b->fanout ? idx * c->producers + producer : producer;
 		verify(b, s, set, &highest[producer], seq);
 		consumer_count(b, s, seq, len, sent, now);

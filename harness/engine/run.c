@@ -489,9 +489,20 @@ static enum run_next run_probe(struct run_state *r, char *err)
 		    t->name, p->max_msg);
 		return RUN_USAGE;
 	}
+	if (p->max_msg && p->max_msg < IPCL_FRAME_HDR && c->size_given &&
+	    c->size > p->max_msg) {
+		ipcl_seterr(err, IPCL_ETOOBIG,
+			    "message size %zu is over what %s carries: %zu bytes (a "
+			    "sequence number only; drop --size or give at most %zu)",
+			    c->size, t->name, p->max_msg, p->max_msg);
+		return RUN_USAGE;
+	}
 	if (p->max_msg && p->max_msg < IPCL_FRAME_HDR) {
 		r->head.mini = 1; /* the sequence number is all that fits */
 		r->head.msg_size = p->max_msg < 8 ? p->max_msg : 8;
+		/* The record's size is what travels, not what was not asked for. */
+		r->cfg.size = r->head.msg_size;
+		r->head.cfg.size = r->head.msg_size;
 	} else if (c->size < IPCL_FRAME_HDR) {
 		ipcl_seterr(
 		    err, IPCL_EINVAL,

@@ -28,7 +28,12 @@ void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 		snprintf(cell, n, "error: %.60s", fault_str(rec, "error"));
 		return;
 	}
-	if (!strcmp(sc, "kill-consumer") && !strcmp(out, "restarted"))
+	if (json_is_false(json_object_get(f, "fired"))) {
+		/* A fault that did not fire: no loss, no guarantee, only why. */
+		snprintf(cell, n, "%.*s", (int)(n > 1 ? n - 1 : 0), out ? out : "?");
+		return;
+	}
+	if (!strcmp(sc, "kill-consumer") && !strncmp(out, "restarted", 9))
 		ms = json_object_get(f, "recovery_ms");
 	else if (!strcmp(sc, "kill-producer"))
 		ms = json_object_get(f, "consumer_stop_ms");
@@ -36,8 +41,17 @@ void ipcl_fault_cell(const json_t *rec, char *cell, size_t n)
 		snprintf(what, sizeof what, "%.60s, %.0f ms", out, json_number_value(ms));
 	else
 		snprintf(what, sizeof what, "%.70s", out);
-	snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
-		 (long long)json_integer_value(json_object_get(f, "lost")),
-		 (long long)json_integer_value(json_object_get(f, "duplicated")), what,
-		 fault_str(f, "guarantee"));
+	/* Both counts: lost after an acknowledgment, and unacknowledged missing. */
+	if (json_object_get(f, "lost_after_ack"))
+		snprintf(
+		    cell, n, "lost %lld acked + %lld unacked / dup %lld, %s, %s",
+		    (long long)json_integer_value(json_object_get(f, "lost_after_ack")),
+		    (long long)json_integer_value(json_object_get(f, "unacked_missing")),
+		    (long long)json_integer_value(json_object_get(f, "duplicated")), what,
+		    fault_str(f, "guarantee"));
+	else
+		snprintf(cell, n, "lost %lld / dup %lld, %s, %s",
+			 (long long)json_integer_value(json_object_get(f, "lost")),
+			 (long long)json_integer_value(json_object_get(f, "duplicated")),
+			 what, fault_str(f, "guarantee"));
 }

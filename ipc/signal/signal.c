@@ -147,9 +147,15 @@ static int sig_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err,
 	if (kind == SIG_RT) {
 		ipcl_fact(p, "channels_max", "%d", SIGRTMAX - SIGRTMIN);
 		ipcl_fact(p, "queued", "yes, up to RLIMIT_SIGPENDING; then EAGAIN");
+		ipcl_fact(p, "backpressure", "send retries on EAGAIN (queue full)");
+		ipcl_fact(p, "flow_control", "1");
 	} else {
 		ipcl_fact(p, "channels_max", "2");
 		ipcl_fact(p, "queued", "no: a pending signal absorbs the next ones");
+		ipcl_fact(p, "backpressure",
+			  "none: a signal sent while one is pending "
+			  "is merged into it (lost)");
+		ipcl_fact(p, "flow_control", "0");
 	}
 	p->max_msg = sizeof(union sigval);
 	return 0;

@@ -14,9 +14,15 @@
  * messages (option hwm, 1000), at most 64 binding endpoints, an ipc:// path of
  * at most 107 bytes.
  *
+ * Back-pressure: zmq-pubsub sets ZMQ_XPUB_NODROP, so a send at the high-water
+ * mark blocks (until the deadline, through ZMQ_SNDTIMEO) instead of dropping,
+ * as PUSH does by itself; `-O overload=1` keeps zmq's default dropping, to
+ * measure it as a finding. REQ sockets set ZMQ_REQ_RELAXED and
+ * ZMQ_REQ_CORRELATE, so a request whose reply never comes (its REP died) can
+ * be given up at a deadline and sent again.
+ *
  * Left out: CURVE security, multipart messages, zero-copy zmq_msg_init_data,
- * ROUTER/DEALER, proxies, and ZMQ_XPUB_NODROP (pub/sub here drops at the
- * high-water mark, as zmq does by default).
+ * ROUTER/DEALER, proxies.
  * Static helpers are named zmqt_* because libzmq owns the zmq_ prefix.
  */
 #define _GNU_SOURCE
@@ -96,16 +102,20 @@ struct zmqt_ep {
 	 * not been answered yet.
 	 */
 	int outstanding;
+	int nodrop;       /* XPUB with ZMQ_XPUB_NODROP: a full send blocks */
+	int sndtimeo_set; /* ZMQ_SNDTIMEO is not -1 (a deadline send set it) */
+	int64_t replies;  /* REQ: replies received (acked()) */
 };
 
 /*
- * chan->addr parsed: "hwm=<hwm> n=<bound addresses> c=<consumers> <spec>", spec
- * pointing into addr.
+ * chan->addr parsed: "hwm=<hwm> n=<bound addresses> c=<consumers> o=<overload>
+ * <spec>", spec pointing into addr.
  */
 struct zmqt_addr {
 	int hwm;
 	int n;
 	int consumers;
+	int overload; /* pub/sub: drop at the HWM instead of blocking */
 	enum zmqt_kind kind;
 	const char *spec;
 };
@@ -115,6 +125,9 @@ static const struct ipcl_option zmqt_options[] = {
      "ipc (socket file in a private dir) | tcp (127.0.0.1, ports picked at setup) | "
      "inproc (needs --threads)"},
     {"hwm", "1000", "ZMQ_SNDHWM and ZMQ_RCVHWM in messages (0: no limit)"},
+    {"overload", "0",
+     "zmq-pubsub: 0: ZMQ_XPUB_NODROP, a send at the high-water mark blocks "
+     "(back-pressure); 1: zmq's default, the XPUB drops there (measure the loss)"},
     {NULL, NULL, NULL},
 };
 
@@ -144,11 +157,11 @@ static const char *zmqt_kind_name(enum zmqt_kind k)
 static int zmqt_parse(const char *addr, struct zmqt_addr *a, char *err)
 {
 	int used = 0;
-	int got =
-	    sscanf(addr, "hwm=%d n=%d c=%d %n", &a->hwm, &a->n, &a->consumers, &used);
+	int got = sscanf(addr, "hwm=%d n=%d c=%d o=%d %n", &a->hwm, &a->n, &a->consumers,
+			 &a->overload, &used);
 
-	if (got != 3 || used == 0 || a->hwm < 0 || a->n < 1 || a->n > ZMQT_MAX_BINDERS ||
-	    a->consumers < 1)
+	if (got != 4 || used == 0 || a->hwm < 0 || a->n < 1 || a->n > ZMQT_MAX_BINDERS ||
+	    a->consumers < 1 || a->overload < 0 || a->overload > 1)
 		return ipcl_seterr(err, IPCL_EINVAL, "zmq: malformed address \"%s\"",
 				   addr);
 	a->spec = addr + used;
@@ -256,7 +269,7 @@ static int zmqt_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 		      const struct zmqt_pattern *pat)
 {
 	enum zmqt_kind kind;
-	long long hwm;
+	long long hwm, overload;
 	int major, minor, patch, dflt_hwm = -1, io_threads;
 	int64_t maxmsg = -1;
 	size_t sz;
@@ -267,6 +280,9 @@ static int zmqt_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 	if (rc)
 		return rc;
 	rc = ipcl_opt_int(o, zmqt_options, "hwm", 0, INT_MAX, &hwm, err);
+	if (rc)
+		return rc;
+	rc = ipcl_opt_int(o, zmqt_options, "overload", 0, 1, &overload, err);
 	if (rc)
 		return rc;
 	if (kind == ZMQT_IPC && !zmq_has("ipc"))
@@ -296,6 +312,18 @@ static int zmqt_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 	ipcl_fact(p, "sockets", "%s", pat->sockets);
 	ipcl_fact(p, "endpoint", "%s", zmqt_kind_name(kind));
 	ipcl_fact(p, "hwm", "%lld", hwm);
+	/* Flow control: whether a full pipe holds the sender back or drops. */
+	if (pat == &zmqt_pubsub && overload) {
+		ipcl_fact(p, "backpressure",
+			  "none (overload=1: the XPUB drops at the HWM)");
+		ipcl_fact(p, "flow_control", "0");
+	} else {
+		ipcl_fact(p, "backpressure", "%s",
+			  pat == &zmqt_pubsub   ? "xpub_nodrop"
+			  : pat == &zmqt_reqrep ? "one request in flight"
+						: "push blocks at the hwm");
+		ipcl_fact(p, "flow_control", "1");
+	}
 	ipcl_fact(p, "zmq_default_hwm", "%d", dflt_hwm);
 	ipcl_fact(p, "zmq_maxmsgsize", "%lld", (long long)maxmsg);
 	ipcl_fact(p, "linger_producer_ms", "%d", ZMQT_LINGER_SENDER_MS);
@@ -339,13 +367,16 @@ static int zmqt_setup(struct ipcl_chan *c)
 	int producers = o->producers > 0 ? o->producers : 1;
 	int n = pat->producer_binds ? producers : consumers;
 	enum zmqt_kind kind;
-	long long hwm;
+	long long hwm, overload;
 	int rc, w;
 
 	rc = zmqt_kind_opt(o, &kind, c->err);
 	if (rc)
 		return rc;
 	rc = ipcl_opt_int(o, zmqt_options, "hwm", 0, INT_MAX, &hwm, c->err);
+	if (rc)
+		return rc;
+	rc = ipcl_opt_int(o, zmqt_options, "overload", 0, 1, &overload, c->err);
 	if (rc)
 		return rc;
 	if (n > ZMQT_MAX_BINDERS)
@@ -382,8 +413,8 @@ static int zmqt_setup(struct ipcl_chan *c)
 	}
 	if (w < 0 || (size_t)w >= sizeof spec)
 		goto toolong;
-	w = snprintf(c->addr, sizeof c->addr, "hwm=%lld n=%d c=%d %s", hwm, n, consumers,
-		     spec);
+	w = snprintf(c->addr, sizeof c->addr, "hwm=%lld n=%d c=%d o=%lld %s", hwm, n,
+		     consumers, overload, spec);
 	if (w < 0 || (size_t)w >= sizeof c->addr)
 		goto toolong;
 	return 0;
@@ -593,6 +624,15 @@ static int zmqt_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	if (type == ZMQ_XPUB &&
 	    (rc = zmqt_setint(ep, ZMQ_XPUB_VERBOSE, 1, "XPUB_VERBOSE")))
 		goto fail;
+	if (type == ZMQ_XPUB && !a.overload) {
+		if ((rc = zmqt_setint(ep, ZMQ_XPUB_NODROP, 1, "XPUB_NODROP")))
+			goto fail;
+		ze->nodrop = 1;
+	}
+	if (type == ZMQ_REQ &&
+	    ((rc = zmqt_setint(ep, ZMQ_REQ_RELAXED, 1, "REQ_RELAXED")) ||
+	     (rc = zmqt_setint(ep, ZMQ_REQ_CORRELATE, 1, "REQ_CORRELATE"))))
+		goto fail;
 	if (type == ZMQ_SUB && zmq_setsockopt(ze->sock, ZMQ_SUBSCRIBE, "", 0) != 0) {
 		rc = ipcl_seterr(ep->err, -zmq_errno(), "zmq_setsockopt SUBSCRIBE: %s",
 				 zmq_strerror(zmq_errno()));
@@ -632,6 +672,48 @@ fail:
 	return rc;
 }
 
+/*
+ * XPUB with ZMQ_XPUB_NODROP: at the high-water mark zmq_send fails with EAGAIN
+ * instead of dropping, and a blocking zmq_send waits inside libzmq until a
+ * subscriber's pipe has room (ZMQ_POLLOUT does not tell, an XPUB always
+ * reports it). So: block, with ZMQ_SNDTIMEO set to the time left when there is
+ * a deadline. 0, -ETIMEDOUT, or -errno.
+ */
+static int zmqt_send_nodrop(struct ipcl_ep *ep, const void *msg, size_t len,
+			    int64_t deadline_ns)
+{
+	struct zmqt_ep *ze = ep->state;
+	int rc;
+
+	for (;;) {
+		long ms = zmqt_timeout_ms(deadline_ns);
+
+		if (ms == 0)
+			return -ETIMEDOUT;
+		if (ms > 0 || ze->sndtimeo_set) {
+			rc = zmqt_setint(ep, ZMQ_SNDTIMEO,
+					 ms > INT_MAX ? INT_MAX : (int)ms, "SNDTIMEO");
+			if (rc)
+				return rc;
+			ze->sndtimeo_set = ms >= 0;
+		}
+		if (zmq_send(ze->sock, msg, len, 0) >= 0)
+			return 0;
+		if (zmq_errno() == EINTR)
+			continue;
+		if (zmq_errno() != EAGAIN)
+			return -zmq_errno();
+	}
+}
+
+/* REQ producer: replies received so far (the acknowledgment of a request). */
+static int64_t zmqt_acked(struct ipcl_ep *ep)
+{
+	struct zmqt_ep *ze = ep->state;
+
+	return ze->pat && ze->pat->producer == ZMQ_REQ ? ze->replies : -1;
+}
+
 static int zmqt_wrong_role(struct ipcl_ep *ep, const char *what)
 {
 	return ipcl_seterr(ep->err, -EOPNOTSUPP, "zmq: %s on a %s of this pattern", what,
@@ -656,11 +738,22 @@ static int zmqt_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 		size_t n;
 
 		rc = zmqt_recv_msg(ze->sock, scratch, sizeof scratch, &n, deadline_ns);
+		if (rc == -ETIMEDOUT) {
+			/*
+			 * The reply never came by the deadline: give that request up
+			 * (REQ_RELAXED lets the next send go, REQ_CORRELATE drops a
+			 * late reply to it); this message was not sent.
+			 */
+			ze->outstanding = 0;
+			return rc;
+		}
 		if (rc && rc != IPCL_ETRUNC)
 			goto err;
 		ze->outstanding = 0;
+		ze->replies++;
 	}
-	rc = zmqt_send_msg(ze->sock, msg, len, deadline_ns);
+	rc = ze->nodrop ? zmqt_send_nodrop(ep, msg, len, deadline_ns)
+			: zmqt_send_msg(ze->sock, msg, len, deadline_ns);
 	if (rc)
 		goto err;
 	if (ze->pat->producer == ZMQ_REQ)
@@ -698,8 +791,10 @@ static int zmqt_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 	}
 	rc = zmqt_recv_msg(ze->sock, buf, cap, len, deadline_ns);
 	/* A consumed message, even a truncated one, moves REQ/REP to its next step. */
-	if (ze->pat == &zmqt_reqrep && (rc == 0 || rc == IPCL_ETRUNC))
+	if (ze->pat == &zmqt_reqrep && (rc == 0 || rc == IPCL_ETRUNC)) {
 		ze->outstanding = ep->role == IPCL_CONSUMER;
+		ze->replies += ep->role == IPCL_PRODUCER;
+	}
 	if (rc == 0)
 		return 0;
 err:
@@ -807,6 +902,7 @@ static void zmqt_teardown(struct ipcl_chan *c)
 	    .send = zmqt_send,                                                  \
 	    .recv = zmqt_recv,                                                  \
 	    .reply = treply,                                                    \
+	    .acked = zmqt_acked,                                                \
 	    .close = zmqt_close,                                                \
 	}
 
@@ -814,7 +910,8 @@ ZMQT_TRANSPORT(ipcl_transport_zmq_pushpull, "zmq-pushpull",
 	       "ZeroMQ PUSH/PULL over ipc://, tcp:// or inproc:// (libzmq)",
 	       IPCL_CAP_MULTI_CONSUMER, zmqt_pushpull_probe, NULL);
 ZMQT_TRANSPORT(ipcl_transport_zmq_pubsub, "zmq-pubsub",
-	       "ZeroMQ PUB/SUB (XPUB waits for subscribers), drops at the HWM (libzmq)",
+	       "ZeroMQ PUB/SUB (XPUB waits for subscribers, XPUB_NODROP blocks at the "
+	       "HWM; overload=1 drops there) (libzmq)",
 	       IPCL_CAP_FANOUT | IPCL_CAP_LOSSY, zmqt_pubsub_probe, NULL);
 ZMQT_TRANSPORT(ipcl_transport_zmq_reqrep, "zmq-reqrep",
 	       "ZeroMQ REQ/REP request-reply, one request in flight (libzmq)",

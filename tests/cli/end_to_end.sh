@@ -31,7 +31,7 @@ while read -r line; do
 	[[ $caps == *lossy* ]] && extra+=(--expect-loss)
 	for mode in $modes; do
 		for pat in pingpong stream; do
-			args=(-t "$name" -p "$pat" -n 2000 -w 100 -s 64 --json -q --timeout 60s "${extra[@]}")
+			args=(-t "$name" -p "$pat" -n 2000 -w 100 --json -q --timeout 60s "${extra[@]}")
 			[ "$mode" = thread ] && args+=(--threads)
 			"$bin" run "${args[@]}" >"$tmp/rec" 2>"$tmp/err"
 			rc=$?

@@ -2,7 +2,7 @@
 # The report's failure matrix: `ipclab faults` on posix-mq and pipe (kill the
 # consumer; one message over the limit), then `ipclab report` of those records
 # plus an ordinary run. The matrix must hold a row per transport and a column
-# per scenario run, each cell naming the lost and duplicated counts of its
+# per scenario run, each cell naming the lost (after ack + unacked) and duplicated counts of its
 # record and the guarantee; the fault runs must stay out of the summaries.
 # shellcheck source=tests/cli/lib.bash
 . "$(dirname "$0")/lib.bash"
@@ -22,7 +22,7 @@ check "its columns are the scenarios run" \
 	grep -qx '| transport | kill-consumer | oversize |' "$md"
 for t in posix-mq pipe; do
 	rec=$(jq -c --arg t "$t" 'select(.transport == $t and .fault.scenario == "kill-consumer")' "$res")
-	want="lost $(jq .fault.lost <<<"$rec") / dup $(jq .fault.duplicated <<<"$rec"), "
+	want="lost $(jq .fault.lost_after_ack <<<"$rec") acked + $(jq .fault.unacked_missing <<<"$rec") unacked / dup $(jq .fault.duplicated <<<"$rec"), "
 	g=$(jq -r .fault.guarantee <<<"$rec")
 	row=$(grep "^| $t | lost" "$md")
 	check "$t kill-consumer cell starts '$want' (row: $row)" bash -c "[[ '$row' == '| $t | $want'* ]]"

@@ -222,6 +222,20 @@ struct ipcl_transport {
 	 */
 	int (*reply)(struct ipcl_ep *, const void *msg, size_t len, int64_t deadline_ns);
 
+	/*
+	 * Optional, producers: how many of the messages this endpoint has sent
+	 * the receiving side has acknowledged so far (a publisher confirm, the
+	 * server's reply to LPUSH/XADD, a COMMIT, a reply to a request).
+	 * Acknowledgments are counted in send order: the first N messages are
+	 * acknowledged. Returns -1 when this endpoint gets no acknowledgments
+	 * (confirms off); then a returned send() is all the harness knows. Cheap:
+	 * the harness calls it after every send() and stores the count where it
+	 * survives the producer's death (the Jepsen rule: a write that was
+	 * acknowledged and then lost breaks the guarantee; an unacknowledged one
+	 * is indeterminate).
+	 */
+	int64_t (*acked)(struct ipcl_ep *);
+
 	/* Release the endpoint; a producer's close lets consumers see EOF. */
 	void (*close)(struct ipcl_ep *);
 };

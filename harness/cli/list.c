@@ -184,7 +184,7 @@ int ipcl_cmd_list(int argc, char **argv)
 				if (strcmp(p.kv[k].key, "mock") == 0 &&
 				    strcmp(p.kv[k].val, "true") == 0)
 					printf("%-20s mock: figures are not a real "
-					       "server's, never ranked beside one\n",
+					       "server's, never ranked above one\n",
 					       "");
 			if (prc)
 				printf("%-20s unavailable here: %s\n", "",

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config
 	libjansson-dev libcmocka-dev libinih-dev
-	libhiredis-dev librabbitmq-dev libpq-dev libzmq3-dev libuv1-dev
+	libhiredis-dev librabbitmq-dev libpq-dev libzmq3-dev libuv1-dev librdkafka-dev
 	libcurl4-openssl-dev libmicrohttpd-dev
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler python3-grpcio python3-protobuf
 	redis-server redis-tools rabbitmq-server postgresql postgresql-contrib

@@ -4,13 +4,14 @@
  *   - it has exactly the form ipclab gives it (the run tag is "<pid>-<n><a|b>",
  *     engine/run.c): /dev/shm/ipcl-<tag> (ipc/shm), /dev/mqueue/ipcl-<tag>
  *     (ipc/mq/posix.c), a directory $TMPDIR|/tmp/ipcl-<tag>-XXXXXX
- *     (ipcl_private_dir, mkdtemp), or a SysV queue whose key is
- *     0x68000000 | pid << 4 | n (ipc/mq/sysv.c);
+ *     (ipcl_private_dir, mkdtemp), a SysV queue whose key is
+ *     0x68000000 | pid << 4 | n (ipc/mq/sysv.c), or a SysV shared-memory
+ *     segment whose key is 0x6c000000 | pid << 4 | n (ipc/shm/shm.c);
  *   - the process <pid> no longer exists;
  *   - it belongs to the caller (lstat/fstatat st_uid, or the queue's uid, equal
  *     to geteuid()), so root cleaning never touches another user's files.
  * Removal is unlinkat(2), ipcl_remove_tree_at (no shell, no symlink followed,
- * one filesystem) and msgctl(IPC_RMID). Throwaway servers' directories
+ * one filesystem), msgctl(IPC_RMID) and shmctl(IPC_RMID). Throwaway servers' directories
  * (ipcl-redis-..., ipcl-pg-..., ipcl-rmq-...) do not match and are left to
  * `ipclab brokers down`; tags of the test programs do not match either.
  */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +39,8 @@ static const char clean_help[] =
     "\n"
     "Removes what runs that were killed left behind: POSIX shared memory and\n"
     "message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
-    "creating process (the number after ipcl-) no longer exists.\n"
+    "creating process (the number after ipcl-) no longer exists, and SysV message\n"
+    "queues and shared-memory segments with ipclab's keys of such runs.\n"
     "Only names of exactly the form ipclab gives them, and only those owned by\n"
     "the user running clean, are removed (never another user's, even as root).\n";
 
@@ -94,14 +97,18 @@ static int clean_dead(pid_t pid)
 }
 
 /*
- * SysV message queues of killed runs of this user: sysv-mq makes keys
- * 0x68000000 | pid << 4 | n (ipc/mq/sysv.c), so the owner's pid can be read
- * back from the key. /proc/sysvipc/msg columns: key msqid perms cbytes qnum
- * lspid lrpid uid ...
+ * SysV objects of killed runs of this user, from /proc/sysvipc/<table>, whose
+ * key is mark | pid << 4 | n: message queues of sysv-mq (0x68000000,
+ * ipc/mq/sysv.c) and shared-memory segments of shm backing=sysv (0x6c000000,
+ * ipc/shm/shm.c), so the owner's pid can be read back from the key. Columns:
+ * msg: key msqid perms cbytes qnum lspid lrpid uid ...; shm: key shmid perms
+ * size cpid lpid nattch uid ... (the uid is the eighth in both).
  */
-static int clean_sysv(int dry)
+static int clean_sysv_table(int dry, int shm)
 {
-	FILE *f = fopen("/proc/sysvipc/msg", "re");
+	FILE *f = fopen(shm ? "/proc/sysvipc/shm" : "/proc/sysvipc/msg", "re");
+	long long mark = shm ? 0x6c000000 : 0x68000000;
+	const char *what = shm ? "shared memory segment" : "message queue";
 	char line[512];
 	int removed = 0;
 
@@ -109,26 +116,34 @@ static int clean_sysv(int dry)
 		return 0;
 	while (fgets(line, sizeof line, f)) {
 		long long key;
-		int id;
+		int id, rc = 0;
 		unsigned uid;
 		pid_t pid;
 
 		if (sscanf(line, "%lld %d %*o %*u %*u %*d %*d %u", &key, &id, &uid) != 3)
 			continue;
-		if ((key & 0x7c000000) != 0x68000000 || uid != geteuid())
+		if ((key & 0x7c000000) != mark || uid != geteuid())
 			continue;
 		pid = (pid_t)((key >> 4) & 0x3fffff);
 		if (!clean_dead(pid))
 			continue;
-		printf("%s SysV message queue %d (run %d)\n",
-		       dry ? "would remove" : "removing", id, (int)pid);
+		printf("%s SysV %s %d (run %d)\n", dry ? "would remove" : "removing",
+		       what, id, (int)pid);
 		removed++;
-		if (!dry && msgctl(id, IPC_RMID, NULL) < 0)
-			fprintf(stderr, "ipclab clean: msgctl %d: %s\n", id,
+		if (!dry)
+			rc =
+			    shm ? shmctl(id, IPC_RMID, NULL) : msgctl(id, IPC_RMID, NULL);
+		if (rc < 0)
+			fprintf(stderr, "ipclab clean: IPC_RMID %s %d: %s\n", what, id,
 				strerror(errno));
 	}
 	fclose(f);
 	return removed;
+}
+
+static int clean_sysv(int dry)
+{
+	return clean_sysv_table(dry, 0) + clean_sysv_table(dry, 1);
 }
 
 /*

@@ -178,6 +178,14 @@ int ipcl_cmd_list(int argc, char **argv)
 			snprintf(max, sizeof max, "no limit");
 		if (!only) {
 			printf("%-20s %-26s %-10s %s\n", t->name, caps, max, t->summary);
+			/* A stand-in for the real thing (Kafka's mock cluster) says so.
+			 */
+			for (int k = 0; !prc && k < p.n; k++)
+				if (strcmp(p.kv[k].key, "mock") == 0 &&
+				    strcmp(p.kv[k].val, "true") == 0)
+					printf("%-20s mock: figures are not a real "
+					       "server's, never ranked above one\n",
+					       "");
 			if (prc)
 				printf("%-20s unavailable here: %s\n", "",
 				       err[0] ? err : ipcl_strerror(prc));

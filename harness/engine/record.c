@@ -186,12 +186,15 @@ json_t *ipcl_env_json(void)
 	return env;
 }
 
-/* A fact's value as a JSON integer when it is one, else a string. */
+/* A fact's value as a JSON integer, or boolean ("true"/"false"), when it is
+ * one, else a string. */
 static json_t *fact_value(const char *v)
 {
 	char *end;
 	long long x;
 
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+		return json_boolean(v[0] == 't');
 	errno = 0;
 	x = strtoll(v, &end, 10);
 	if (*v && !*end && !errno)

@@ -61,6 +61,10 @@ static void read_setup(struct ipcl_report_rec *r, json_t *j)
 	if ((np > 1 || nc > 1) && n < sizeof r->setup)
 		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", %lldx%lld",
 				      np, nc);
+	/* A stand-in server (Kafka's mock cluster) is a set-up of its own. */
+	if (json_is_true(json_object_get(json_object_get(j, "limits"), "mock")) &&
+	    n < sizeof r->setup)
+		n += (size_t)snprintf(r->setup + n, sizeof r->setup - n, ", mock");
 	json_object_foreach(o, k, v)
 	{
 		if (strcmp(k, "url") == 0 || !json_is_string(v) || n >= sizeof r->setup)

@@ -24,11 +24,22 @@
  *
  * Limits: the ring is a power of two from 4 KiB to 1 GiB (option ring, 4 MiB by
  * default); the largest message is a little under the ring (SHM_MAX_MSG); the
- * segment counts against /dev/shm (tmpfs, half of RAM by default).
+ * segment counts against /dev/shm (tmpfs, half of RAM by default), against
+ * kernel.shmmax/shmall (sysv), or against the file's filesystem (file).
+ *
+ * Backings (option backing=): the same ring over a POSIX segment (shm_open(3),
+ * the default), a System V segment (shmget(2)/shmat(2); removed with IPC_RMID
+ * right after it is made while the creator stays attached, and attached by id
+ * by the endpoints, so it lives exactly as long as one of them does and `ipcs`
+ * shows nothing after a run, crashed or not) or a regular file mapped
+ * MAP_SHARED (open(2) + mmap(2) in a private 0700 directory, unlinked at
+ * teardown). hugepages=1 asks for a SysV SHM_HUGETLB segment and is refused,
+ * with the reason, when /proc/meminfo shows no huge pages reserved.
  *
  * Left out: several producers or consumers (that needs a CAS on the position),
  * zero-copy send/receive into the ring, detecting a dead peer (a consumer whose
- * producer died without close() waits until its deadline), huge pages.
+ * producer died without close() waits until its deadline), huge pages on the
+ * POSIX and file backings (tmpfs huge=, hugetlbfs mounts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,13 +52,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <ipclab/fdio.h>
 #include <ipclab/transport.h>
 
 #define SHM_PREFIX   "/ipcl-"
@@ -66,7 +80,27 @@
 #define SHM_MAX_MSG(size) ((((size)-SHM_HDR) & ~(SHM_ALIGN - 1)) - SHM_HDR)
 /* The stamp of a published record at position pos; never 0 (pos is aligned). */
 #define SHM_STAMP(pos) ((uint32_t)(pos) + 1u)
-#define SHM_SPINS      64u /* spin iterations between two looks at the clock */
+#define SHM_SPINS      64u        /* spin iterations between two looks at the clock */
+#define SHM_FILE_NAME  "ring"     /* backing=file: the file in the run's private dir */
+#define SHM_HUGE_BYTES (2u << 20) /* SHM_HUGETLB segments are sized in 2 MiB steps */
+
+/*
+ * Keys of ipclab's SysV segments (as sysv-mq's, ipc/mq/sysv.c, with another
+ * mark): bits 26..30 are 11011, bits 4..25 the creating process's pid, bits
+ * 0..3 a channel number, so that `ipclab clean` can tell the segments of a
+ * killed run in /proc/sysvipc/shm. IPC_RMID turns the key into IPC_PRIVATE.
+ */
+#define SHM_SYSV_KEY_MARK     0x6c000000
+#define SHM_SYSV_KEY(pid, n)  ((key_t)(SHM_SYSV_KEY_MARK | ((pid)&0x3fffff) << 4 | (n)))
+#define SHM_SYSV_KEYS_PER_PID 16
+
+enum shm_backing {
+	SHM_POSIX = 0, /* shm_open: a file in /dev/shm */
+	SHM_SYSV = 1,  /* shmget: a kernel segment, removed at once, kept by attaches */
+	SHM_FILE = 2,  /* a regular file, mmap MAP_SHARED */
+};
+
+static const char *const shm_backing_names[] = {"posix", "sysv", "file"};
 
 /* Cross-process atomics must be lock-free (hence address-free). */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "shm needs lock-free 32-bit atomics");
@@ -114,17 +148,23 @@ struct shm_rec {
 	_Atomic uint32_t stamp; /* SHM_STAMP(position) once published, else not */
 };
 
+/* The creating process's own state: its attachment of a SysV segment. */
+struct shm_chan {
+	void *map;
+};
+
 struct shm_ep {
 	struct shm_hdr *hdr; /* the mapped segment; NULL when not open */
 	size_t map_len;
-	unsigned char *data; /* the ring: (unsigned char *)hdr + SHM_DATA_OFF */
-	uint32_t size;       /* ring bytes */
-	uint32_t mask;       /* size - 1 */
-	uint32_t max_msg;    /* SHM_MAX_MSG(size) */
-	uint32_t pos;        /* producer: where the next record goes; consumer: the
-				next record to read (our private copy of head) */
-	uint32_t head;       /* producer: the last value of hdr->head it saw */
-	uint32_t zeroed;     /* producer: the header slots in [pos, zeroed) hold 0 */
+	enum shm_backing backing; /* sysv: unmapped with shmdt, not munmap */
+	unsigned char *data;      /* the ring: (unsigned char *)hdr + SHM_DATA_OFF */
+	uint32_t size;            /* ring bytes */
+	uint32_t mask;            /* size - 1 */
+	uint32_t max_msg;         /* SHM_MAX_MSG(size) */
+	uint32_t pos;             /* producer: where the next record goes; consumer: the
+				     next record to read (our private copy of head) */
+	uint32_t head;            /* producer: the last value of hdr->head it saw */
+	uint32_t zeroed;          /* producer: the header slots in [pos, zeroed) hold 0 */
 	_Atomic uint32_t *sleep_word; /* futex word this endpoint sleeps on */
 	_Atomic uint32_t *peer_word;  /* futex word the other side sleeps on */
 	_Atomic int32_t *my_cpu;      /* hybrid: where we last waited */
@@ -138,12 +178,22 @@ struct shm_cfg {
 	uint64_t ring;
 	enum shm_wait wait;
 	long long spin_ns;
+	enum shm_backing backing;
+	long long huge;
+	const char *dir; /* backing=file: where ipcl_private_dir puts its dir */
 };
 
 static const struct ipcl_option shm_options[] = {
     {"ring", "4M", "ring size in bytes, a power of two from 4k to 1G (suffix k, M, G)"},
     {"wait", "hybrid", "how a side waits for its peer: spin, block (futex) or hybrid"},
     {"spin_ns", "50000", "hybrid: ns to poll before sleeping on the futex"},
+    {"backing", "posix",
+     "the memory: posix (shm_open), sysv (shmget, IPC_RMID at once, kept by attaches) or "
+     "file "
+     "(a regular file mmap'ed MAP_SHARED)"},
+    {"hugepages", "0",
+     "1: a SysV SHM_HUGETLB segment (needs backing=sysv and reserved "
+     "huge pages, vm.nr_hugepages)"},
     {NULL, NULL, NULL},
 };
 
@@ -202,7 +252,71 @@ static int shm_parse_opts(const struct ipcl_opts *o, struct shm_cfg *cfg, char *
 		return ipcl_seterr(err, IPCL_EINVAL,
 				   "option wait=%s: want spin, block or hybrid", wait);
 	rc = ipcl_opt_int(o, shm_options, "spin_ns", 0, 1000000000, &cfg->spin_ns, err);
-	return rc;
+	if (rc)
+		return rc;
+	wait = ipcl_opt(o, shm_options, "backing");
+	for (cfg->backing = SHM_POSIX; cfg->backing <= SHM_FILE; cfg->backing++)
+		if (strcmp(wait, shm_backing_names[cfg->backing]) == 0)
+			break;
+	if (cfg->backing > SHM_FILE)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "option backing=%s: want posix, sysv or file", wait);
+	rc = ipcl_opt_int(o, shm_options, "hugepages", 0, 1, &cfg->huge, err);
+	if (rc)
+		return rc;
+	if (cfg->huge && cfg->backing != SHM_SYSV)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "option hugepages=1: only with backing=sysv "
+				   "(SHM_HUGETLB); %s has no huge pages here",
+				   shm_backing_names[cfg->backing]);
+	/* Where ipcl_private_dir() makes its directories. */
+	cfg->dir = getenv("TMPDIR");
+	if (!cfg->dir || !*cfg->dir)
+		cfg->dir = "/tmp";
+	return 0;
+}
+
+/*
+ * Huge pages reserved on this machine (HugePages_Total in /proc/meminfo), or
+ * -1 when it cannot be read; *page gets Hugepagesize in bytes.
+ */
+static long shm_hugepages(unsigned long *page)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	long total = -1;
+	unsigned long kb;
+
+	*page = SHM_HUGE_BYTES;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "HugePages_Total: %ld", &total) == 1)
+			continue;
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			*page = kb << 10;
+	}
+	fclose(f);
+	return total;
+}
+
+/* hugepages=1: IPCL_EUNAVAIL with the reason when none are reserved. */
+static int shm_huge_check(const struct shm_cfg *cfg, unsigned long *page, char *err)
+{
+	long n = shm_hugepages(page);
+
+	if (!cfg->huge)
+		return 0;
+	if (n < 0)
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "hugepages=1: cannot read HugePages_Total in "
+				   "/proc/meminfo");
+	if (n == 0)
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "hugepages=1: no huge pages reserved here "
+				   "(HugePages_Total: 0 in /proc/meminfo; "
+				   "sysctl vm.nr_hugepages=N reserves them)");
+	return 0;
 }
 
 /* A segment name this transport made: "/ipcl-<tag>", no other slash. */
@@ -213,6 +327,43 @@ static int shm_name_ok(const char *name)
 	return n > strlen(SHM_PREFIX) && n < NAME_MAX &&
 	       strncmp(name, SHM_PREFIX, strlen(SHM_PREFIX)) == 0 &&
 	       !strchr(name + 1, '/');
+}
+
+/* backing=sysv addresses: "sysv:shmid=N ctime=T"; 0 or -EINVAL. */
+static int shm_sysv_parse(const char *addr, int *id, long long *ctime)
+{
+	char end;
+
+	if (sscanf(addr, "sysv:shmid=%d ctime=%lld%c", id, ctime, &end) != 2 || *id < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * backing=file addresses: "file:<dir>/ipcl-<tag>-XXXXXX/ring"; the path part
+ * (after "file:") or NULL. dir_out gets the private directory.
+ */
+static const char *shm_file_path(const char *addr, char *dir_out, size_t cap)
+{
+	const char *path, *slash;
+	size_t n;
+
+	if (strncmp(addr, "file:/", 6) != 0)
+		return NULL;
+	path = addr + 5;
+	n = strlen(path);
+	if (n >= PATH_MAX || n < sizeof "/ipcl-x/" SHM_FILE_NAME - 1 ||
+	    strcmp(path + n - strlen("/" SHM_FILE_NAME), "/" SHM_FILE_NAME) != 0 ||
+	    strstr(path, "/../") || strstr(path, "/./"))
+		return NULL;
+	slash = path + n - strlen("/" SHM_FILE_NAME);
+	if ((size_t)(slash - path) >= cap)
+		return NULL;
+	snprintf(dir_out, cap, "%.*s", (int)(slash - path), path);
+	slash = strrchr(dir_out, '/');
+	if (!slash || strncmp(slash + 1, "ipcl-", 5) != 0 || !slash[6])
+		return NULL;
+	return path;
 }
 
 static long shm_futex(_Atomic uint32_t *word, int op, uint32_t val,
@@ -407,20 +558,46 @@ static int shm_wait(struct ipcl_ep *ep, uint32_t need, int64_t deadline_ns)
 	return rc;
 }
 
+/* A /proc/sys/kernel value, or -1. */
+static long long shm_sysctl(const char *name)
+{
+	char path[64];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 static int shm_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 {
 	struct shm_cfg cfg;
 	struct statvfs vfs;
 	long line = sysconf(_SC_LEVEL1_DCACHE_LINESIZE);
+	unsigned long hpage;
+	long huge;
 	int rc = shm_parse_opts(o, &cfg, err);
 
 	if (rc)
 		return rc;
-	if (statvfs("/dev/shm", &vfs) < 0)
+	rc = shm_huge_check(&cfg, &hpage, err);
+	if (rc)
+		return rc;
+	if (cfg.backing == SHM_POSIX && statvfs("/dev/shm", &vfs) < 0)
 		return ipcl_seterr(err, IPCL_EUNAVAIL,
 				   "statvfs /dev/shm: %s (shm_open needs a tmpfs there)",
 				   strerror(errno));
+	if (cfg.backing == SHM_FILE && statvfs(cfg.dir, &vfs) < 0)
+		return ipcl_seterr(err, IPCL_EUNAVAIL, "statvfs %s: %s", cfg.dir,
+				   strerror(errno));
 	p->max_msg = SHM_MAX_MSG((uint32_t)cfg.ring);
+	ipcl_fact(p, "backing", "%s", shm_backing_names[cfg.backing]);
 	ipcl_fact(p, "ring_bytes", "%llu", (unsigned long long)cfg.ring);
 	ipcl_fact(p, "ring_default_bytes", "%u", 4u << 20);
 	ipcl_fact(p, "ring_max_bytes", "%u", SHM_RING_MAX);
@@ -432,31 +609,193 @@ static int shm_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 	else
 		ipcl_fact(p, "cache_line_bytes", "unknown");
 	ipcl_fact(p, "hot_word_separation_bytes", "%u", SHM_LINE);
-	ipcl_fact(p, "dev_shm_size_bytes", "%llu",
-		  (unsigned long long)vfs.f_blocks * vfs.f_frsize);
-	ipcl_fact(p, "dev_shm_free_bytes", "%llu",
-		  (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	if (cfg.backing == SHM_POSIX) {
+		ipcl_fact(p, "dev_shm_size_bytes", "%llu",
+			  (unsigned long long)vfs.f_blocks * vfs.f_frsize);
+		ipcl_fact(p, "dev_shm_free_bytes", "%llu",
+			  (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	} else if (cfg.backing == SHM_FILE) {
+		ipcl_fact(p, "file_dir", "%s", cfg.dir);
+		ipcl_fact(p, "file_dir_free_bytes", "%llu",
+			  (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	} else {
+		ipcl_fact(p, "shmmax_bytes", "%lld", shm_sysctl("shmmax"));
+		ipcl_fact(p, "shmall_pages", "%lld", shm_sysctl("shmall"));
+		ipcl_fact(p, "shmmni", "%lld", shm_sysctl("shmmni"));
+	}
+	huge = shm_hugepages(&hpage);
+	ipcl_fact(p, "hugepages", "%lld", cfg.huge);
+	ipcl_fact(p, "hugepages_reserved", "%ld", huge);
+	ipcl_fact(p, "hugepage_bytes", "%lu", hpage);
 	ipcl_fact(p, "wait", "%s", shm_wait_names[cfg.wait]);
 	ipcl_fact(p, "wait_default", "%s", "hybrid");
 	ipcl_fact(p, "spin_ns", "%lld", cfg.spin_ns);
 	return 0;
 }
 
+/* Reserve len bytes of fd's backing store, so that a full tmpfs/disk fails now. */
+static int shm_reserve(int fd, size_t len, const char *name, char *err)
+{
+	int rc;
+
+	if (ftruncate(fd, (off_t)len) < 0)
+		return ipcl_seterr(err, -errno, "ftruncate %s to %zu: %s", name, len,
+				   strerror(errno));
+	do
+		rc = posix_fallocate(fd, 0, (off_t)len);
+	while (rc == EINTR);
+	if (rc)
+		return ipcl_seterr(err, -rc, "reserving %zu bytes for %s: %s", len, name,
+				   strerror(rc));
+	return 0;
+}
+
+/* backing=posix: "/ipcl-<tag>" in /dev/shm, mapped into *map. */
+static int shm_make_posix(struct ipcl_chan *c, size_t len, void **map)
+{
+	char name[NAME_MAX];
+	int fd, rc;
+
+	if (snprintf(name, sizeof name, SHM_PREFIX "%s", c->opts->tag) >=
+	    (int)sizeof name)
+		return ipcl_seterr(c->err, IPCL_EINVAL, "shm: tag too long");
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+
+		return ipcl_seterr(c->err, -e, "shm_open %s: %s%s", name, strerror(e),
+				   e == EEXIST ? " (left by a crashed run? ipclab clean)"
+					       : "");
+	}
+	rc = shm_reserve(fd, len, name, c->err);
+	if (!rc) {
+		*map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (*map == MAP_FAILED)
+			rc = ipcl_seterr(c->err, -errno, "mmap %s: %s", name,
+					 strerror(errno));
+	}
+	close(fd);
+	if (rc) {
+		shm_unlink(name);
+		return rc;
+	}
+	snprintf(c->addr, sizeof c->addr, "%s", name);
+	return 0;
+}
+
 /*
- * Create "/ipcl-<tag>" (O_EXCL, 0600), size it, reserve its pages in /dev/shm
- * (so a full tmpfs is an error here, not a SIGBUS later) and write the control
- * page. The ring must hold the largest message the run will send.
+ * backing=sysv: a segment under the first free key of this process (past 16
+ * live channels, IPC_PRIVATE), attached at *map. len is rounded up to the huge
+ * page size with SHM_HUGETLB.
+ */
+static int shm_make_sysv(struct ipcl_chan *c, const struct shm_cfg *cfg, size_t len,
+			 void **map)
+{
+	int pid = (int)getpid(), id = -1, e = 0, flags = IPC_CREAT | IPC_EXCL | 0600;
+	unsigned long hpage = SHM_HUGE_BYTES;
+	struct shmid_ds ds;
+
+	if (cfg->huge) {
+		shm_hugepages(&hpage);
+		flags |= SHM_HUGETLB;
+		len = (len + hpage - 1) / hpage * hpage;
+	}
+	for (int n = 0; id < 0 && n <= SHM_SYSV_KEYS_PER_PID; n++) {
+		key_t key =
+		    n < SHM_SYSV_KEYS_PER_PID ? SHM_SYSV_KEY(pid, n) : IPC_PRIVATE;
+
+		id = shmget(key, len, flags);
+		e = id < 0 ? errno : 0;
+		if (e && e != EEXIST)
+			break;
+	}
+	if (id < 0)
+		return ipcl_seterr(
+		    c->err, e == ENOMEM && cfg->huge ? IPCL_EUNAVAIL : -e,
+		    "shmget %zu bytes%s: %s%s", len, cfg->huge ? " SHM_HUGETLB" : "",
+		    strerror(e),
+		    e == EINVAL                ? " (over kernel.shmmax?)"
+		    : e == ENOSPC              ? " (kernel.shmmni/shmall reached)"
+		    : e == ENOMEM && cfg->huge ? " (too few free huge pages)"
+		    : e == EPERM
+			? " (SHM_HUGETLB needs vm.hugetlb_shm_group or CAP_IPC_LOCK)"
+			: "");
+	*map = shmat(id, NULL, 0);
+	if (*map == (void *)-1) {
+		e = errno;
+		shmctl(id, IPC_RMID, NULL);
+		return ipcl_seterr(c->err, -e, "shmat %d: %s", id, strerror(e));
+	}
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		e = errno;
+		shmdt(*map);
+		shmctl(id, IPC_RMID, NULL);
+		return ipcl_seterr(c->err, -e, "shmctl IPC_STAT %d: %s", id, strerror(e));
+	}
+	snprintf(c->addr, sizeof c->addr, "sysv:shmid=%d ctime=%lld", id,
+		 (long long)ds.shm_ctime);
+	return 0;
+}
+
+/*
+ * backing=file: a private directory (ipcl_private_dir: mkdtemp, 0700, named
+ * ipcl-<tag>-XXXXXX under $TMPDIR or /tmp, so that `ipclab clean` knows it),
+ * then "ring" in it (O_EXCL|O_NOFOLLOW, 0600), reserved and mapped.
+ */
+static int shm_make_file(struct ipcl_chan *c, size_t len, void **map)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int fd, rc;
+
+	rc = ipcl_private_dir(dir, sizeof dir, c->opts->tag, c->err);
+	if (rc)
+		return rc;
+	if (snprintf(path, sizeof path, "%s/" SHM_FILE_NAME, dir) >= (int)sizeof path ||
+	    snprintf(c->addr, sizeof c->addr, "file:%s", path) >= (int)sizeof c->addr) {
+		rc = ipcl_seterr(c->err, IPCL_EINVAL, "shm: path too long");
+		goto fail;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = ipcl_seterr(c->err, -errno, "open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = shm_reserve(fd, len, path, c->err);
+	if (!rc) {
+		*map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (*map == MAP_FAILED)
+			rc = ipcl_seterr(c->err, -errno, "mmap %s: %s", path,
+					 strerror(errno));
+	}
+	close(fd);
+	if (!rc)
+		return 0;
+fail:
+	c->addr[0] = 0;
+	ipcl_remove_dir(dir);
+	return rc;
+}
+
+/*
+ * Create the backing (see shm_make_*), write the control page. The ring must
+ * hold the largest message the run will send.
  */
 static int shm_setup(struct ipcl_chan *c)
 {
 	const struct ipcl_opts *o = c->opts;
 	struct shm_cfg cfg;
+	struct shm_chan *cs = c->state;
 	struct shm_hdr *hdr;
-	char name[NAME_MAX];
+	unsigned long hpage;
+	void *map = NULL;
+	long long ctime = 0;
 	size_t len;
-	int fd, rc;
+	int rc, id = -1;
 
 	rc = shm_parse_opts(o, &cfg, c->err);
+	if (rc)
+		return rc;
+	rc = shm_huge_check(&cfg, &hpage, c->err);
 	if (rc)
 		return rc;
 	if (o->producers > 1 || o->consumers > 1)
@@ -472,42 +811,23 @@ static int shm_setup(struct ipcl_chan *c)
 		    "(largest %u); raise -O ring=",
 		    o->msg_size, (unsigned long long)cfg.ring,
 		    SHM_MAX_MSG((uint32_t)cfg.ring));
-	if (!o->tag || !o->tag[0] || strchr(o->tag, '/') ||
-	    snprintf(name, sizeof name, SHM_PREFIX "%s", o->tag) >= (int)sizeof name)
+	if (!o->tag || !o->tag[0] || strchr(o->tag, '/') || strlen(o->tag) > 200)
 		return ipcl_seterr(c->err, IPCL_EINVAL, "shm: unusable tag '%.64s'",
 				   o->tag ? o->tag : "");
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		int e = errno;
-
-		return ipcl_seterr(c->err, -e, "shm_open %s: %s%s", name, strerror(e),
-				   e == EEXIST ? " (left by a crashed run? ipclab clean)"
-					       : "");
-	}
 	len = SHM_DATA_OFF + cfg.ring;
-	if (ftruncate(fd, (off_t)len) < 0) {
-		rc = ipcl_seterr(c->err, -errno, "ftruncate %s to %zu: %s", name, len,
-				 strerror(errno));
-		goto fail;
-	}
-	do
-		rc = posix_fallocate(fd, 0, (off_t)len);
-	while (rc == EINTR);
-	if (rc) {
-		rc =
-		    ipcl_seterr(c->err, -rc, "reserving %zu bytes for %s in /dev/shm: %s",
-				len, name, strerror(rc));
-		goto fail;
-	}
-	hdr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (hdr == MAP_FAILED) {
-		rc = ipcl_seterr(c->err, -errno, "mmap %s: %s", name, strerror(errno));
-		goto fail;
-	}
+	if (cfg.backing == SHM_SYSV)
+		rc = shm_make_sysv(c, &cfg, len, &map);
+	else if (cfg.backing == SHM_FILE)
+		rc = shm_make_file(c, len, &map);
+	else
+		rc = shm_make_posix(c, len, &map);
+	if (rc)
+		return rc;
 	/*
 	 * The segment is zero-filled: head, flags and futex words start at 0, and
 	 * the header at position 0 reads as an end marker.
 	 */
+	hdr = map;
 	hdr->version = SHM_VERSION;
 	hdr->align = SHM_ALIGN;
 	hdr->ring_size = (uint32_t)cfg.ring;
@@ -516,74 +836,173 @@ static int shm_setup(struct ipcl_chan *c)
 	atomic_store_explicit(&hdr->cpu[IPCL_PRODUCER], -1, memory_order_relaxed);
 	atomic_store_explicit(&hdr->cpu[IPCL_CONSUMER], -1, memory_order_relaxed);
 	atomic_store_explicit(&hdr->magic, SHM_MAGIC, memory_order_release);
-	munmap(hdr, len);
-	close(fd);
-	snprintf(c->addr, sizeof c->addr, "%s", name);
+	if (cfg.backing != SHM_SYSV) {
+		munmap(map, len);
+		return 0;
+	}
+	/*
+	 * SysV: remove the segment now and stay attached. It has no key from here
+	 * on and lives exactly as long as someone has it attached: this process
+	 * (until teardown) and the endpoints, which attach by id. Whatever gets
+	 * killed, nothing is left in `ipcs` once the last of them is gone.
+	 */
+	shm_sysv_parse(c->addr, &id, &ctime);
+	if (shmctl(id, IPC_RMID, NULL) < 0) {
+		rc = ipcl_seterr(c->err, -errno, "shmctl %d IPC_RMID: %s", id,
+				 strerror(errno));
+		shmdt(map);
+		return rc;
+	}
+	cs->map = map;
 	return 0;
-fail:
-	close(fd);
-	shm_unlink(name);
-	return rc;
 }
 
-/*
- * Map the segment named by addr and check its control page. Ring positions come
- * from the segment, so a reopened endpoint continues the stream.
- */
-static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
+/* Open a POSIX segment or a file, check it is ours, map it: 0 or an error. */
+static int shm_map_fd(struct ipcl_ep *ep, const char *addr, void **map, size_t *len)
 {
-	struct shm_ep *se = ep->state;
-	const char *name = ep->chan->addr;
-	struct shm_hdr *hdr;
+	char dir[PATH_MAX];
+	const char *path = NULL;
 	struct stat st;
 	int fd, rc = 0;
 
-	se->hdr = NULL;
-	if (!shm_name_ok(name))
-		return ipcl_seterr(ep->err, -EINVAL,
-				   "shm: bad address '%.64s' (want %s<tag>)", name,
-				   SHM_PREFIX);
-	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (strncmp(addr, "file:", 5) == 0) {
+		path = shm_file_path(addr, dir, sizeof dir);
+		if (!path)
+			return ipcl_seterr(ep->err, -EINVAL,
+					   "shm: bad address '%.64s' (want "
+					   "file:<dir>/ipcl-<tag>-XXXXXX/" SHM_FILE_NAME
+					   ")",
+					   addr);
+		/* The private dir: ours, 0700, not a symlink. */
+		if (lstat(dir, &st) < 0)
+			return ipcl_seterr(ep->err, -errno, "lstat %s: %s", dir,
+					   strerror(errno));
+		if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (st.st_mode & 0777) != 0700)
+			return ipcl_seterr(ep->err, -EPERM,
+					   "shm: %s is not a 0700 directory of ours",
+					   dir);
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		if (!shm_name_ok(addr))
+			return ipcl_seterr(ep->err, -EINVAL,
+					   "shm: bad address '%.64s' (want %s<tag>, "
+					   "sysv:shmid=N ctime=T or file:PATH)",
+					   addr, SHM_PREFIX);
+		fd = shm_open(addr, O_RDWR | O_CLOEXEC, 0);
+	}
 	if (fd < 0)
-		return ipcl_seterr(ep->err, -errno, "shm_open %s: %s", name,
-				   strerror(errno));
+		return ipcl_seterr(ep->err, -errno, "open %s: %s", addr, strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		rc = ipcl_seterr(ep->err, -errno, "fstat %s: %s", name, strerror(errno));
+		rc = ipcl_seterr(ep->err, -errno, "fstat %s: %s", addr, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		rc = ipcl_seterr(ep->err, -EPERM, "shm: %s is not a file of ours", addr);
 		goto out;
 	}
 	if (st.st_size < SHM_DATA_OFF + SHM_RING_MIN ||
 	    st.st_size > SHM_DATA_OFF + SHM_RING_MAX) {
 		rc = ipcl_seterr(ep->err, IPCL_EPROTO,
-				 "shm: %s has a bad size (%lld bytes)", name,
+				 "shm: %s has a bad size (%lld bytes)", addr,
 				 (long long)st.st_size);
 		goto out;
 	}
 	/* MAP_POPULATE: fault the ring in now, not in the first messages. */
-	hdr = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (hdr == MAP_FAILED) {
-		rc = ipcl_seterr(ep->err, -errno, "mmap %s: %s", name, strerror(errno));
+	*map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (*map == MAP_FAILED) {
+		rc = ipcl_seterr(ep->err, -errno, "mmap %s: %s", addr, strerror(errno));
 		goto out;
 	}
+	*len = (size_t)st.st_size;
+out:
+	close(fd);
+	return rc;
+}
+
+/*
+ * Attach a SysV segment by id (Linux lets a process attach a segment already
+ * marked for removal while someone still has it attached, so a restarted role
+ * finds it too), after checking it is the one the address names.
+ */
+static int shm_map_sysv(struct ipcl_ep *ep, const char *addr, void **map, size_t *len)
+{
+	struct shmid_ds ds;
+	long long ctime;
+	int id;
+
+	if (shm_sysv_parse(addr, &id, &ctime))
+		return ipcl_seterr(ep->err, -EINVAL, "shm: bad address '%.64s'", addr);
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return ipcl_seterr(ep->err, -errno, "shmctl %d IPC_STAT: %s", id,
+				   strerror(errno));
+	if ((long long)ds.shm_ctime != ctime || ds.shm_perm.uid != geteuid())
+		return ipcl_seterr(ep->err, -ENOENT,
+				   "shm: segment %d is not the one this run made", id);
+	if (ds.shm_segsz < SHM_DATA_OFF + SHM_RING_MIN ||
+	    ds.shm_segsz > SHM_DATA_OFF + (size_t)SHM_RING_MAX + SHM_HUGE_BYTES * 512ul)
+		return ipcl_seterr(ep->err, IPCL_EPROTO,
+				   "shm: segment %d has a bad size (%zu bytes)", id,
+				   (size_t)ds.shm_segsz);
+	*map = shmat(id, NULL, 0);
+	if (*map == (void *)-1)
+		return ipcl_seterr(ep->err, -errno, "shmat %d: %s", id, strerror(errno));
+	*len = ds.shm_segsz;
+	return 0;
+}
+
+static void shm_unmap(enum shm_backing b, void *map, size_t len)
+{
+	if (b == SHM_SYSV)
+		shmdt(map);
+	else
+		munmap(map, len);
+}
+
+/*
+ * Map the segment named by addr and check its control page. Ring positions come
+ * from the segment, so a reopened endpoint continues the stream. SysV: the
+ * segment was removed at setup; the creator's attachment keeps it for the run.
+ */
+static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	const char *name = ep->chan->addr;
+	enum shm_backing b = strncmp(name, "sysv:", 5) == 0   ? SHM_SYSV
+			     : strncmp(name, "file:", 5) == 0 ? SHM_FILE
+							      : SHM_POSIX;
+	struct shm_hdr *hdr;
+	void *map = NULL;
+	size_t len = 0;
+	int rc;
+
+	se->hdr = NULL;
+	rc = b == SHM_SYSV ? shm_map_sysv(ep, name, &map, &len)
+			   : shm_map_fd(ep, name, &map, &len);
+	if (rc)
+		return rc;
+	hdr = map;
 	if (atomic_load_explicit(&hdr->magic, memory_order_acquire) != SHM_MAGIC ||
 	    hdr->version != SHM_VERSION || hdr->wait > SHM_HYBRID ||
 	    hdr->ring_size < SHM_RING_MIN || (hdr->ring_size & (hdr->ring_size - 1)) ||
-	    SHM_DATA_OFF + (off_t)hdr->ring_size != st.st_size) {
-		munmap(hdr, (size_t)st.st_size);
-		rc = ipcl_seterr(ep->err, IPCL_EPROTO, "shm: %s is not an ipclab ring",
-				 name);
-		goto out;
+	    SHM_DATA_OFF + (size_t)hdr->ring_size > len ||
+	    (b != SHM_SYSV && SHM_DATA_OFF + (size_t)hdr->ring_size != len)) {
+		shm_unmap(b, map, len);
+		return ipcl_seterr(ep->err, IPCL_EPROTO, "shm: %s is not an ipclab ring",
+				   name);
 	}
 	if (hdr->align != SHM_ALIGN) {
-		munmap(hdr, (size_t)st.st_size);
 		rc = ipcl_seterr(
 		    ep->err, IPCL_EPROTO,
 		    "shm: %s was made with %u-byte records, this build uses %u", name,
 		    hdr->align, SHM_ALIGN);
-		goto out;
+		shm_unmap(b, map, len);
+		return rc;
 	}
+	se->backing = b;
 	se->hdr = hdr;
-	se->map_len = (size_t)st.st_size;
+	se->map_len = len;
 	se->data = (unsigned char *)hdr + SHM_DATA_OFF;
 	se->size = hdr->ring_size;
 	se->mask = hdr->ring_size - 1;
@@ -597,7 +1016,7 @@ static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
 	if (ep->role == IPCL_CONSUMER) {
 		se->sleep_word = &hdr->data_sleep;
 		se->peer_word = &hdr->room_sleep;
-		goto out;
+		return 0;
 	}
 	se->sleep_word = &hdr->room_sleep;
 	se->peer_word = &hdr->data_sleep;
@@ -621,9 +1040,7 @@ static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
 	}
 	se->zeroed = se->pos; /* nothing is known to be zero beyond the end */
 	atomic_store_explicit(&hdr->closed, 0, memory_order_relaxed);
-out:
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* Copy n bytes into the ring at offset off, in two pieces across the end. */
@@ -750,13 +1167,47 @@ static void shm_close(struct ipcl_ep *ep)
 		return;
 	if (se->role == IPCL_PRODUCER)
 		shm_publish(se, &se->hdr->closed, 1);
-	munmap(se->hdr, se->map_len);
+	shm_unmap(se->backing, se->hdr, se->map_len);
 	se->hdr = NULL;
 }
 
-/* Unlink by name only, so that `ipclab clean` works after a crash. */
+/*
+ * Remove the backing by address only, so that `ipclab clean` and a fresh process
+ * after a crash can. SysV: the creator detaches (the segment was removed at
+ * setup and goes with the last endpoint); by address, IPC_RMID only if the id
+ * still names the segment we made (same creation time: ids are recycled).
+ * File: unlink the file and its private dir.
+ */
 static void shm_teardown(struct ipcl_chan *c)
 {
+	struct shm_chan *cs = c->state;
+	char dir[PATH_MAX];
+	const char *path;
+	long long ctime;
+	int id;
+
+	if (cs && cs->map) {
+		shmdt(cs->map);
+		cs->map = NULL;
+	}
+	if (shm_sysv_parse(c->addr, &id, &ctime) == 0) {
+		struct shmid_ds ds;
+
+		if (shmctl(id, IPC_STAT, &ds) == 0 && (long long)ds.shm_ctime == ctime &&
+		    ds.shm_perm.uid == geteuid() && shmctl(id, IPC_RMID, NULL) < 0)
+			ipcl_seterr(c->err, -errno, "shmctl %d IPC_RMID: %s", id,
+				    strerror(errno));
+		return;
+	}
+	path = shm_file_path(c->addr, dir, sizeof dir);
+	if (path) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			ipcl_seterr(c->err, -errno, "unlink %s: %s", path,
+				    strerror(errno));
+		if (rmdir(dir) < 0 && errno != ENOENT)
+			ipcl_seterr(c->err, -errno, "rmdir %s: %s", dir, strerror(errno));
+		return;
+	}
 	if (shm_name_ok(c->addr) && shm_unlink(c->addr) < 0 && errno != ENOENT)
 		ipcl_seterr(c->err, -errno, "shm_unlink %s: %s", c->addr,
 			    strerror(errno));
@@ -764,9 +1215,10 @@ static void shm_teardown(struct ipcl_chan *c)
 
 const struct ipcl_transport ipcl_transport_shm = {
     .name = "shm",
-    .summary = "POSIX shared memory SPSC ring (shm_open, mmap, C11 atomics, futex)",
+    .summary = "shared memory SPSC ring (shm_open, SysV shmget or a mapped file; C11 "
+	       "atomics, futex)",
     .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_HAS_EOF,
-    .chan_state_size = 0,
+    .chan_state_size = sizeof(struct shm_chan),
     .ep_state_size = sizeof(struct shm_ep),
     .options = shm_options,
     .probe = shm_probe,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docker-compose.yml must be a valid compose file with the three brokers and the
+# docker-compose.yml must be a valid compose file with the four brokers and the
 # harness (no engine runs here; `docker-compose config` validates without one).
 set -u
 src=${IPCLAB_SOURCE_DIR:?}
@@ -10,11 +10,13 @@ if ! command -v docker-compose >/dev/null; then
 fi
 docker-compose -f "$src/docker-compose.yml" config -q || { echo "FAIL: config -q"; fails=$((fails + 1)); }
 services=$(docker-compose -f "$src/docker-compose.yml" config --services | sort | tr '\n' ' ')
-[ "$services" = "harness postgres rabbitmq redis " ] || { echo "FAIL: services are '$services'"; fails=$((fails + 1)); }
-for s in redis rabbitmq postgres; do
-	docker-compose -f "$src/docker-compose.yml" config | grep -A12 "^  $s:" | grep -q healthcheck ||
+[ "$services" = "harness kafka postgres rabbitmq redis " ] || { echo "FAIL: services are '$services'"; fails=$((fails + 1)); }
+for s in redis rabbitmq postgres kafka; do
+	docker-compose -f "$src/docker-compose.yml" config | grep -A30 "^  $s:" | grep -q healthcheck ||
 		{ echo "FAIL: $s has no health check"; fails=$((fails + 1)); }
 done
 [ -f "$src/Dockerfile" ] || { echo "FAIL: no Dockerfile"; fails=$((fails + 1)); }
-echo "$((5 - fails)) passed, $fails failed"
+docker-compose -f "$src/docker-compose.yml" config | grep -q "KAFKA_PROCESS_ROLES: broker,controller" ||
+	{ echo "FAIL: kafka is not in KRaft mode"; fails=$((fails + 1)); }
+echo "$((7 - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -5,6 +5,10 @@
  * end-to-end CLI tests. A transport that needs a server gets its URL from the
  * environment or a throwaway server started once for the suite.
  *
+ * `contract_suite NAME -O name=value ...` runs it with transport options (ctest
+ * contract.shm-sysv and the like). A transport whose probe says it cannot work
+ * here (IPCL_EUNAVAIL) is skipped with the reason (exit status 77).
+ *
  * Cases: round trip of sizes 1 B to the limit, message boundaries, EOF after
  * the producer closes, receive timeout, close after a failed open, teardown
  * leaves nothing behind (also from a fresh channel that knows only the
@@ -30,6 +34,8 @@
 static const struct ipcl_transport *T;
 static struct ipcl_server srv;
 static char url[256]; /* "" when T needs no server */
+/* -O options from the command line: "name", "value" pairs, NULL-terminated. */
+static const char *optkv[2 * 15 + 1];
 
 static int lossy(void)
 {
@@ -44,7 +50,7 @@ static int reqrep(void)
 /* One channel's options: size-byte messages, 1 producer, 1 consumer, threads. */
 static struct ipcl_opts *make_opts(struct ipcl_test_opts *t, size_t size)
 {
-	return ipcl_test_opts(t, "c", url[0] ? url : NULL, size, 1, NULL);
+	return ipcl_test_opts(t, "c", url[0] ? url : NULL, size, 1, optkv);
 }
 
 static size_t max_msg(void)
@@ -423,12 +429,31 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_cleanup),
 	    cmocka_unit_test(test_too_big),
 	};
-	char err[IPCL_ERR_MAX] = "", name[64];
-	int rc;
+	static char keys[15][40];
+	char err[IPCL_ERR_MAX] = "", name[256];
+	int rc, n = 0;
 
-	if (argc != 2 || !(T = ipcl_transport_find(argv[1]))) {
-		fprintf(stderr, "usage: contract_suite TRANSPORT (a built-in one)\n");
+	if (argc < 2 || !(T = ipcl_transport_find(argv[1]))) {
+		fprintf(stderr, "usage: contract_suite TRANSPORT [-O name=value]...\n");
 		return 2;
+	}
+	snprintf(name, sizeof name, "contract.%s", T->name);
+	for (int i = 2; i < argc; i += 2) {
+		const char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
+
+		if (strcmp(argv[i], "-O") != 0 || !eq || eq == argv[i + 1] ||
+		    (size_t)(eq - argv[i + 1]) >= sizeof keys[0] || n >= 15) {
+			fprintf(stderr, "contract_suite: want -O name=value, not '%s'\n",
+				argv[i]);
+			return 2;
+		}
+		snprintf(keys[n], sizeof keys[n], "%.*s", (int)(eq - argv[i + 1]),
+			 argv[i + 1]);
+		optkv[2 * n] = keys[n];
+		optkv[2 * n + 1] = eq + 1;
+		n++;
+		snprintf(name + strlen(name), sizeof name - strlen(name), " %s",
+			 argv[i + 1]);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (T->server) {
@@ -440,7 +465,18 @@ int main(int argc, char **argv)
 		}
 		snprintf(url, sizeof url, "%s", u);
 	}
-	snprintf(name, sizeof name, "contract.%s", T->name);
+	/* A transport that cannot work here is skipped, with the reason. */
+	if (T->probe) {
+		struct ipcl_test_opts o;
+		struct ipcl_probe p = {0};
+
+		if (T->probe(make_opts(&o, 64), &p, err) == IPCL_EUNAVAIL) {
+			printf("%s: skipped, unavailable here: %s\n", name, err);
+			if (srv.pid)
+				ipcl_server_stop(&srv);
+			return 77;
+		}
+	}
 	rc = _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL,
 				     NULL);
 	if (srv.pid)

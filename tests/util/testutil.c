@@ -45,21 +45,27 @@ char *ipcl_test_leftovers(char *buf, size_t cap)
 				n++;
 		closedir(dir);
 	}
-	/* SysV queues from /proc (columns: key msqid ...), not `ipcs` through a shell. */
-	p = fopen("/proc/sysvipc/msg", "re");
-	while (p && fgets(line, sizeof line, p) && n < 1024) {
-		long long key;
-		unsigned long id;
+	/*
+	 * SysV queues and segments from /proc (columns: key id ...), not `ipcs`
+	 * through a shell: sysv-mq keys are 0x68000000 | pid << 4 | n
+	 * (ipc/mq/sysv.c), shm's SysV segments 0x6c000000 | pid << 4 | n
+	 * (ipc/shm/shm.c; removed at once, so a keyed one is a leak).
+	 */
+	for (int m = 0; m < 2; m++) {
+		p = fopen(m ? "/proc/sysvipc/shm" : "/proc/sysvipc/msg", "re");
+		while (p && fgets(line, sizeof line, p) && n < 1024) {
+			long long key;
+			unsigned long id;
 
-		/* sysv-mq keys are 0x68000000 | pid << 4 | n (ipc/mq/sysv.c). */
-		if (sscanf(line, "%lld %lu", &key, &id) == 2 &&
-		    (key & 0x7c000000) == 0x68000000 &&
-		    (pid_t)((key >> 4) & 0x3fffff) == getpid() &&
-		    asprintf(&names[n], "ipcs:%lu", id) > 0)
-			n++;
+			if (sscanf(line, "%lld %lu", &key, &id) == 2 &&
+			    (key & 0x7c000000) == (m ? 0x6c000000 : 0x68000000) &&
+			    (pid_t)((key >> 4) & 0x3fffff) == getpid() &&
+			    asprintf(&names[n], "%s:%lu", m ? "shm" : "ipcs", id) > 0)
+				n++;
+		}
+		if (p)
+			fclose(p);
 	}
-	if (p)
-		fclose(p);
 	qsort(names, (size_t)n, sizeof names[0], cmp_str);
 	buf[0] = 0;
 	for (int i = 0; i < n; i++) {

@@ -1,0 +1,317 @@
+/*
+ * conn.c - a Redis connection by URL (conn.h), with hiredis's blocking API.
+ * The URL parsing and the connect/AUTH/SELECT/PING sequence follow redis.c's
+ * (which keeps its own static copy for now). Left out: TLS (rediss://),
+ * percent-decoding in URLs, RESP3.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <ipclab/fdio.h>
+#include <ipclab/server.h>
+#include <ipclab/transport.h>
+
+#include "conn.h"
+
+struct conn_url {
+	int is_unix;
+	char host[128];
+	int port;
+	char path[108];
+	char user[64];
+	char pass[128];
+	int db;
+};
+
+/*
+ * Parse redis://[[user]:pass@]host[:port][/db] and
+ * redis+unix://[[user]:pass@]/path[?db=N] (also unix://).
+ */
+static int conn_parse_url(const char *url, struct conn_url *u, const char *shown,
+			  char *err)
+{
+	const char *p, *auth_end, *at = NULL, *colon;
+	char *end;
+
+	memset(u, 0, sizeof *u);
+	u->port = 6379;
+	if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else if (strncmp(url, "redis+unix://", 13) == 0)
+		u->is_unix = 1, p = url + 13;
+	else if (strncmp(url, "unix://", 7) == 0)
+		u->is_unix = 1, p = url + 7;
+	else if (strncmp(url, "rediss://", 9) == 0)
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "redis %s: TLS is not supported by this build", shown);
+	else
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "redis URL '%s': want redis://host:port or "
+				   "redis+unix:///path/redis.sock",
+				   shown);
+	auth_end = p + strcspn(p, "/?");
+	for (const char *q = p; q < auth_end; q++)
+		if (*q == '@')
+			at = q;
+	if (at) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (!colon) {
+			snprintf(u->user, sizeof u->user, "%.*s", (int)(at - p), p);
+		} else {
+			snprintf(u->user, sizeof u->user, "%.*s", (int)(colon - p), p);
+			snprintf(u->pass, sizeof u->pass, "%.*s", (int)(at - colon - 1),
+				 colon + 1);
+		}
+		p = at + 1;
+	}
+	if (u->is_unix) {
+		size_t n = strcspn(p, "?");
+		const char *q;
+
+		if (p != auth_end || *p != '/' || n >= sizeof u->path)
+			return ipcl_seterr(err, IPCL_EINVAL,
+					   "redis URL '%s': want an absolute socket path",
+					   shown);
+		snprintf(u->path, sizeof u->path, "%.*s", (int)n, p);
+		q = strstr(p + n, "db=");
+		u->db = q ? atoi(q + 3) : 0;
+		return 0;
+	}
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(auth_end - p));
+
+		if (!rb)
+			return ipcl_seterr(err, IPCL_EINVAL, "redis URL '%s': bad host",
+					   shown);
+		snprintf(u->host, sizeof u->host, "%.*s", (int)(rb - p - 1), p + 1);
+		p = rb + 1;
+	} else {
+		size_t n = strcspn(p, ":/?");
+
+		snprintf(u->host, sizeof u->host, "%.*s", (int)n, p);
+		p += n;
+	}
+	if (!u->host[0])
+		return ipcl_seterr(err, IPCL_EINVAL, "redis URL '%s': no host", shown);
+	if (*p == ':') {
+		long port = strtol(p + 1, &end, 10);
+
+		if (end == p + 1 || port <= 0 || port > 65535)
+			return ipcl_seterr(err, IPCL_EINVAL, "redis URL '%s': bad port",
+					   shown);
+		u->port = (int)port;
+		p = end;
+	}
+	if (*p == '/' && p[1] && p[1] != '?')
+		u->db = atoi(p + 1);
+	return 0;
+}
+
+static int conn_code(const redisContext *c, int saved_errno)
+{
+	switch (c ? c->err : REDIS_ERR_OOM) {
+	case REDIS_ERR_IO:
+		if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
+		    saved_errno == EINPROGRESS)
+			return -ETIMEDOUT;
+		if (strstr(c->errstr, "refused"))
+			return -ECONNREFUSED;
+		return saved_errno > 0 ? -saved_errno : -EIO;
+	case REDIS_ERR_EOF:
+		return -ECONNRESET;
+	case REDIS_ERR_PROTOCOL:
+		return IPCL_EPROTO;
+	case REDIS_ERR_OOM:
+		return -ENOMEM;
+	default:
+		return -EHOSTUNREACH;
+	}
+}
+
+int ipcl_redis_fail(struct ipcl_redis *k, const char *what)
+{
+	int e = errno;
+
+	return ipcl_seterr(k->err, conn_code(k->ctx, e), "redis %s: %s: %s", k->shown,
+			   what, k->ctx ? k->ctx->errstr : "out of memory");
+}
+
+int ipcl_redis_flush(struct ipcl_redis *k)
+{
+	int done = 0;
+
+	do {
+		if (redisBufferWrite(k->ctx, &done) != REDIS_OK)
+			return ipcl_redis_fail(k, "write");
+	} while (!done);
+	return 0;
+}
+
+int ipcl_redis_read(struct ipcl_redis *k, redisReply **out, int64_t deadline_ns)
+{
+	void *r = NULL;
+	int rc;
+
+	if (redisGetReplyFromReader(k->ctx, &r) != REDIS_OK)
+		return ipcl_redis_fail(k, "read");
+	if (r) {
+		*out = r;
+		return 0;
+	}
+	rc = ipcl_redis_flush(k);
+	if (rc)
+		return rc;
+	for (;;) {
+		if (deadline_ns != IPCL_FOREVER) {
+			rc = ipcl_fd_wait(k->ctx->fd, POLLIN, deadline_ns);
+			if (rc == -ETIMEDOUT)
+				return rc;
+			if (rc)
+				return ipcl_seterr(k->err, rc, "redis %s: poll: %s",
+						   k->shown, strerror(-rc));
+		}
+		if (redisBufferRead(k->ctx) != REDIS_OK ||
+		    redisGetReplyFromReader(k->ctx, &r) != REDIS_OK)
+			return ipcl_redis_fail(k, "read");
+		if (r) {
+			*out = r;
+			return 0;
+		}
+	}
+}
+
+int ipcl_redis_cmd(struct ipcl_redis *k, int64_t deadline_ns, redisReply **out,
+		   const char *what, const char *fmt, ...)
+{
+	redisReply *r = NULL;
+	va_list ap;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	va_start(ap, fmt);
+	rc = redisvAppendCommand(k->ctx, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK)
+		return ipcl_redis_fail(k, what);
+	rc = ipcl_redis_read(k, &r, deadline_ns);
+	if (rc == -ETIMEDOUT)
+		return ipcl_seterr(k->err, rc, "redis %s: %s: no reply in time", k->shown,
+				   what);
+	if (rc)
+		return rc;
+	if (r->type == REDIS_REPLY_ERROR) {
+		rc = ipcl_seterr(k->err, IPCL_EBROKER, "redis %s: %s: %.*s", k->shown,
+				 what, (int)r->len, r->str);
+		freeReplyObject(r);
+		return rc;
+	}
+	if (out)
+		*out = r;
+	else
+		freeReplyObject(r);
+	return 0;
+}
+
+void ipcl_redis_close(struct ipcl_redis *k)
+{
+	if (k->ctx)
+		redisFree(k->ctx);
+	k->ctx = NULL;
+}
+
+int ipcl_redis_open(struct ipcl_redis *k, const char *url, long long ct_ms,
+		    int64_t deadline_ns, char *err)
+{
+	int64_t now = ipcl_now_ns(), end = now + ct_ms * 1000000LL, left;
+	struct conn_url u;
+	struct timeval tv;
+	int rc;
+
+	k->err = err;
+	k->ctx = NULL;
+	if (!url || !*url)
+		return ipcl_seterr(
+		    err, IPCL_EINVAL,
+		    "no redis server: give -O url=redis://host:port or set "
+		    "IPCLAB_REDIS_URL");
+	ipcl_url_redact(url, k->shown, sizeof k->shown);
+	rc = conn_parse_url(url, &u, k->shown, err);
+	if (rc)
+		return rc;
+	k->db = u.db;
+	if (deadline_ns < end)
+		end = deadline_ns;
+	left = end - now;
+	if (left <= 0)
+		return ipcl_seterr(err, -ETIMEDOUT, "redis %s: no time left to connect",
+				   k->shown);
+	tv.tv_sec = (time_t)(left / 1000000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
+	k->ctx = u.is_unix ? redisConnectUnixWithTimeout(u.path, tv)
+			   : redisConnectWithTimeout(u.host, u.port, tv);
+	if (!k->ctx || k->ctx->err)
+		return ipcl_redis_fail(k, "connect");
+	if (redisSetTimeout(k->ctx, (struct timeval){0, 0}) != REDIS_OK)
+		return ipcl_redis_fail(k, "setsockopt");
+	if (u.pass[0]) {
+		rc = u.user[0] ? ipcl_redis_cmd(k, end, NULL, "AUTH", "AUTH %s %s",
+						u.user, u.pass)
+			       : ipcl_redis_cmd(k, end, NULL, "AUTH", "AUTH %s", u.pass);
+		memset(u.pass, 0, sizeof u.pass);
+		if (rc)
+			return rc;
+	}
+	if (u.db) {
+		rc = ipcl_redis_cmd(k, end, NULL, "SELECT", "SELECT %d", u.db);
+		if (rc)
+			return rc;
+	}
+	return ipcl_redis_cmd(k, end, NULL, "PING", "PING");
+}
+
+int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
+			     int64_t deadline_ns)
+{
+	char pattern[300], cursor[32] = "0";
+	size_t n = 0;
+	int rc = 0;
+
+	for (const char *s = prefix; *s && n + 4 < sizeof pattern; s++) {
+		if (strchr("*?[]\\", *s))
+			pattern[n++] = '\\';
+		pattern[n++] = *s;
+	}
+	snprintf(pattern + n, sizeof pattern - n, "*");
+	do {
+		redisReply *r;
+
+		rc = ipcl_redis_cmd(k, deadline_ns, &r, "SCAN",
+				    "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		if (rc)
+			return rc;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return ipcl_seterr(k->err, IPCL_EPROTO,
+					   "redis %s: odd SCAN reply", k->shown);
+		}
+		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+		for (size_t i = 0; !rc && i < r->element[1]->elements; i++) {
+			redisReply *e = r->element[1]->element[i];
+
+			if (e->type == REDIS_REPLY_STRING)
+				rc = ipcl_redis_cmd(k, deadline_ns, NULL, "UNLINK",
+						    "UNLINK %b", e->str, e->len);
+		}
+		freeReplyObject(r);
+	} while (!rc && strcmp(cursor, "0") != 0);
+	return rc;
+}

@@ -54,6 +54,9 @@ static const char run_help[] =
     "                                        message N+1, a fresh one restarted\n"
     "                         kill-producer@N  first producer SIGKILLed after N\n"
     "                         oversize[@N]   one message of max_msg+1 bytes\n"
+    "      --producer-only    stream, brokers: consumers start after the producers\n"
+    "                         end, then drain and verify (the producers' rate\n"
+    "                         alone, like redis-benchmark or pgbench)\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -221,7 +224,7 @@ static void warn_data(const json_t *r, int expected)
 	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
-enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT };
+enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT, O_PRODONLY };
 
 static const struct option run_lo[] = {
     {"transport", required_argument, NULL, 't'},
@@ -244,6 +247,7 @@ static const struct option run_lo[] = {
     {"expect-loss", no_argument, NULL, O_EXPECT},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"fault", required_argument, NULL, O_FAULT},
+    {"producer-only", no_argument, NULL, O_PRODONLY},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -369,6 +373,9 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 		break;
 	case O_EXPECT:
 		cfg->expect_loss = 1;
+		break;
+	case O_PRODONLY:
+		cfg->producer_only = 1;
 		break;
 	case O_TIMEOUT:
 		if (ipcl_parse_duration(optarg, &cfg->timeout_ns))

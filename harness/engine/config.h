@@ -62,6 +62,13 @@ struct ipcl_runcfg {
 	uint64_t fault_at; /* messages the victim has handled when the event comes */
 	int64_t stall_ns;  /* IPCL_FAULT_STALL: how long the consumer sleeps */
 	int progress;      /* progress line on stderr */
+	/*
+	 * Stream only: the consumers start once every producer has ended, then
+	 * drain and verify, so the producers' rate is that of a producer alone
+	 * (as a server's own benchmark tool measures it). Needs a transport that
+	 * queues without a bound (a broker).
+	 */
+	int producer_only;
 	int nkv;
 	struct ipcl_kv kv[IPCL_MAX_KV];
 };

@@ -226,6 +226,8 @@ static json_t *result_params(const struct ipcl_runcfg *c, const struct ipcl_boar
 	json_object_set_new(p, "mode", json_string(c->threads ? "thread" : "process"));
 	json_object_set_new(p, "placement",
 			    json_string(ipcl_placement_name(c->placement)));
+	if (c->producer_only)
+		json_object_set_new(p, "producer_only", json_true());
 	if (c->fault == IPCL_FAULT_STALL)
 		json_object_set_new(p, "fault",
 				    json_sprintf("consumer stall %.0f ms after %llu msgs",
@@ -401,6 +403,12 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		    json_string(c->pattern == IPCL_PINGPONG ? "round_trip" : "one_way"));
 		if (c->pattern == IPCL_RATE)
 			json_object_set_new(l, "from", json_string("intended send time"));
+		if (c->producer_only)
+			json_object_set_new(
+			    l, "from",
+			    json_string(
+				"send time; consumers started after the producers "
+				"ended (producer-only): the wait in the queue"));
 		json_object_set_new(rec, "latency", l);
 	}
 	if (m->oneway.count)

@@ -591,6 +591,17 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 
 /* ---- a role, whatever runs it ------------------------------------------- */
 
+/*
+ * --producer-only: a consumer waits here, idle (1 ms sleeps), until every
+ * producer has ended or the run is aborted; its CPU time is counted after.
+ */
+static void role_await_producers(struct ipcl_board *b)
+{
+	while (atomic_load(&b->producers_done) < b->cfg.producers &&
+	       !atomic_load(&b->abort))
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+}
+
 void ipcl_role_run(struct ipcl_role_ctx *x)
 {
 	struct ipcl_board *b = x->b;
@@ -639,6 +650,8 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	}
 	if (ipcl_board_barrier(b, s))
 		goto out;
+	if (kind == IPCL_ROLE_CONSUMER && b->cfg.producer_only)
+		role_await_producers(b);
 	role_cpu(b, &r0);
 	switch (kind) {
 	case IPCL_ROLE_PINGER:

@@ -45,11 +45,9 @@ rb=$(med <"$tmp/rb"); ri=$(med <"$tmp/ri")
 awk -v b="$rb" -v i="$ri" 'BEGIN {printf "redis LPUSH -P16 -c1 64B   redis-benchmark %9.0f/s  ipclab %9.0f/s  ratio %.2fx\n", b, i, i/b}'
 
 # Postgres: pgbench runs the outbox INSERT (64-byte payload, one transaction each)
-pg=${IPCLAB_PG_URL#postgresql://}
-puser=${pg%%@*}; phost=${pg#*@}; pport=${phost#*:}; pport=${pport%%/*}; phost=${phost%%:*}
 # The outbox's table (brokers/postgres/outbox.c, mode=delete wake=notify): the
 # same columns and the statement-level NOTIFY trigger every INSERT fires.
-psql -q -h "$phost" -p "$pport" -U "$puser" postgres >/dev/null <<'EOSQL'
+psql -q "$IPCLAB_PG_URL" >/dev/null <<'EOSQL'
 CREATE TABLE IF NOT EXISTS ipcl_pgbench (id bigserial PRIMARY KEY, payload bytea NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(), processed_at timestamptz);
 CREATE OR REPLACE FUNCTION ipcl_pgbench_notify() RETURNS trigger LANGUAGE plpgsql
@@ -61,11 +59,11 @@ EOSQL
 echo "INSERT INTO ipcl_pgbench (payload) VALUES (decode(repeat('ab', 64), 'hex'));" >"$tmp/insert.sql"
 : >"$tmp/pb"; : >"$tmp/pi"
 for _ in $(seq "$rounds"); do
-	pgbench -n -M prepared -c 1 -T 5 -f "$tmp/insert.sql" -h "$phost" -p "$pport" -U "$puser" postgres 2>/dev/null |
+	pgbench -n -M prepared -c 1 -T 5 -f "$tmp/insert.sql" "$IPCLAB_PG_URL" 2>/dev/null |
 		awk '/^tps/ {print $3}' >>"$tmp/pb"
 	prate -t pg-outbox -p stream -s 64 -d 5s >>"$tmp/pi"
 done
-psql -q -h "$phost" -p "$pport" -U "$puser" postgres -c "DROP TABLE ipcl_pgbench; DROP FUNCTION ipcl_pgbench_notify()" >/dev/null
+psql -q "$IPCLAB_PG_URL" -c "DROP TABLE ipcl_pgbench; DROP FUNCTION ipcl_pgbench_notify()" >/dev/null
 pb=$(med <"$tmp/pb"); pi=$(med <"$tmp/pi")
 awk -v b="$pb" -v i="$pi" 'BEGIN {printf "postgres outbox INSERT 1 client  pgbench %9.0f/s  ipclab %9.0f/s  ratio %.2fx\n", b, i, i/b}'
 

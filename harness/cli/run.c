@@ -54,6 +54,9 @@ static const char run_help[] =
     "                                        message N+1, a fresh one restarted\n"
     "                         kill-producer@N  first producer SIGKILLed after N\n"
     "                         oversize[@N]   one message of max_msg+1 bytes\n"
+    "      --verify HOW       full (default): every byte of every message is\n"
+    "                         checksummed; sample: the header, the first and last\n"
+    "                         64-byte lines and one line every 4 KiB\n"
     "      --producer-only    stream, brokers: consumers start after the producers\n"
     "                         end, then drain and verify (the producers' rate\n"
     "                         alone, like redis-benchmark or pgbench)\n"
@@ -224,7 +227,17 @@ static void warn_data(const json_t *r, int expected)
 	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
-enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT, O_PRODONLY };
+enum {
+	O_THREADS = 256,
+	O_PIN,
+	O_CPUS,
+	O_JSON,
+	O_EXPECT,
+	O_TIMEOUT,
+	O_FAULT,
+	O_PRODONLY,
+	O_VERIFY
+};
 
 static const struct option run_lo[] = {
     {"transport", required_argument, NULL, 't'},
@@ -248,6 +261,7 @@ static const struct option run_lo[] = {
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"fault", required_argument, NULL, O_FAULT},
     {"producer-only", no_argument, NULL, O_PRODONLY},
+    {"verify", required_argument, NULL, O_VERIFY},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -376,6 +390,12 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 		break;
 	case O_PRODONLY:
 		cfg->producer_only = 1;
+		break;
+	case O_VERIFY:
+		if (strcmp(optarg, "full") != 0 && strcmp(optarg, "sample") != 0)
+			return ipcl_usage_error(
+			    "run", "bad --verify '%s': want full or sample", optarg);
+		cfg->verify_sample = strcmp(optarg, "sample") == 0;
 		break;
 	case O_TIMEOUT:
 		if (ipcl_parse_duration(optarg, &cfg->timeout_ns))

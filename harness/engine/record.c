@@ -228,6 +228,9 @@ static json_t *result_params(const struct ipcl_runcfg *c, const struct ipcl_boar
 			    json_string(ipcl_placement_name(c->placement)));
 	if (c->producer_only)
 		json_object_set_new(p, "producer_only", json_true());
+	/* How each message was checked: every byte, or frame.h's sampled regions. */
+	json_object_set_new(p, "verify",
+			    json_string(c->verify_sample ? "sample" : "full"));
 	if (c->fault == IPCL_FAULT_STALL)
 		json_object_set_new(p, "fault",
 				    json_sprintf("consumer stall %.0f ms after %llu msgs",
@@ -290,6 +293,9 @@ static void record_head(json_t *rec, const struct ipcl_runcfg *c,
 	json_object_set_new(rec, "caps", ipcl_caps_json(t->caps));
 	json_object_set_new(rec, "pattern", json_string(ipcl_pattern_name(c->pattern)));
 	json_object_set_new(rec, "params", result_params(c, board));
+	/* Written and read in place (a loan transport) or copied by send/recv. */
+	json_object_set_new(json_object_get(rec, "params"), "loan",
+			    json_boolean(t->loan != NULL));
 	json_object_set_new(lim, "max_msg", json_integer((json_int_t)probe->max_msg));
 	for (int i = 0; i < probe->n; i++)
 		json_object_set_new(lim, probe->kv[i].key, fact_value(probe->kv[i].val));

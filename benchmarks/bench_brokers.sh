@@ -36,7 +36,7 @@ rport=${IPCLAB_REDIS_URL##*:}
 rpass=${IPCLAB_REDIS_URL#redis://}; rpass=${rpass%%@*}; rpass=${rpass#*:}
 : >"$tmp/rb"; : >"$tmp/ri"
 for _ in $(seq "$rounds"); do
-	redis-benchmark -h 127.0.0.1 -p "$rport" -a "$rpass" --no-auth-warning -t lpush -P 16 -c 1 -d 64 -n 200000 -q 2>/dev/null |
+	redis-benchmark -h 127.0.0.1 -p "$rport" -a "$rpass" -t lpush -P 16 -c 1 -d 64 -n 200000 -q 2>/dev/null |
 		tr '\r' '\n' | awk '/LPUSH:/ {print $2}' | tail -1 >>"$tmp/rb"
 	REDISCLI_AUTH=$rpass redis-cli -h 127.0.0.1 -p "$rport" del mylist >/dev/null
 	prate -t redis-list -p stream -s 64 -n 200000 -O pipeline=16 >>"$tmp/ri"

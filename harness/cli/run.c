@@ -486,6 +486,10 @@ int ipcl_cmd_run(int argc, char **argv)
 	else
 		print_summary(rec);
 	warn_data(rec, cfg.expect_loss);
+	if (json_is_string(json_object_get(json_object_get(rec, "limits"), "warning")))
+		fprintf(stderr, "ipclab: warning: %s\n",
+			json_string_value(
+			    json_object_get(json_object_get(rec, "limits"), "warning")));
 	if (failed &&
 	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
 		fprintf(stderr, "ipclab run: %s\n",

@@ -56,14 +56,37 @@ while IFS='|' read -r label barecmd args; do
 	awk -v l="$label" -v b="$b" -v i="$i" 'BEGIN {printf "%-28s %12.2f %12.2f %7.2fx\n", l, b/1000, i/1000, i/b}'
 done <<<"$cases"
 
+# ipclab against ipclab: a ratio of two p50s of this same run.
+# $1 label, $2 and $3 ipclab run arguments (numerator, denominator).
+pair() {
+	: >"$tmp/a"; : >"$tmp/d"
+	for _ in $(seq "$rounds"); do
+		# shellcheck disable=SC2086
+		"$ipclab" run $2 -n $n -w 1000 --json -q 2>/dev/null | jq -r '.latency.p50 // empty' >>"$tmp/a"
+		# shellcheck disable=SC2086
+		"$ipclab" run $3 -n $n -w 1000 --json -q 2>/dev/null | jq -r '.latency.p50 // empty' >>"$tmp/d"
+	done
+	a=$(med <"$tmp/a"); d=$(med <"$tmp/d")
+	awk -v l="$1" -v a="$a" -v d="$d" 'BEGIN {printf "%-28s %12.2f %12.2f %7.2fx  (p50 us: second / first)\n", l, d/1000, a/1000, a/d}'
+}
+# Zero copy: shm-loan's 64 KiB round trip against its 64 B one (sampled verify).
+pair "shm-loan 64K / 64B spin" "-t shm-loan -s 64K --verify sample -O wait=spin --cpus 0,1" \
+	"-t shm-loan -s 64 --verify sample -O wait=spin --cpus 0,1"
+pair "shm 64K / 64B spin (copy)" "-t shm -s 64K --verify sample -O wait=spin --cpus 0,1" \
+	"-t shm -s 64 --verify sample -O wait=spin --cpus 0,1"
+# Both roles on one CPU: wait=spin (yields there) against the default hybrid.
+pair "shm spin / hybrid, one CPU" "-t shm -s 64 -O wait=spin --cpus 0,0" "-t shm -s 64 --cpus 0,0"
+
 # shm stream bandwidth against single-thread memcpy, 64 KiB messages.
 if [ -x "$bare/bare_shm" ]; then
-	: >"$tmp/m"; : >"$tmp/s"
-	for _ in $(seq "$rounds"); do
-		"$bare/bare_shm" -m memcpy -s 65536 2>/dev/null | jq -r .bytes_per_s >>"$tmp/m"
-		"$ipclab" run -t shm -p stream -s 64K -n 20000 -O wait=spin --cpus 0,1 --json -q 2>/dev/null |
-			jq -r '.throughput.mb_per_s * 1e6' >>"$tmp/s"
+	for v in "shm full" "shm sample" "shm-loan sample"; do
+		: >"$tmp/m"; : >"$tmp/s"
+		for _ in $(seq "$rounds"); do
+			"$bare/bare_shm" -m memcpy -s 65536 2>/dev/null | jq -r .bytes_per_s >>"$tmp/m"
+			"$ipclab" run -t "${v% *}" --verify "${v#* }" -p stream -s 64K -n 20000 -O wait=spin --cpus 0,1 --json -q 2>/dev/null |
+				jq -r '.throughput.mb_per_s * 1e6' >>"$tmp/s"
+		done
+		m=$(med <"$tmp/m"); s=$(med <"$tmp/s")
+		awk -v l="$v" -v m="$m" -v s="$s" 'BEGIN {printf "%-28s %9.0f MB/s %9.0f MB/s %7.2fx  (stream 64K vs memcpy)\n", "stream 64K " l, m/1e6, s/1e6, s/m}'
 	done
-	m=$(med <"$tmp/m"); s=$(med <"$tmp/s")
-	awk -v m="$m" -v s="$s" 'BEGIN {printf "%-28s %9.0f MB/s %9.0f MB/s %7.2fx  (shm stream 64K vs memcpy)\n", "shm stream 64K", m/1e6, s/1e6, s/m}'
 fi

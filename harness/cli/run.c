@@ -57,6 +57,12 @@ static const char run_help[] =
     "                         oversize[@N]   one message of max_msg+1 bytes\n"
     "      --zero-loss        -p stream: the RFC 2544 throughput, the highest rate\n"
     "                         with zero loss (bounded binary search over --rate)\n"
+    "      --verify HOW       full (default): every byte of every message is\n"
+    "                         checksummed; sample: the header, the first and last\n"
+    "                         64-byte lines and one line every 4 KiB\n"
+    "      --producer-only    stream, brokers: consumers start after the producers\n"
+    "                         end, then drain and verify (the producers' rate\n"
+    "                         alone, like redis-benchmark or pgbench)\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -303,7 +309,18 @@ static void warn_data(const json_t *r, int expected)
 	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
-enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT, O_ZERO };
+enum {
+	O_THREADS = 256,
+	O_PIN,
+	O_CPUS,
+	O_JSON,
+	O_EXPECT,
+	O_TIMEOUT,
+	O_FAULT,
+	O_ZERO,
+	O_PRODONLY,
+	O_VERIFY
+};
 
 static const struct option run_lo[] = {
     {"transport", required_argument, NULL, 't'},
@@ -327,6 +344,8 @@ static const struct option run_lo[] = {
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"fault", required_argument, NULL, O_FAULT},
     {"zero-loss", no_argument, NULL, O_ZERO},
+    {"producer-only", no_argument, NULL, O_PRODONLY},
+    {"verify", required_argument, NULL, O_VERIFY},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -455,6 +474,15 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 	case O_EXPECT:
 		cfg->expect_loss = 1;
 		break;
+	case O_PRODONLY:
+		cfg->producer_only = 1;
+		break;
+	case O_VERIFY:
+		if (strcmp(optarg, "full") != 0 && strcmp(optarg, "sample") != 0)
+			return ipcl_usage_error(
+			    "run", "bad --verify '%s': want full or sample", optarg);
+		cfg->verify_sample = strcmp(optarg, "sample") == 0;
+		break;
 	case O_TIMEOUT:
 		if (ipcl_parse_duration(optarg, &cfg->timeout_ns))
 			return ipcl_usage_error("run", "bad --timeout '%s'", optarg);
@@ -559,6 +587,10 @@ int ipcl_cmd_run(int argc, char **argv)
 		printf("  %-12s %s has no flow control: an unpaced stream measures an "
 		       "overloaded pipe; `--zero-loss` finds the RFC 2544 throughput\n",
 		       "note", cfg.transport);
+	if (json_is_string(json_object_get(json_object_get(rec, "limits"), "warning")))
+		fprintf(stderr, "ipclab: warning: %s\n",
+			json_string_value(
+			    json_object_get(json_object_get(rec, "limits"), "warning")));
 	if (failed &&
 	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
 		fprintf(stderr, "ipclab run: %s\n",

@@ -125,6 +125,7 @@ void ipcl_board_opts(const struct ipcl_board *b, int ch, int threads, struct ipc
 	o->threads = threads;
 	o->streaming = b->cfg.pattern != IPCL_PINGPONG;
 	o->tag = b->tag[ch];
+	o->one_cpu = ipcl_runcfg_one_cpu(&b->cfg);
 	o->nkv = b->cfg.nkv;
 	o->kv = b->cfg.kv;
 }

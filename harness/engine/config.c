@@ -69,6 +69,20 @@ int ipcl_fault_from_name(const char *s)
 	return i < 0 ? -1 : i + 1;
 }
 
+int ipcl_runcfg_one_cpu(const struct ipcl_runcfg *c)
+{
+	int nroles = c->pattern == IPCL_PINGPONG ? 2 : c->producers + c->consumers;
+
+	if (c->placement == IPCL_PLACE_SAME)
+		return 1;
+	if (c->placement != IPCL_PLACE_LIST || c->ncpus < 1)
+		return 0;
+	for (int i = 1; i < nroles; i++) /* role i runs on cpus[i % ncpus] */
+		if (c->cpus[i % c->ncpus] != c->cpus[0])
+			return 0;
+	return 1;
+}
+
 int64_t ipcl_rate_period(const struct ipcl_runcfg *c)
 {
 	int64_t period = (int64_t)((double)NS * c->producers / c->rate);

@@ -64,6 +64,18 @@ struct ipcl_runcfg {
 	uint64_t fault_at; /* messages the victim has handled when the event comes */
 	int64_t stall_ns;  /* IPCL_FAULT_STALL: how long the consumer sleeps */
 	int progress;      /* progress line on stderr */
+	/*
+	 * Stream only: the consumers start once every producer has ended, then
+	 * drain and verify, so the producers' rate is that of a producer alone
+	 * (as a server's own benchmark tool measures it). Needs a transport that
+	 * queues without a bound (a broker).
+	 */
+	int producer_only;
+	/*
+	 * --verify sample: the consumer checks the header and the sampled regions
+	 * of each message (frame.h), not every byte; 0 (full) checks all.
+	 */
+	int verify_sample;
 	int nkv;
 	struct ipcl_kv kv[IPCL_MAX_KV];
 };
@@ -85,6 +97,12 @@ const char *ipcl_fault_name(enum ipcl_fault f);
 
 /* The scenario named s, or -1 when there is none by that name. */
 int ipcl_fault_from_name(const char *s);
+
+/*
+ * 1 when every role of the run is pinned to the same single CPU (--pin same,
+ * or --cpus naming one CPU for all roles), else 0.
+ */
+int ipcl_runcfg_one_cpu(const struct ipcl_runcfg *c);
 
 /* Rate pattern: ns between the sends of one producer (at least 1). */
 int64_t ipcl_rate_period(const struct ipcl_runcfg *c);

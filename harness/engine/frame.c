@@ -165,6 +165,60 @@ uint32_t ipcl_frame_fill(void *buf, size_t len)
 	return ipcl_crc32c(0, p + IPCL_FRAME_HDR, len - IPCL_FRAME_HDR);
 }
 
+/*
+ * The sampled region of a len-byte frame that starts at or after *pos: its
+ * start offset, with *pos set to its end; len when none is left. Regions come
+ * in order and do not overlap: [0, LINE), [k*STRIDE, k*STRIDE + LINE) for
+ * k >= 1 while such a line ends before the last line starts, then the last
+ * line [len - LINE, len) (or what is left of it).
+ */
+static size_t frame_sample_next(size_t len, size_t *pos)
+{
+	size_t p = *pos, start,
+	       last = len > IPCL_SAMPLE_LINE ? len - IPCL_SAMPLE_LINE : 0;
+
+	if (p >= len)
+		return len;
+	if (p == 0) {
+		*pos = len < IPCL_SAMPLE_LINE ? len : IPCL_SAMPLE_LINE;
+		return 0;
+	}
+	start = (p + IPCL_SAMPLE_STRIDE - 1) / IPCL_SAMPLE_STRIDE * IPCL_SAMPLE_STRIDE;
+	if (start + IPCL_SAMPLE_LINE <= last) {
+		*pos = start + IPCL_SAMPLE_LINE;
+		return start;
+	}
+	*pos = len;
+	return last > p ? last : p;
+}
+
+uint32_t ipcl_frame_sample_crc(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t crc = 0;
+	size_t pos = 0, start;
+
+	while ((start = frame_sample_next(len, &pos)) < len) {
+		if (start < IPCL_FRAME_HDR)
+			start = IPCL_FRAME_HDR;
+		if (pos > start)
+			crc = ipcl_crc32c(crc, p + start, pos - start);
+	}
+	return crc;
+}
+
+void ipcl_frame_copy(void *dst, const void *src, size_t len, int sampled)
+{
+	size_t pos = 0, start;
+
+	if (!sampled) {
+		memcpy(dst, src, len);
+		return;
+	}
+	while ((start = frame_sample_next(len, &pos)) < len)
+		memcpy((uint8_t *)dst + start, (const uint8_t *)src + start, pos - start);
+}
+
 void ipcl_frame_stamp(void *buf, size_t len, uint16_t producer, uint16_t flags,
 		      uint64_t seq, int64_t send_ns, uint32_t payload_crc)
 {
@@ -194,8 +248,10 @@ int ipcl_frame_check(const void *buf, size_t len, struct ipcl_frame_hdr *h)
 	want = h->csum;
 	h->csum = 0;
 	if ((ipcl_crc32c(0, h, sizeof *h) ^
-	     ipcl_crc32c(0, (const uint8_t *)buf + IPCL_FRAME_HDR,
-			 len - IPCL_FRAME_HDR)) != want)
+	     (h->flags & IPCL_FRAME_SAMPLED
+		  ? ipcl_frame_sample_crc(buf, len)
+		  : ipcl_crc32c(0, (const uint8_t *)buf + IPCL_FRAME_HDR,
+				len - IPCL_FRAME_HDR))) != want)
 		return IPCL_EPROTO;
 	h->csum = want;
 	return 0;

@@ -22,7 +22,20 @@
 
 enum {
 	IPCL_FRAME_END = 1u << 0, /* end marker: no more messages from this producer */
+	IPCL_FRAME_SAMPLED = 1u << 1, /* the checksum covers the sampled regions only */
 };
+
+/*
+ * Sampled verification (--verify sample), so that checking a large message is
+ * not what a run measures: the checksum covers the payload bytes of the
+ * message's first IPCL_SAMPLE_LINE bytes (the header's line), of one line at
+ * every multiple of IPCL_SAMPLE_STRIDE after it, and of the last line; a
+ * message of up to two lines is covered whole. It cannot detect a change to a
+ * byte outside those regions (at 64 KiB, 17 lines of 1024: 1.7% of the bytes
+ * are read); the header (length, sequence number, send time) is always checked.
+ */
+#define IPCL_SAMPLE_LINE   64
+#define IPCL_SAMPLE_STRIDE 4096
 
 struct ipcl_frame_hdr {
 	uint32_t len; /* whole message, header included */
@@ -51,7 +64,19 @@ uint32_t ipcl_frame_fill(void *buf, size_t len);
 void ipcl_frame_stamp(void *buf, size_t len, uint16_t producer, uint16_t flags,
 		      uint64_t seq, int64_t send_ns, uint32_t payload_crc);
 
-/* Check a received full frame: 0 and *h filled, or IPCL_EPROTO when corrupt. */
+/* The crc of the sampled payload bytes of a len-byte frame (see above). */
+uint32_t ipcl_frame_sample_crc(const void *buf, size_t len);
+
+/*
+ * Copy a len-byte frame from src to dst: all of it, or with sampled set only
+ * the bytes a sampled check reads (the header and the sampled regions).
+ */
+void ipcl_frame_copy(void *dst, const void *src, size_t len, int sampled);
+
+/*
+ * Check a received full frame: 0 and *h filled, or IPCL_EPROTO when corrupt.
+ * A frame stamped with IPCL_FRAME_SAMPLED is checked on its sampled regions.
+ */
 int ipcl_frame_check(const void *buf, size_t len, struct ipcl_frame_hdr *h);
 
 /* Mini frames: the sequence number's low `len` bytes (1..8). */

@@ -229,6 +229,11 @@ static json_t *result_params(const struct ipcl_runcfg *c, const struct ipcl_boar
 	json_object_set_new(p, "mode", json_string(c->threads ? "thread" : "process"));
 	json_object_set_new(p, "placement",
 			    json_string(ipcl_placement_name(c->placement)));
+	if (c->producer_only)
+		json_object_set_new(p, "producer_only", json_true());
+	/* How each message was checked: every byte, or frame.h's sampled regions. */
+	json_object_set_new(p, "verify",
+			    json_string(c->verify_sample ? "sample" : "full"));
 	if (c->fault == IPCL_FAULT_STALL)
 		json_object_set_new(p, "fault",
 				    json_sprintf("consumer stall %.0f ms after %llu msgs",
@@ -291,6 +296,9 @@ static void record_head(json_t *rec, const struct ipcl_runcfg *c,
 	json_object_set_new(rec, "caps", ipcl_caps_json(t->caps));
 	json_object_set_new(rec, "pattern", json_string(ipcl_pattern_name(c->pattern)));
 	json_object_set_new(rec, "params", result_params(c, board));
+	/* Written and read in place (a loan transport) or copied by send/recv. */
+	json_object_set_new(json_object_get(rec, "params"), "loan",
+			    json_boolean(t->loan != NULL));
 	json_object_set_new(lim, "max_msg", json_integer((json_int_t)probe->max_msg));
 	for (int i = 0; i < probe->n; i++)
 		json_object_set_new(lim, probe->kv[i].key, fact_value(probe->kv[i].val));
@@ -447,6 +455,12 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		    json_string(c->pattern == IPCL_PINGPONG ? "round_trip" : "one_way"));
 		if (c->pattern == IPCL_RATE)
 			json_object_set_new(l, "from", json_string("intended send time"));
+		if (c->producer_only)
+			json_object_set_new(
+			    l, "from",
+			    json_string(
+				"send time; consumers started after the producers "
+				"ended (producer-only): the wait in the queue"));
 		json_object_set_new(rec, "latency", l);
 	}
 	if (m->oneway.count)

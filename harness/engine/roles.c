@@ -68,9 +68,26 @@ static void role_cpu(struct ipcl_board *b, struct rusage *ru)
 	getrusage(b->cfg.threads ? RUSAGE_THREAD : RUSAGE_SELF, ru);
 }
 
+/*
+ * Fill a producer's message buffer with the payload pattern; returns the crc
+ * stamp() needs: of every payload byte, or of the sampled ones (--verify
+ * sample); 0 for a mini frame.
+ */
+static uint32_t role_fill(struct ipcl_board *b, unsigned char *buf)
+{
+	uint32_t crc;
+
+	if (b->mini)
+		return 0;
+	crc = ipcl_frame_fill(buf, b->msg_size);
+	return b->cfg.verify_sample ? ipcl_frame_sample_crc(buf, b->msg_size) : crc;
+}
+
 static void stamp(struct ipcl_board *b, void *buf, uint16_t producer, uint16_t flags,
 		  uint64_t seq, int64_t when, uint32_t pcrc)
 {
+	if (b->cfg.verify_sample)
+		flags |= IPCL_FRAME_SAMPLED;
 	if (b->mini)
 		ipcl_mini_stamp(buf, b->msg_size,
 				flags & IPCL_FRAME_END ? ipcl_mini_end(b->msg_size)
@@ -98,7 +115,9 @@ static int unstamp(struct ipcl_board *b, const void *buf, size_t len, uint64_t *
 		*end = *seq == ipcl_mini_end(len);
 		return 0;
 	}
-	if (ipcl_frame_check(buf, len, &h))
+	/* A frame checked otherwise than the run asked is corrupt too. */
+	if (ipcl_frame_check(buf, len, &h) ||
+	    !(h.flags & IPCL_FRAME_SAMPLED) != !b->cfg.verify_sample)
 		return IPCL_EPROTO;
 	*seq = h.seq;
 	*producer = h.producer;
@@ -128,6 +147,56 @@ static void verify(struct ipcl_board *b, struct ipcl_slot *s, int set, uint64_t 
 	ipcl_verify_seq(&s->v, ipcl_board_bitmap(b, set), b->nbits, highest, seq);
 }
 
+/*
+ * Zero-copy (loan) transports: the message is written into a slot loaned from
+ * the channel and read where it lies. Sending copies the frame in buf into the
+ * slot: all of it, or only what a sampled check reads (--verify sample), which
+ * is then all that a producer writes, as an application filling its message
+ * in place would. Other transports copy it with send().
+ */
+static int role_put(struct ipcl_role_ctx *x, struct ipcl_ep *out, const void *buf,
+		    size_t len, int64_t deadline_ns)
+{
+	const struct ipcl_transport *t = x->t;
+	void *slot;
+	int rc;
+
+	if (!t->loan)
+		return t->send(out, buf, len, deadline_ns);
+	rc = t->loan(out, len, &slot, deadline_ns);
+	if (rc)
+		return rc;
+	ipcl_frame_copy(slot, buf, len, x->b->cfg.verify_sample && !x->b->mini);
+	return t->publish(out, len);
+}
+
+/*
+ * Receive the next message: *msg points at it, in the channel itself (a loan
+ * transport: held until role_release()) or copied into rx (cap bytes).
+ */
+static int role_get(struct ipcl_role_ctx *x, struct ipcl_ep *in, unsigned char *rx,
+		    size_t cap, size_t *len, const unsigned char **msg,
+		    int64_t deadline_ns)
+{
+	const struct ipcl_transport *t = x->t;
+	const void *p;
+	int rc;
+
+	if (!t->peek) {
+		*msg = rx;
+		return t->recv(in, rx, cap, len, deadline_ns);
+	}
+	rc = t->peek(in, &p, len, deadline_ns);
+	*msg = p;
+	return rc;
+}
+
+/* Give a message role_get() returned back to a loan transport; 0 or an error. */
+static int role_release(struct ipcl_role_ctx *x, struct ipcl_ep *in)
+{
+	return x->t->release ? x->t->release(in) : 0;
+}
+
 static void sleep_until(int64_t t)
 {
 	struct timespec ts = {.tv_sec = t / NS, .tv_nsec = t % NS};
@@ -145,7 +214,8 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 	const struct ipcl_transport *t = x->t;
 	size_t size = b->msg_size, len;
 	unsigned char *buf = malloc(size), *rx = malloc(size);
-	int lossy = (t->caps & IPCL_CAP_LOSSY) != 0, rc = 0;
+	const unsigned char *msg;
+	int lossy = (t->caps & IPCL_CAP_LOSSY) != 0, rc = 0, bad;
 	uint32_t pcrc;
 	uint64_t seq, highest = 0;
 	int64_t until = 0;
@@ -154,7 +224,7 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 		rc = ipcl_slot_fail(s, -ENOMEM, "out of memory");
 		goto out;
 	}
-	pcrc = b->mini ? 0 : ipcl_frame_fill(buf, size);
+	pcrc = role_fill(b, buf);
 	for (seq = 0;; seq++) {
 		int64_t t0 = ipcl_now_ns(), t1;
 		int producer, end;
@@ -172,15 +242,15 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 				       : seq >= b->cfg.warmup + b->cfg.count)
 			break;
 		stamp(b, buf, 0, 0, seq, t0, pcrc);
-		rc = t->send(out, buf, size, IPCL_FOREVER);
+		rc = role_put(x, out, buf, size, IPCL_FOREVER);
 		if (rc) {
 			ipcl_slot_fail(s, rc, out->err);
 			goto out;
 		}
 		s->msgs++;
 	again:
-		rc = t->recv(in, rx, size, &len,
-			     lossy ? t0 + b->cfg.idle_ns : IPCL_FOREVER);
+		rc = role_get(x, in, rx, size, &len, &msg,
+			      lossy ? t0 + b->cfg.idle_ns : IPCL_FOREVER);
 		t1 = ipcl_now_ns();
 		if (rc == -ETIMEDOUT && lossy) {
 			s->lost_rtt++;
@@ -191,7 +261,13 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 			ipcl_slot_fail(s, rc, in->err);
 			goto out;
 		}
-		if (unstamp(b, rx, len, &rseq, &producer, &sent, &end)) {
+		bad = unstamp(b, msg, len, &rseq, &producer, &sent, &end);
+		rc = role_release(x, in);
+		if (rc) {
+			ipcl_slot_fail(s, rc, in->err);
+			goto out;
+		}
+		if (bad) {
 			s->v.corrupt++;
 			s->v.delivered++;
 			continue;
@@ -214,7 +290,7 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 	}
 	/* Tell the echoer to stop: an end marker, then EOF where there is one. */
 	stamp(b, buf, 0, IPCL_FRAME_END, UINT64_MAX, ipcl_now_ns(), pcrc);
-	rc = t->send(out, buf, size, ipcl_now_ns() + b->cfg.idle_ns);
+	rc = role_put(x, out, buf, size, ipcl_now_ns() + b->cfg.idle_ns);
 	if (rc == -ETIMEDOUT || (lossy && rc))
 		rc = 0;
 	if (rc)
@@ -233,16 +309,17 @@ static int run_ponger(struct ipcl_role_ctx *x, struct ipcl_ep *in, struct ipcl_e
 	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0;
 	size_t size = b->msg_size, len;
 	unsigned char *rx = malloc(size);
+	const unsigned char *msg;
 	uint64_t highest = 0;
 
 	if (!rx)
 		return ipcl_slot_fail(s, -ENOMEM, "out of memory");
 	for (;;) {
 		uint64_t seq;
-		int producer, end;
+		int producer, end, bad;
 		int64_t sent, now;
 
-		rc = t->recv(in, rx, size, &len, IPCL_FOREVER);
+		rc = role_get(x, in, rx, size, &len, &msg, IPCL_FOREVER);
 		now = ipcl_now_ns();
 		if (rc == IPCL_EOF) {
 			rc = 0;
@@ -257,17 +334,23 @@ static int run_ponger(struct ipcl_role_ctx *x, struct ipcl_ep *in, struct ipcl_e
 		 * the whole message) overlaps the echo's trip instead of adding to the
 		 * round trip. Only an end marker is checked before: it is not echoed.
 		 */
-		if (!unstamp_end(b, rx, len)) {
+		if (!unstamp_end(b, msg, len)) {
 			if (t->ack)
 				t->ack(in);
-			rc = reqrep ? t->reply(in, rx, len, IPCL_FOREVER)
-				    : t->send(out, rx, len, IPCL_FOREVER);
+			rc = reqrep ? t->reply(in, msg, len, IPCL_FOREVER)
+				    : role_put(x, out, msg, len, IPCL_FOREVER);
 			if (rc) {
 				ipcl_slot_fail(s, rc, reqrep ? in->err : out->err);
 				break;
 			}
 		}
-		if (unstamp(b, rx, len, &seq, &producer, &sent, &end)) {
+		bad = unstamp(b, msg, len, &seq, &producer, &sent, &end);
+		rc = role_release(x, in);
+		if (rc) {
+			ipcl_slot_fail(s, rc, in->err);
+			break;
+		}
+		if (bad) {
 			s->v.corrupt++;
 			s->v.delivered++;
 		} else if (end) {
@@ -439,7 +522,7 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 		free(rx);
 		return ipcl_slot_fail(s, -ENOMEM, "out of memory");
 	}
-	pcrc = b->mini ? 0 : ipcl_frame_fill(buf, size);
+	pcrc = role_fill(b, buf);
 	s->ack_kind = t->acked && t->acked(out) >= 0 ? IPCL_ACK_TRANSPORT
 		      : reqrep                       ? IPCL_ACK_REPLY
 						     : IPCL_ACK_SEND;
@@ -476,7 +559,7 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 		}
 		stamp(b, buf, (uint16_t)x->slot, 0, seq, intended, pcrc);
 		rc = reqrep_fault ? producer_send_reqrep(x, out, buf, seq, intended, pcrc)
-				  : t->send(out, buf, size, IPCL_FOREVER);
+				  : role_put(x, out, buf, size, IPCL_FOREVER);
 		if (rc) {
 			ipcl_slot_fail(s, rc, out->err);
 			break;
@@ -591,8 +674,10 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 	size_t size = b->msg_size, len,
 	       cap = b->oversize_len > size ? b->oversize_len : size;
 	unsigned char *rx = malloc(cap), ack[IPCL_FRAME_HDR];
+	const unsigned char *msg;
 	uint64_t highest[IPCL_MAX_ROLES] = {0};
 	int64_t last_rx = ipcl_now_ns();
+	int held = 0; /* a loaned message is still to be released */
 
 	if (!rx)
 		return ipcl_slot_fail(s, -ENOMEM, "out of memory");
@@ -601,13 +686,23 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 		int producer, end, set;
 		int64_t sent, now, deadline = IPCL_FOREVER;
 
+		if (held) {
+			held = 0;
+			rc = role_release(x, in);
+			if (rc) {
+				ipcl_slot_fail(s, rc, in->err);
+				s->stop = IPCL_STOP_ERROR;
+				break;
+			}
+		}
+
 		/*
 		 * Channels with EOF block with no timer. Others wake now and then to
 		 * notice that the producers are done and the channel has gone quiet.
 		 */
 		if (timed)
 			deadline = ipcl_now_ns() + c->idle_ns / 4;
-		rc = t->recv(in, rx, cap, &len, deadline);
+		rc = role_get(x, in, rx, cap, &len, &msg, deadline);
 		now = ipcl_now_ns();
 		if (rc == -ETIMEDOUT && timed) {
 			rc = 0;
@@ -626,11 +721,12 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 			break;
 		}
 		last_rx = now;
+		held = 1;
 		if (len > size && b->oversize_len) {
-			ipcl_fault_oversize_recv(b, rx, len);
+			ipcl_fault_oversize_recv(b, msg, len);
 			continue;
 		}
-		if (unstamp(b, rx, len, &seq, &producer, &sent, &end) ||
+		if (unstamp(b, msg, len, &seq, &producer, &sent, &end) ||
 		    producer >= c->producers) {
 			s->v.corrupt++;
 			s->v.delivered++;
@@ -690,6 +786,8 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 			sleep_until(ipcl_fault_fire(b) + c->stall_ns);
 		}
 	}
+	if (held && !rc)
+		role_release(x, in);
 	s->t_stop = ipcl_now_ns();
 	atomic_fetch_add(&b->consumers_done, 1);
 	free(rx);
@@ -697,6 +795,17 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 }
 
 /* ---- a role, whatever runs it ------------------------------------------- */
+
+/*
+ * --producer-only: a consumer waits here, idle (1 ms sleeps), until every
+ * producer has ended or the run is aborted; its CPU time is counted after.
+ */
+static void role_await_producers(struct ipcl_board *b)
+{
+	while (atomic_load(&b->producers_done) < b->cfg.producers &&
+	       !atomic_load(&b->abort))
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+}
 
 void ipcl_role_run(struct ipcl_role_ctx *x)
 {
@@ -746,6 +855,8 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	}
 	if (ipcl_board_barrier(b, s))
 		goto out;
+	if (kind == IPCL_ROLE_CONSUMER && b->cfg.producer_only)
+		role_await_producers(b);
 	role_cpu(b, &r0);
 	switch (kind) {
 	case IPCL_ROLE_PINGER:

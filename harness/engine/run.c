@@ -111,6 +111,17 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 		    "--fault kill-consumer needs a spare role slot: at most "
 		    "%d roles",
 		    IPCL_MAX_ROLES - 1);
+	if (c->producer_only && c->pattern != IPCL_STREAM)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--producer-only needs --pattern stream");
+	if (c->producer_only && !(t->caps & IPCL_CAP_NEEDS_SERVER))
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--producer-only needs a broker transport: %s cannot "
+				   "queue a whole run before its consumer starts",
+				   t->name);
+	if (c->producer_only && c->fault)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--producer-only and --fault do not go together");
 	for (int i = 0; i < c->nkv; i++) {
 		const struct ipcl_option *o = t->options;
 

@@ -36,8 +36,21 @@
  * teardown). hugepages=1 asks for a SysV SHM_HUGETLB segment and is refused,
  * with the reason, when /proc/meminfo shows no huge pages reserved.
  *
+ * Loan mode (the transport "shm-loan", same ring): zero copy. The producer
+ * loans room for a record (shm_loan: the same wait for space as send), the
+ * harness writes the message in place, and shm_loan_publish stamps it; the
+ * consumer peeks at the record where it lies and releases it (head) when done.
+ * A loaned payload must be contiguous, so a record that would run past the
+ * ring's end is preceded by a pad record (len SHM_PAD) filling the rest of the
+ * ring, which consumers skip; the largest message is therefore about half the
+ * ring (SHM_LOAN_MAX_MSG). send()/recv() of shm-loan are a loan plus a copy.
+ *
+ * Waiting with both roles pinned to one CPU (ipcl_opts.one_cpu): hybrid already
+ * sleeps at once there; wait=spin instead yields the CPU (sched_yield) on each
+ * empty look, as a pure spin would hold it until the scheduler's tick (ms).
+ *
  * Left out: several producers or consumers (that needs a CAS on the position),
- * zero-copy send/receive into the ring, detecting a dead peer (a consumer whose
+ * detecting a dead peer (a consumer whose
  * producer died without close() waits until its deadline), huge pages on the
  * POSIX and file backings (tmpfs huge=, hugetlbfs mounts).
  */
@@ -101,6 +114,10 @@ enum shm_backing {
 };
 
 static const char *const shm_backing_names[] = {"posix", "sysv", "file"};
+/* A pad record's len: the rest of the ring is skipped (loan mode). */
+#define SHM_PAD UINT32_MAX
+/* Loan mode's largest payload: a pad and the record fit the ring together. */
+#define SHM_LOAN_MAX_MSG(size) SHM_MAX_MSG((size) / 2)
 
 /* Cross-process atomics must be lock-free (hence address-free). */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "shm needs lock-free 32-bit atomics");
@@ -172,6 +189,9 @@ struct shm_ep {
 	enum ipcl_role role;
 	enum shm_wait wait;
 	int64_t spin_ns;
+	int yield;     /* wait=spin with both roles on one CPU: sched_yield() */
+	int loan;      /* shm-loan: records never wrap (pad records) */
+	uint32_t held; /* loan consumer: ring bytes of the record peek() returned */
 };
 
 struct shm_cfg {
@@ -526,7 +546,10 @@ static int shm_wait(struct ipcl_ep *ep, uint32_t need, int64_t deadline_ns)
 	if (poll) {
 		/* Poll; read the clock (vDSO, no system call) every SHM_SPINS turns. */
 		while ((rc = shm_check(se, need)) == -EAGAIN) {
-			shm_cpu_relax();
+			if (se->yield)
+				sched_yield(); /* the peer needs this very CPU */
+			else
+				shm_cpu_relax();
 			if (until != IPCL_FOREVER && ++spins % SHM_SPINS == 0 &&
 			    ipcl_now_ns() >= until)
 				break;
@@ -573,6 +596,15 @@ static long long shm_sysctl(const char *name)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* The ring size the options ask for (0 when they are bad). */
+static uint32_t shm_probe_ring(const struct ipcl_opts *o)
+{
+	struct shm_cfg cfg;
+	char err[IPCL_ERR_MAX];
+
+	return shm_parse_opts(o, &cfg, err) ? 0 : (uint32_t)cfg.ring;
 }
 
 static int shm_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
@@ -629,6 +661,14 @@ static int shm_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
 	ipcl_fact(p, "hugepage_bytes", "%lu", hpage);
 	ipcl_fact(p, "wait", "%s", shm_wait_names[cfg.wait]);
 	ipcl_fact(p, "wait_default", "%s", "hybrid");
+	if (cfg.wait == SHM_SPIN && o->one_cpu) {
+		ipcl_fact(p, "spin_yields", "%d", 1);
+		ipcl_fact(p, "warning", "%s",
+			  "shm wait=spin with both roles on one CPU: a waiting side "
+			  "yields the CPU (sched_yield) at each look instead of "
+			  "spinning to the scheduler tick; wait=hybrid (the default) "
+			  "sleeps on a futex instead");
+	}
 	ipcl_fact(p, "spin_ns", "%lld", cfg.spin_ns);
 	return 0;
 }
@@ -1010,6 +1050,10 @@ static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
 	se->role = ep->role;
 	se->wait = (enum shm_wait)hdr->wait;
 	se->spin_ns = (int64_t)hdr->spin_ns;
+	se->yield = se->wait == SHM_SPIN && ep->chan->opts && ep->chan->opts->one_cpu;
+	se->loan = ep->chan->t->loan != NULL;
+	if (se->loan)
+		se->max_msg = SHM_LOAN_MAX_MSG(hdr->ring_size);
 	se->my_cpu = &hdr->cpu[ep->role];
 	se->peer_cpu = &hdr->cpu[!ep->role];
 	se->pos = se->head = atomic_load_explicit(&hdr->head, memory_order_acquire);
@@ -1033,6 +1077,10 @@ static int shm_open_ep(struct ipcl_ep *ep, int64_t deadline_ns)
 		    SHM_STAMP(se->pos))
 			break;
 		n = r->len;
+		if (n == SHM_PAD) { /* loan mode: the rest of the ring is skipped */
+			se->pos += se->size - (se->pos & se->mask);
+			continue;
+		}
 		if (n > se->max_msg ||
 		    se->pos + SHM_REC(n) - se->head > se->size - SHM_HDR)
 			break;
@@ -1158,6 +1206,196 @@ static int shm_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 	return 0;
 }
 
+/* ---- loan mode (shm-loan) ------------------------------------------------ */
+
+/* Write a zero header (an end marker) at pos unless [pos, zeroed) has one. */
+static inline void shm_mark_end(struct shm_ep *se, uint32_t pos)
+{
+	struct shm_rec *end;
+
+	if (pos - se->pos < se->zeroed - se->pos)
+		return;
+	end = shm_rec_at(se, pos);
+	end->len = 0;
+	atomic_store_explicit(&end->stamp, 0, memory_order_relaxed);
+	se->zeroed = pos + SHM_ALIGN;
+}
+
+/*
+ * Loan room for a len-byte message: *slot is where its payload goes, in the
+ * ring, contiguous. When the payload would run past the end of the ring, a pad
+ * record is published first to fill the rest of it, and the record starts at
+ * the ring's beginning. Waits like send() while the ring lacks room for both.
+ */
+static int shm_loan(struct ipcl_ep *ep, size_t len, void **slot, int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	uint32_t off = se->pos & se->mask, pad = 0, rec;
+	int rc;
+
+	if (len > se->max_msg)
+		return ipcl_seterr(
+		    ep->err, IPCL_ETOOBIG,
+		    "shm-loan: a %zu-byte message does not fit the %u-byte "
+		    "ring in one piece (largest %u); raise -O ring=",
+		    len, se->size, se->max_msg);
+	rec = SHM_REC(len);
+	if (off + SHM_HDR + len > se->size)
+		pad = se->size - off;
+	if (se->size - (se->pos - se->head) < pad + rec + SHM_HDR) {
+		rc = shm_wait(ep, pad + rec + SHM_HDR, deadline_ns);
+		if (rc)
+			return rc;
+	}
+	if (pad) {
+		struct shm_rec *r = shm_rec_at(se, se->pos);
+
+		shm_mark_end(se, se->pos + pad);
+		r->len = SHM_PAD;
+		shm_publish(se, &r->stamp, SHM_STAMP(se->pos));
+		se->pos += pad;
+		if (se->zeroed - se->pos > se->size) /* zeroed fell behind pos */
+			se->zeroed = se->pos;
+	}
+	*slot = se->data + ((se->pos + SHM_HDR) & se->mask);
+	return 0;
+}
+
+/* Publish the len bytes written into the loaned slot (len <= the loan). */
+static int shm_loan_publish(struct ipcl_ep *ep, size_t len)
+{
+	struct shm_ep *se = ep->state;
+	struct shm_rec *r = shm_rec_at(se, se->pos), *end;
+	uint32_t rec = SHM_REC(len);
+
+	shm_mark_end(se, se->pos + rec);
+	r->len = (uint32_t)len;
+	shm_publish(se, &r->stamp, SHM_STAMP(se->pos));
+	se->pos += rec;
+	/* Zero the next header slots ahead, as shm_send() does (free space only). */
+	while (se->zeroed - se->pos < SHM_AHEAD &&
+	       se->zeroed - se->head + SHM_HDR <= se->size) {
+		end = shm_rec_at(se, se->zeroed);
+		end->len = 0;
+		atomic_store_explicit(&end->stamp, 0, memory_order_relaxed);
+		se->zeroed += SHM_ALIGN;
+	}
+	return 0;
+}
+
+/*
+ * The next record, in place: *msg and *len, valid until shm_release(). Pad
+ * records are skipped. Errors as shm_recv().
+ */
+static int shm_peek(struct ipcl_ep *ep, const void **msg, size_t *len,
+		    int64_t deadline_ns)
+{
+	struct shm_ep *se = ep->state;
+	struct shm_rec *r;
+	uint32_t n;
+	int rc;
+
+	for (;;) {
+		r = shm_rec_at(se, se->pos);
+		if (atomic_load_explicit(&r->stamp, memory_order_acquire) !=
+		    SHM_STAMP(se->pos)) {
+			rc = shm_wait(ep, 0, deadline_ns);
+			if (rc)
+				return rc;
+		}
+		n = r->len;
+		if (n != SHM_PAD)
+			break;
+		se->pos += se->size - (se->pos & se->mask);
+		shm_publish(se, &se->hdr->head, se->pos);
+	}
+	if (n > se->max_msg)
+		return ipcl_seterr(ep->err, IPCL_EPROTO,
+				   "shm-loan: corrupt record at ring offset %u (len %u)",
+				   se->pos & se->mask, n);
+	se->held = SHM_REC(n);
+	*msg = se->data + ((se->pos + SHM_HDR) & se->mask);
+	*len = n;
+	return 0;
+}
+
+/* Give the record shm_peek() returned back to the producer. */
+static int shm_release(struct ipcl_ep *ep)
+{
+	struct shm_ep *se = ep->state;
+
+	if (!se->held)
+		return ipcl_seterr(ep->err, -EINVAL, "shm-loan: release without a peek");
+	se->pos += se->held;
+	se->held = 0;
+	shm_publish(se, &se->hdr->head, se->pos);
+	return 0;
+}
+
+/* shm-loan's probe: shm's, with the largest message of a loan ring. */
+static int shm_loan_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err)
+{
+	int rc = shm_probe(o, p, err);
+
+	if (rc)
+		return rc;
+	p->max_msg = SHM_LOAN_MAX_MSG(shm_probe_ring(o));
+	ipcl_fact(p, "loan", "%d", 1);
+	return 0;
+}
+
+/* shm-loan's setup: shm's, after checking the message fits a loan ring. */
+static int shm_loan_setup(struct ipcl_chan *c)
+{
+	struct shm_cfg cfg;
+	int rc = shm_parse_opts(c->opts, &cfg, c->err);
+
+	if (rc)
+		return rc;
+	if (c->opts->msg_size > SHM_LOAN_MAX_MSG((uint32_t)cfg.ring))
+		return ipcl_seterr(
+		    c->err, IPCL_ETOOBIG,
+		    "shm-loan: a %zu-byte message does not fit a %llu-byte "
+		    "ring in one piece (largest %u); raise -O ring=",
+		    c->opts->msg_size, (unsigned long long)cfg.ring,
+		    SHM_LOAN_MAX_MSG((uint32_t)cfg.ring));
+	return shm_setup(c);
+}
+
+/* send() of shm-loan: a loan, a copy into it, a publish. */
+static int shm_loan_send(struct ipcl_ep *ep, const void *msg, size_t len,
+			 int64_t deadline_ns)
+{
+	void *slot;
+	int rc = shm_loan(ep, len, &slot, deadline_ns);
+
+	if (rc)
+		return rc;
+	memcpy(slot, msg, len);
+	return shm_loan_publish(ep, len);
+}
+
+/* recv() of shm-loan: a peek, a copy out of it, a release. */
+static int shm_loan_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
+			 int64_t deadline_ns)
+{
+	const void *msg;
+	int rc = shm_peek(ep, &msg, len, deadline_ns);
+
+	if (rc)
+		return rc;
+	if (*len > cap) {
+		rc = ipcl_seterr(ep->err, IPCL_ETRUNC,
+				 "shm-loan: a %zu-byte message, the buffer holds %zu "
+				 "(left in the ring)",
+				 *len, cap);
+		((struct shm_ep *)ep->state)->held = 0;
+		return rc;
+	}
+	memcpy(buf, msg, *len);
+	return shm_release(ep);
+}
+
 /* Unmap; a producer first marks the stream closed and wakes a sleeping consumer. */
 static void shm_close(struct ipcl_ep *ep)
 {
@@ -1227,5 +1465,26 @@ const struct ipcl_transport ipcl_transport_shm = {
     .open = shm_open_ep,
     .send = shm_send,
     .recv = shm_recv,
+    .close = shm_close,
+};
+
+const struct ipcl_transport ipcl_transport_shm_loan = {
+    .name = "shm-loan",
+    .summary = "the shm ring, zero-copy: messages written and read in place (loan, "
+	       "publish, peek, release)",
+    .caps = IPCL_CAP_MSG_BOUNDARY | IPCL_CAP_HAS_EOF,
+    .chan_state_size = 0,
+    .ep_state_size = sizeof(struct shm_ep),
+    .options = shm_options,
+    .probe = shm_loan_probe,
+    .setup = shm_loan_setup,
+    .teardown = shm_teardown,
+    .open = shm_open_ep,
+    .send = shm_loan_send,
+    .recv = shm_loan_recv,
+    .loan = shm_loan,
+    .publish = shm_loan_publish,
+    .peek = shm_peek,
+    .release = shm_release,
     .close = shm_close,
 };

@@ -103,6 +103,8 @@ struct ipcl_opts {
 			    waiting for each reply (stream, rate), 0 when each
 			    send() is followed by a recv() of its reply */
 	const char *tag; /* unique per run and channel: use it in names (mq, keys ...) */
+	int one_cpu;     /* 1: every role of the run is pinned to one and the same
+			    CPU, so a side that spins keeps its peer off the CPU */
 	int nkv;         /* transport options from the command line */
 	const struct ipcl_kv *kv;
 };
@@ -235,6 +237,20 @@ struct ipcl_transport {
 	 * is indeterminate).
 	 */
 	int64_t (*acked)(struct ipcl_ep *);
+
+	/*
+	 * Optional, zero-copy (loan) endpoints; a transport has all four or none.
+	 * The harness then writes each message in place and reads it in place.
+	 * loan(): a producer gets room for one message of len bytes in the channel
+	 * itself (*slot; blocking like send() while there is none); publish()
+	 * hands the len bytes written there to the consumers. peek(): a consumer
+	 * gets the next message in place (*msg, *len; errors as recv()), valid
+	 * until release() gives its room back. One loan and one peek at a time.
+	 */
+	int (*loan)(struct ipcl_ep *, size_t len, void **slot, int64_t deadline_ns);
+	int (*publish)(struct ipcl_ep *, size_t len);
+	int (*peek)(struct ipcl_ep *, const void **msg, size_t *len, int64_t deadline_ns);
+	int (*release)(struct ipcl_ep *);
 
 	/* Release the endpoint; a producer's close lets consumers see EOF. */
 	void (*close)(struct ipcl_ep *);

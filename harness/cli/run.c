@@ -119,7 +119,7 @@ static void print_summary(const json_t *r)
 		     *tp = json_object_get(r, "throughput");
 	const json_t *cpu = json_object_get(r, "cpu"),
 		     *ow = json_object_get(r, "one_way");
-	const json_t *lag = json_object_get(r, "schedule_lag");
+	const json_t *lag = json_object_get(r, "sender_lag");
 	const char *status = json_string_value(json_object_get(r, "status"));
 
 	printf("%s %s, %lld B, %s mode, placement %s\n",

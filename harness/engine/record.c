@@ -559,7 +559,7 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 				    json_integer((json_int_t)m->lost_rtt));
 }
 
-/* "latency", "one_way", "schedule_lag", "throughput" and "cpu". */
+/* "latency", "one_way", "sender_lag", "late_sender", "throughput" and "cpu". */
 static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 			   const struct ipcl_board *board, const struct record_sums *m)
 {

@@ -58,7 +58,10 @@ awk -v a="$c1" -v b="$c64" 'BEGIN {printf "redis-list CPU/msg (sender+receiver) 
 
 # Postgres: pgbench runs the outbox INSERT (64-byte payload, one transaction each)
 pg=${IPCLAB_PG_URL#postgresql://}
-puser=${pg%%@*}; phost=${pg#*@}; pport=${phost#*:}; pport=${pport%%/*}; phost=${phost%%:*}
+pinfo=${pg%@*}; puser=${pinfo%%:*}; phost=${pg##*@};
+# The throwaway server's secret goes to psql/pgbench through PGPASSWORD only.
+[ "$pinfo" != "$puser" ] && export PGPASSWORD=${pinfo#*:}
+ pport=${phost#*:}; pport=${pport%%/*}; phost=${phost%%:*}
 psql -q -h "$phost" -p "$pport" -U "$puser" postgres -c \
 	"CREATE TABLE IF NOT EXISTS ipcl_pgbench (id bigserial primary key, payload bytea not null,
 	 created_at timestamptz default now(), processed_at timestamptz)" >/dev/null

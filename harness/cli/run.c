@@ -19,6 +19,7 @@
 
 #include "cli/run.h"
 #include "cli/usage.h"
+#include "engine/clock.h"
 #include "engine/parse.h"
 #include "engine/record.h"
 #include "engine/registry.h"
@@ -54,6 +55,12 @@ static const char run_help[] =
     "                                        message N+1, a fresh one restarted\n"
     "                         kill-producer@N  first producer SIGKILLed after N\n"
     "                         oversize[@N]   one message of max_msg+1 bytes\n"
+    "      --clock SRC        monotonic (default) or tsc (an invariant TSC,\n"
+    "                         calibrated against CLOCK_MONOTONIC)\n"
+    "      --pacing HOW       rate: auto (default: spin only with a free CPU),\n"
+    "                         sleep (clock_nanosleep to the send time) or spin\n"
+    "      --stamp-every N    stream: stamp 1 message in N (default: from the\n"
+    "                         clock's cost; 1 = every message)\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -221,7 +228,18 @@ static void warn_data(const json_t *r, int expected)
 	    expected ? " (loss expected: --expect-loss)" : "");
 }
 
-enum { O_THREADS = 256, O_PIN, O_CPUS, O_JSON, O_EXPECT, O_TIMEOUT, O_FAULT };
+enum {
+	O_THREADS = 256,
+	O_PIN,
+	O_CPUS,
+	O_JSON,
+	O_EXPECT,
+	O_TIMEOUT,
+	O_FAULT,
+	O_CLOCK,
+	O_PACING,
+	O_STAMP
+};
 
 static const struct option run_lo[] = {
     {"transport", required_argument, NULL, 't'},
@@ -244,6 +262,9 @@ static const struct option run_lo[] = {
     {"expect-loss", no_argument, NULL, O_EXPECT},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"fault", required_argument, NULL, O_FAULT},
+    {"clock", required_argument, NULL, O_CLOCK},
+    {"pacing", required_argument, NULL, O_PACING},
+    {"stamp-every", required_argument, NULL, O_STAMP},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -382,6 +403,24 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 			    "kill-consumer@N, kill-producer@N or "
 			    "oversize[@N]",
 			    optarg);
+		break;
+	case O_CLOCK:
+		if ((rc = ipcl_clock_from_name(optarg)) < 0)
+			return ipcl_usage_error(
+			    "run", "bad --clock '%s': want monotonic or tsc", optarg);
+		cfg->clock = rc;
+		break;
+	case O_PACING:
+		if ((rc = ipcl_pacing_from_name(optarg)) < 0)
+			return ipcl_usage_error(
+			    "run", "bad --pacing '%s': want auto, sleep or spin", optarg);
+		cfg->pacing = rc;
+		break;
+	case O_STAMP:
+		if (ipcl_parse_count(optarg, &n) || n < 1 || n > 1000000)
+			return ipcl_usage_error(
+			    "run", "bad --stamp-every '%s': want 1..1000000", optarg);
+		cfg->stamp_every = n;
 		break;
 	case ':':
 		return ipcl_usage_error("run", "option '%s' needs a value",

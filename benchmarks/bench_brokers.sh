@@ -5,6 +5,9 @@
 # drains and verifies), because the tools only produce: like with like.
 #   Redis list:  ipclab stream, pipeline 16, 1 producer, 64 B  vs
 #                redis-benchmark -t lpush -P 16 -c 1 -d 64
+#   Redis 64 KiB: the same at -d 65536 (issue 12: ipclab >= 0.8x), and
+#                redis-list CPU per message (sender + receiver) at 64 KiB
+#                over 1 KiB (issue 12: at most 6x)
 #   Postgres:    ipclab pg-outbox producer rate, 64 B          vs
 #                pgbench -M prepared, 1 client, the same INSERT into a table of
 #                the outbox's shape (with its NOTIFY trigger)
@@ -33,7 +36,10 @@ prate() {
 
 # Redis
 rport=${IPCLAB_REDIS_URL##*:}
-rpass=${IPCLAB_REDIS_URL#redis://}; rpass=${rpass%%@*}; rpass=${rpass#*:}
+# The throwaway server's secret: redis-cli reads REDISCLI_AUTH; redis-benchmark
+# only takes -a (the server is ours, private and gone after this script).
+rpass=${IPCLAB_REDIS_URL#redis://:}; rpass=${rpass%@*}
+export REDISCLI_AUTH=$rpass
 : >"$tmp/rb"; : >"$tmp/ri"
 for _ in $(seq "$rounds"); do
 	redis-benchmark -h 127.0.0.1 -p "$rport" -a "$rpass" -t lpush -P 16 -c 1 -d 64 -n 200000 -q 2>/dev/null |
@@ -44,10 +50,29 @@ done
 rb=$(med <"$tmp/rb"); ri=$(med <"$tmp/ri")
 awk -v b="$rb" -v i="$ri" 'BEGIN {printf "redis LPUSH -P16 -c1 64B   redis-benchmark %9.0f/s  ipclab %9.0f/s  ratio %.2fx\n", b, i, i/b}'
 
+# Redis at 64 KiB: producer rate against redis-benchmark, CPU/msg 64 KiB vs 1 KiB
+: >"$tmp/rb64"; : >"$tmp/ri64"; : >"$tmp/c1"; : >"$tmp/c64"
+cpu() { "$ipclab" run "$@" --json -q 2>/dev/null | jq -r '(.cpu.sender.total_ns_per_msg // 0) + (.cpu.receiver.total_ns_per_msg // 0)'; }
+for _ in $(seq "$rounds"); do
+	redis-benchmark -h 127.0.0.1 -p "$rport" -a "$rpass" -t lpush -P 16 -c 1 -d 65536 -n 20000 -q 2>/dev/null |
+		tr '\r' '\n' | awk '/LPUSH:/ {print $2}' | tail -1 >>"$tmp/rb64"
+	redis-cli -h 127.0.0.1 -p "$rport" del mylist >/dev/null
+	prate -t redis-list -p stream -s 65536 -n 20000 -O pipeline=16 >>"$tmp/ri64"
+	cpu -t redis-list -p stream -s 1024 -n 20000 -O pipeline=16 >>"$tmp/c1"
+	cpu -t redis-list -p stream -s 65536 -n 20000 -O pipeline=16 >>"$tmp/c64"
+done
+rb=$(med <"$tmp/rb64"); ri=$(med <"$tmp/ri64")
+awk -v b="$rb" -v i="$ri" 'BEGIN {printf "redis LPUSH -P16 -c1 64KiB redis-benchmark %9.0f/s  ipclab %9.0f/s  ratio %.2fx (goal >= 0.8x)\n", b, i, i/b}'
+c1=$(med <"$tmp/c1"); c64=$(med <"$tmp/c64")
+awk -v a="$c1" -v b="$c64" 'BEGIN {printf "redis-list CPU/msg (sender+receiver)  1 KiB %8.0f ns  64 KiB %8.0f ns  ratio %.1fx (goal <= 6x)\n", a, b, b/a}'
+
 # Postgres: pgbench runs the outbox INSERT (64-byte payload, one transaction each)
-# The outbox's table (brokers/postgres/outbox.c, mode=delete wake=notify): the
-# same columns and the statement-level NOTIFY trigger every INSERT fires.
-psql -q "$IPCLAB_PG_URL" >/dev/null <<'EOSQL'
+pg=${IPCLAB_PG_URL#postgresql://}
+pinfo=${pg%@*}; puser=${pinfo%%:*}; phost=${pg##*@};
+# The throwaway server's secret goes to psql/pgbench through PGPASSWORD only.
+[ "$pinfo" != "$puser" ] && export PGPASSWORD=${pinfo#*:}
+pport=${phost#*:}; pport=${pport%%/*}; phost=${phost%%:*}
+psql -q -h "$phost" -p "$pport" -U "$puser" postgres >/dev/null <<'EOSQL'
 CREATE TABLE IF NOT EXISTS ipcl_pgbench (id bigserial PRIMARY KEY, payload bytea NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(), processed_at timestamptz);
 CREATE OR REPLACE FUNCTION ipcl_pgbench_notify() RETURNS trigger LANGUAGE plpgsql
@@ -59,11 +84,11 @@ EOSQL
 echo "INSERT INTO ipcl_pgbench (payload) VALUES (decode(repeat('ab', 64), 'hex'));" >"$tmp/insert.sql"
 : >"$tmp/pb"; : >"$tmp/pi"
 for _ in $(seq "$rounds"); do
-	pgbench -n -M prepared -c 1 -T 5 -f "$tmp/insert.sql" "$IPCLAB_PG_URL" 2>/dev/null |
+	pgbench -n -M prepared -c 1 -T 5 -f "$tmp/insert.sql" -h "$phost" -p "$pport" -U "$puser" postgres 2>/dev/null |
 		awk '/^tps/ {print $3}' >>"$tmp/pb"
 	prate -t pg-outbox -p stream -s 64 -d 5s >>"$tmp/pi"
 done
-psql -q "$IPCLAB_PG_URL" -c "DROP TABLE ipcl_pgbench; DROP FUNCTION ipcl_pgbench_notify()" >/dev/null
+psql -q -h "$phost" -p "$pport" -U "$puser" postgres -c "DROP TABLE ipcl_pgbench; DROP FUNCTION ipcl_pgbench_notify()" >/dev/null
 pb=$(med <"$tmp/pb"); pi=$(med <"$tmp/pi")
 awk -v b="$pb" -v i="$pi" 'BEGIN {printf "postgres outbox INSERT 1 client  pgbench %9.0f/s  ipclab %9.0f/s  ratio %.2fx\n", b, i, i/b}'
 

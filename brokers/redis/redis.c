@@ -11,7 +11,7 @@
  *   redis-pubsub         PUBLISH / SUBSCRIBE: every subscriber gets every
  *                        message published while it is subscribed; lossy.
  *
- * Producers pipeline: send() appends the command and writes it at once, and
+ * Producers pipeline: send() writes the command at once, and
  * waits for a reply only when `pipeline` commands are unanswered (1: every
  * send waits for its own reply); flush() reads every reply. Consumers block in
  * the server (BRPOP, BLMOVE, XREADGROUP BLOCK) for the time left before the
@@ -25,6 +25,15 @@
  * GET); a pub/sub subscriber that falls behind is dropped by the server at
  * client-output-buffer-limit pubsub.
  *
+ * Large messages: hiredis 0.14's formatter (redisAppendCommand with %b) copies
+ * the payload into a fresh buffer, and its output buffer is freed after every
+ * write; its reader frees its buffer whenever more than 16 KiB are spare
+ * (reader->maxbuf). With glibc defaults, a 64 KiB message then trims and
+ * regrows the heap each time: tens of page faults per message. So send()
+ * builds the RESP header itself and writes header, payload and "\r\n" with
+ * one writev() straight from the caller's buffer, and every connection sets
+ * reader->maxbuf = 0 (keep the buffer). See README.md, "Page faults".
+ *
  * Left out: TLS (rediss://), RESP3, Cluster and Sentinel, reconnecting after
  * the server went away (the error is reported; the harness decides).
  */
@@ -36,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -413,6 +423,9 @@ static int redis_connect(struct redis_conn *k, const char *url, long long ct_ms,
 		return redis_fail(k, "connect");
 	if (redisSetTimeout(k->ctx, (struct timeval){0, 0}) != REDIS_OK)
 		return redis_fail(k, "setsockopt");
+	/* Keep the reader's buffer however much of it is spare (hiredis frees it
+	 * past 16 KiB by default: a heap trim and regrow per large reply). */
+	k->ctx->reader->maxbuf = 0;
 	if (u.pass[0]) {
 		rc = u.user[0]
 			 ? redis_cmd(k, end, NULL, "AUTH", "AUTH %s %s", u.user, u.pass)
@@ -977,6 +990,54 @@ static int64_t redis_acked(struct ipcl_ep *ep)
 }
 
 /*
+ * Write the producer's command for one message (LPUSH key msg, XADD key * d
+ * msg, PUBLISH key msg) as RESP: a header built here with the bulk-string
+ * lengths, then the payload from the caller's buffer, then its "\r\n", in
+ * one writev() (ipcl_fd_writev_all retries short writes and EINTR). Anything
+ * hiredis still holds is written first. 0, or a connection error.
+ */
+static int redis_write_command(struct redis_ep *re, const char *key, const void *msg,
+			       size_t len)
+{
+	char head[320];
+	struct iovec iov[3];
+	size_t klen = strlen(key);
+	int n, rc;
+
+	rc = redis_write(&re->k); /* hiredis's own output buffer: empty it first */
+	if (rc)
+		return rc;
+	switch (re->kind) {
+	case REDIS_STREAM:
+		n = snprintf(head, sizeof head,
+			     "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nd\r\n"
+			     "$%zu\r\n",
+			     klen, key, len);
+		break;
+	case REDIS_PUBSUB:
+		n = snprintf(head, sizeof head,
+			     "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n", klen, key,
+			     len);
+		break;
+	default:
+		n = snprintf(head, sizeof head,
+			     "*3\r\n$5\r\nLPUSH\r\n$%zu\r\n%s\r\n$%zu\r\n", klen, key,
+			     len);
+		break;
+	}
+	if (n < 0 || (size_t)n >= sizeof head)
+		return ipcl_seterr(re->k.err, IPCL_EINVAL, "redis: key too long");
+	iov[0] = (struct iovec){head, (size_t)n};
+	iov[1] = (struct iovec){(void *)msg, len};
+	iov[2] = (struct iovec){"\r\n", 2};
+	rc = ipcl_fd_writev_all(re->k.ctx->fd, iov, 3, IPCL_FOREVER);
+	if (rc)
+		return ipcl_seterr(re->k.err, rc, "redis %s: write: %s", re->k.shown,
+				   strerror(-rc));
+	return 0;
+}
+
+/*
  * Hand one message to the server. Waits first (by deadline) while `pipeline`
  * commands are unanswered, so -ETIMEDOUT means this message was not sent. An
  * error reply may belong to an earlier message of the pipeline.
@@ -997,23 +1058,10 @@ static int redis_send(struct ipcl_ep *ep, const void *msg, size_t len,
 		if (rc)
 			return rc;
 	}
-	switch (re->kind) {
-	case REDIS_STREAM:
-		rc = redisAppendCommand(re->k.ctx, "XADD %s * d %b", key, msg, len);
-		break;
-	case REDIS_PUBSUB:
-		rc = redisAppendCommand(re->k.ctx, "PUBLISH %s %b", key, msg, len);
-		break;
-	default:
-		rc = redisAppendCommand(re->k.ctx, "LPUSH %s %b", key, msg, len);
-		break;
-	}
-	if (rc != REDIS_OK)
-		return redis_fail(&re->k, "append");
-	re->inflight++;
-	rc = redis_write(&re->k);
+	rc = redis_write_command(re, key, msg, len);
 	if (rc)
 		return rc;
+	re->inflight++;
 	if (re->a.pipeline == 1) {
 		/* Unpipelined: wait for the reply, but the message is already sent. */
 		rc = redis_take(re, deadline_ns);
@@ -1513,6 +1561,43 @@ static void redis_teardown(struct ipcl_chan *c)
 	redis_disconnect(&k);
 }
 
+/*
+ * The server's CPU time (server_cpu hook): INFO cpu, used_cpu_user +
+ * used_cpu_sys (seconds with microseconds), over a connection of its own.
+ */
+static int redis_server_cpu(const struct ipcl_opts *o, int64_t *ns, char *err)
+{
+	struct redis_conn k = {0};
+	struct redis_addr a = {0};
+	redisReply *r = NULL;
+	const char *u, *y;
+	int rc;
+
+	rc = redis_settings(o, &a, err);
+	if (rc)
+		return rc;
+	rc = redis_connect(&k, ipcl_opt(o, redis_options, "url"), a.ct_ms, IPCL_FOREVER,
+			   err);
+	if (!rc)
+		rc = redis_cmd(&k, ipcl_now_ns() + a.ct_ms * 1000000LL, &r, "INFO",
+			       "INFO cpu");
+	if (rc)
+		goto out;
+	u = r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_cpu_user:") : NULL;
+	y = r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_cpu_sys:") : NULL;
+	if (!u || !y) {
+		rc = ipcl_seterr(err, IPCL_EPROTO, "redis %s: INFO cpu has no used_cpu_*",
+				 k.shown);
+		goto out;
+	}
+	*ns = (int64_t)((strtod(u + 14, NULL) + strtod(y + 13, NULL)) * 1e9);
+out:
+	if (r)
+		freeReplyObject(r);
+	redis_disconnect(&k);
+	return rc;
+}
+
 #define REDIS_TRANSPORT(sym, tname, tsummary, tcaps, tprobe)                  \
 	const struct ipcl_transport sym = {                                   \
 	    .name = tname,                                                    \
@@ -1532,6 +1617,7 @@ static void redis_teardown(struct ipcl_chan *c)
 	    .flush = redis_flush,                                             \
 	    .acked = redis_acked,                                             \
 	    .close = redis_close,                                             \
+	    .server_cpu = redis_server_cpu,                                   \
 	}
 
 REDIS_TRANSPORT(ipcl_transport_redis_list, "redis-list",

@@ -28,6 +28,7 @@
 #include "cli/rank.h"
 #include "cli/suite.h"
 #include "cli/faults.h"
+#include "engine/hiccup.h"
 #include "engine/parse.h"
 #include "engine/registry.h"
 #include "report/report.h"
@@ -545,6 +546,56 @@ static void compare_point(struct compare_state *st, int i)
 	}
 }
 
+static int compare_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The machine's own hiccups (issue 12), once per comparison with rate runs:
+ * a bare paced loop on the same placement, at the median rate of the rate
+ * points that ran, for one run's duration (100 ms at least). Appends its
+ * record ("pattern": "hiccup", docs/results.md); returns how many records it
+ * wrote (0 or 1).
+ */
+static int compare_hiccup(const struct compare_state *st)
+{
+	const struct ipcl_plan *pl = st->pl;
+	struct ipcl_runcfg cfg;
+	double *rates = calloc((size_t)st->npts + 1, sizeof *rates);
+	char err[IPCL_ERR_MAX] = "";
+	json_t *rec;
+	int n = 0;
+
+	if (!rates)
+		return 0;
+	for (int i = 0; i < st->npts; i++)
+		if (st->pts[i].pattern == IPCL_RATE && st->pts[i].runs &&
+		    st->pts[i].target > 0)
+			rates[n++] = st->pts[i].target;
+	if (!n) {
+		free(rates);
+		return 0;
+	}
+	qsort(rates, (size_t)n, sizeof *rates, compare_cmp_double);
+	ipcl_runcfg_init(&cfg);
+	cfg.pattern = IPCL_RATE;
+	cfg.rate = rates[n / 2];
+	free(rates);
+	cfg.duration_ns = st->k.duration > 100000000LL ? st->k.duration : 100000000LL;
+	cfg.placement = pl->pin;
+	rec = ipcl_hiccup(&cfg, err);
+	if (!rec) {
+		fprintf(stderr, "ipclab compare: hiccup meter: %s\n", err);
+		return 0;
+	}
+	ipcl_result_append(pl->output, rec);
+	json_decref(rec);
+	return 1;
+}
+
 /* After the runs: the ranking, what the budget left out, then the failure
  * matrix (--faults) and the report. Returns the exit status. */
 static int compare_finish(struct compare_state *st)
@@ -555,6 +606,7 @@ static int compare_finish(struct compare_state *st)
 
 	if (st->tty)
 		fprintf(stderr, "\r\033[K");
+	st->written += compare_hiccup(st);
 	ipcl_rank_print(pl, st->pts, st->npts);
 	fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
 	printf("\nresults: %s (%d records in %s)\n", pl->output, st->written, el);

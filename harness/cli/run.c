@@ -19,6 +19,7 @@
 
 #include "cli/run.h"
 #include "cli/usage.h"
+#include "engine/clock.h"
 #include "engine/parse.h"
 #include "engine/record.h"
 #include "engine/registry.h"
@@ -63,6 +64,12 @@ static const char run_help[] =
     "      --producer-only    stream, brokers: consumers start after the producers\n"
     "                         end, then drain and verify (the producers' rate\n"
     "                         alone, like redis-benchmark or pgbench)\n"
+    "      --clock SRC        monotonic (default) or tsc (an invariant TSC,\n"
+    "                         calibrated against CLOCK_MONOTONIC)\n"
+    "      --pacing HOW       rate: auto (default: spin only with a free CPU),\n"
+    "                         sleep (clock_nanosleep to the send time) or spin\n"
+    "      --stamp-every N    stream: stamp 1 message in N (default: from the\n"
+    "                         clock's cost; 1 = every message)\n"
     "  -q, --quiet            no progress line\n";
 
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
@@ -193,7 +200,7 @@ static void print_summary(const json_t *r)
 		     *tp = json_object_get(r, "throughput");
 	const json_t *cpu = json_object_get(r, "cpu"),
 		     *ow = json_object_get(r, "one_way");
-	const json_t *lag = json_object_get(r, "schedule_lag");
+	const json_t *lag = json_object_get(r, "sender_lag");
 	const char *status = json_string_value(json_object_get(r, "status"));
 
 	printf("%s %s, %lld B, %s mode, placement %s\n",
@@ -319,7 +326,10 @@ enum {
 	O_FAULT,
 	O_ZERO,
 	O_PRODONLY,
-	O_VERIFY
+	O_VERIFY,
+	O_CLOCK,
+	O_PACING,
+	O_STAMP
 };
 
 static const struct option run_lo[] = {
@@ -346,6 +356,9 @@ static const struct option run_lo[] = {
     {"zero-loss", no_argument, NULL, O_ZERO},
     {"producer-only", no_argument, NULL, O_PRODONLY},
     {"verify", required_argument, NULL, O_VERIFY},
+    {"clock", required_argument, NULL, O_CLOCK},
+    {"pacing", required_argument, NULL, O_PACING},
+    {"stamp-every", required_argument, NULL, O_STAMP},
     {NULL, 0, NULL, 0},
 };
 /* --cpus LIST: every CPU listed must be one this process may run on. */
@@ -498,6 +511,24 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 			    "kill-consumer@N, kill-producer@N or "
 			    "oversize[@N]",
 			    optarg);
+		break;
+	case O_CLOCK:
+		if ((rc = ipcl_clock_from_name(optarg)) < 0)
+			return ipcl_usage_error(
+			    "run", "bad --clock '%s': want monotonic or tsc", optarg);
+		cfg->clock = rc;
+		break;
+	case O_PACING:
+		if ((rc = ipcl_pacing_from_name(optarg)) < 0)
+			return ipcl_usage_error(
+			    "run", "bad --pacing '%s': want auto, sleep or spin", optarg);
+		cfg->pacing = rc;
+		break;
+	case O_STAMP:
+		if (ipcl_parse_count(optarg, &n) || n < 1 || n > 1000000)
+			return ipcl_usage_error(
+			    "run", "bad --stamp-every '%s': want 1..1000000", optarg);
+		cfg->stamp_every = n;
 		break;
 	case ':':
 		return ipcl_usage_error("run", "option '%s' needs a value",

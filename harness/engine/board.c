@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +142,7 @@ int ipcl_slot_fail(struct ipcl_slot *s, int rc, const char *err)
 int ipcl_board_barrier(struct ipcl_board *b, struct ipcl_slot *s)
 {
 	atomic_store(&s->state, IPCL_SLOT_READY);
+	ipcl_board_event(b);
 	while (!atomic_load(&b->go)) {
 		if (atomic_load(&b->abort))
 			return -ECANCELED;
@@ -202,6 +205,49 @@ void ipcl_board_slot(const struct ipcl_board *b, int i, struct ipcl_slot_view *v
 	v->cpu_sys_ns = s->cpu_sys_ns;
 	v->lat = &s->lat;
 	v->lag = &s->lag;
+	v->minflt = s->minflt;
+}
+
+/* ---- timing (issue 12) --------------------------------------------------- */
+
+void ipcl_board_timing(const struct ipcl_board *b, struct ipcl_timing_view *v)
+{
+	v->clock = &b->clock;
+	v->stamp_every = b->stamp_every;
+	v->pacing_spin = b->pacing_spin;
+	v->server_cpu = b->server_cpu;
+	v->server_cpu_ns = b->server_cpu_ns;
+	v->server_cpu_note = b->server_cpu_note;
+}
+
+uint64_t ipcl_board_unique_from(const struct ipcl_board *b, int set, uint64_t from)
+{
+	const uint64_t *m = board_bitmap_ro(b, set);
+	uint64_t all = ipcl_board_unique(b, set), below = 0;
+
+	for (uint64_t i = 0; i < from && i < b->nbits; i++)
+		below += (m[i / 64] >> (i % 64)) & 1;
+	return all - below;
+}
+
+void ipcl_board_event(struct ipcl_board *b)
+{
+	atomic_fetch_add(&b->event, 1);
+	/* Not FUTEX_PRIVATE_FLAG: the word is shared by separate processes. */
+	syscall(SYS_futex, &b->event, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+void ipcl_board_event_wait(struct ipcl_board *b, uint32_t seen, int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - ipcl_now_ns();
+	struct timespec ts;
+
+	if (left <= 0 || atomic_load(&b->event) != seen)
+		return;
+	ts.tv_sec = left / 1000000000;
+	ts.tv_nsec = left % 1000000000;
+	/* EAGAIN (changed), ETIMEDOUT, EINTR: the caller looks again either way. */
+	syscall(SYS_futex, &b->event, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
 uint64_t ipcl_board_unique(const struct ipcl_board *b, int set)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/clock.h"
 #include "engine/config.h"
 #include "engine/frame.h"
 #include "engine/histogram.h"
@@ -84,6 +85,8 @@ struct ipcl_slot {
 	int64_t send_max_ns, send_slow_ns; /* stall: longest send, sum of sends >= 1 ms */
 	struct ipcl_hist lat; /* round trip (pinger), one-way (consumer, ponger) */
 	struct ipcl_hist lag; /* rate: how late each send was against its schedule */
+	/* ---- timing (issue 12) ---- */
+	int64_t minflt; /* minor page faults over the measured loop (getrusage) */
 };
 
 struct ipcl_board {
@@ -113,8 +116,36 @@ struct ipcl_board {
 	int oversize_rc;           /* what send() said to the oversize message */
 	_Atomic uint64_t oversize_intact, oversize_bad; /* it arrived whole / damaged */
 	char restart_err[IPCL_ERR_MAX];
+	/* ---- timing (issue 12): set by the orchestrator before the roles start,
+	 * except the event word (every role) and the server CPU (at the end). */
+	struct ipcl_clock clock; /* the stamping clock, calibrated once */
+	uint64_t stamp_every;    /* stamp 1 message in N (stream; else 1) */
+	int pacing_spin;         /* rate: 1 spin, 0 sleep */
+	_Atomic uint32_t event;  /* futex word: bumped (and woken) at every role state
+				    change and child exit; the orchestrator waits on it */
+	int server_cpu;          /* enum ipcl_server_cpu */
+	int64_t server_cpu_ns;   /* the server's CPU time over the run */
+	char server_cpu_note[IPCL_ERR_MAX];
 	struct ipcl_slot slot[IPCL_MAX_ROLES];
 };
+
+/* How the server's CPU was (or was not) measured. */
+enum ipcl_server_cpu {
+	IPCL_SERVER_CPU_NONE = 0,  /* no server: not a broker transport */
+	IPCL_SERVER_CPU_PROC = 1,  /* throwaway server: /proc/PID/stat of its tree */
+	IPCL_SERVER_CPU_QUERY = 2, /* a server by URL that reports its own (Redis INFO) */
+	IPCL_SERVER_CPU_UNMEASURED = 3, /* a server by URL: note says why */
+};
+
+/* Bump the event word and wake the orchestrator (futex; async-signal-safe). */
+void ipcl_board_event(struct ipcl_board *b);
+
+/*
+ * Wait until the event word differs from seen or until deadline (ns,
+ * CLOCK_MONOTONIC): futex FUTEX_WAIT on the shared mapping. Returns at once
+ * when it already differs; also returns on a signal.
+ */
+void ipcl_board_event_wait(struct ipcl_board *b, uint32_t seen, int64_t deadline_ns);
 
 /*
  * Create the board of a run from head, whose fields up to the bitmaps the
@@ -167,7 +198,24 @@ struct ipcl_slot_view {
 	struct ipcl_verify v;
 	int64_t t_first, t_last, cpu_user_ns, cpu_sys_ns;
 	const struct ipcl_hist *lat, *lag;
+	int64_t minflt; /* timing (issue 12) */
 };
+
+/* The timing facts of a run (issue 12), as the record reads them. */
+struct ipcl_timing_view {
+	const struct ipcl_clock *clock;
+	uint64_t stamp_every;
+	int pacing_spin;
+	int server_cpu; /* enum ipcl_server_cpu */
+	int64_t server_cpu_ns;
+	const char *server_cpu_note;
+};
+
+void ipcl_board_timing(const struct ipcl_board *b, struct ipcl_timing_view *v);
+
+/* Unique sequence numbers >= from delivered in bitmap set `set` (the measured
+ * ones, with from = the warm-up). */
+uint64_t ipcl_board_unique_from(const struct ipcl_board *b, int set, uint64_t from);
 
 int ipcl_board_roles(const struct ipcl_board *b);
 int ipcl_board_mini(const struct ipcl_board *b);

@@ -94,3 +94,44 @@ uint64_t ipcl_rate_total(const struct ipcl_runcfg *c)
 {
 	return c->warmup + (uint64_t)(c->duration_ns / ipcl_rate_period(c));
 }
+
+static const char *const pacing_names[] = {"auto", "sleep", "spin"};
+
+const char *ipcl_pacing_name(int p)
+{
+	return (unsigned)p < 3 ? pacing_names[p] : "?";
+}
+
+int ipcl_pacing_from_name(const char *s)
+{
+	return config_name_index(pacing_names, 3, s);
+}
+
+int ipcl_pacing_spins(const struct ipcl_runcfg *c, int cpus_allowed)
+{
+	int roles = c->producers + c->consumers;
+
+	if (c->pacing != IPCL_PACING_AUTO)
+		return c->pacing == IPCL_PACING_SPIN;
+	if (cpus_allowed <= roles)
+		return 0;
+	if (c->placement == IPCL_PLACE_SAME)
+		return 0;
+	if (c->placement == IPCL_PLACE_LIST) {
+		/* Role i runs on cpus[i % ncpus]: the producers (slots 0..P-1)
+		 * share a CPU with some role unless every role has its own. */
+		for (int i = 0; i < c->producers; i++)
+			for (int j = 0; j < roles; j++)
+				if (j != i &&
+				    c->cpus[i % c->ncpus] == c->cpus[j % c->ncpus])
+					return 0;
+	}
+	return 1;
+}
+
+int64_t ipcl_late_bound(const struct ipcl_runcfg *c)
+{
+	int64_t period = ipcl_rate_period(c);
+
+	return period > 100000 ? period : 100000;
+}

@@ -78,7 +78,38 @@ struct ipcl_runcfg {
 	int verify_sample;
 	int nkv;
 	struct ipcl_kv kv[IPCL_MAX_KV];
+	/* ---- timing (issue 12): clock, pacing, stamping ---- */
+	int clock;            /* enum ipcl_clock_src (clock.h): what stamps messages */
+	int pacing;           /* enum ipcl_pacing: how the rate pattern waits */
+	uint64_t stamp_every; /* stream: stamp 1 message in N (0: decide from the
+				 clock's cost; 1: every message) */
 };
+
+/* Rate pattern: how a producer waits for the next intended send time. */
+enum ipcl_pacing {
+	IPCL_PACING_AUTO = 0,  /* spin if a CPU is free for it (ipcl_pacing_spins) */
+	IPCL_PACING_SLEEP = 1, /* clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) */
+	IPCL_PACING_SPIN = 2,  /* sleep to 60 us before, then spin on the clock */
+};
+
+/* "auto", "sleep", "spin"; and back (-1 when unknown). */
+const char *ipcl_pacing_name(int p);
+int ipcl_pacing_from_name(const char *s);
+
+/*
+ * Does the rate pattern's producer spin (1) or sleep (0)? An explicit
+ * --pacing wins. Auto spins only when a CPU is free for the spinning: more
+ * CPUs allowed than roles (one stays for the orchestrator, interrupts and the
+ * rest of the machine), no placement that puts the producer on a CPU with
+ * another role (same; a --cpus list shorter than the roles). Pure.
+ */
+int ipcl_pacing_spins(const struct ipcl_runcfg *c, int cpus_allowed);
+
+/*
+ * The late-sender bound (ns) of a rate run: a run whose producers' send lag
+ * p99 exceeds it is marked "late_sender". max(one period, 100 us). Pure.
+ */
+int64_t ipcl_late_bound(const struct ipcl_runcfg *c);
 
 /* Defaults for everything not given. */
 void ipcl_runcfg_init(struct ipcl_runcfg *c);

@@ -102,6 +102,24 @@ uint64_t ipcl_hist_percentile(const struct ipcl_hist *h, double p)
 	return h->max;
 }
 
+uint64_t ipcl_hist_percentile_lost(const struct ipcl_hist *h, uint64_t lost, double p)
+{
+	double total = (double)(h->count + lost);
+	uint64_t rank;
+
+	if (!lost)
+		return ipcl_hist_percentile(h, p);
+	if (p >= 100 || !h->count)
+		return UINT64_MAX;
+	rank = (uint64_t)ceil(p / 100.0 * total);
+	if (rank < 1)
+		rank = 1;
+	if (rank > h->count)
+		return UINT64_MAX;
+	/* The same rank among the delivered samples alone. */
+	return ipcl_hist_percentile(h, 100.0 * ((double)rank - 0.5) / (double)h->count);
+}
+
 double ipcl_hist_mean(const struct ipcl_hist *h)
 {
 	return h->count ? h->sum / (double)h->count : 0.0;

@@ -39,6 +39,13 @@ uint64_t ipcl_hist_high(int idx);
 /* The value at percentile p (0..100): the midpoint of the bucket that holds the
  * ceil(p% * count)-th smallest value, clamped to [min, max]. 0 when empty. */
 uint64_t ipcl_hist_percentile(const struct ipcl_hist *h, double p);
+/*
+ * The same with `lost` more samples counted as infinitely late (a lost message
+ * in the rate pattern): UINT64_MAX when the rank ceil(p% * (count + lost))
+ * falls among them, else the value at that rank among the counted samples.
+ * With lost 0 it is ipcl_hist_percentile.
+ */
+uint64_t ipcl_hist_percentile_lost(const struct ipcl_hist *h, uint64_t lost, double p);
 double ipcl_hist_mean(const struct ipcl_hist *h);
 double ipcl_hist_stddev(const struct ipcl_hist *h);
 

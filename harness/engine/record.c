@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/board.h"
+#include "engine/clock.h"
 #include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/registry.h"
@@ -222,6 +223,13 @@ static json_t *result_params(const struct ipcl_runcfg *c, const struct ipcl_boar
 	json_object_set_new(p, "warmup", json_integer((json_int_t)c->warmup));
 	if (c->pattern == IPCL_RATE)
 		json_object_set_new(p, "rate", json_real(c->rate));
+	if (c->pattern == IPCL_RATE && board) { /* timing (issue 12) */
+		struct ipcl_timing_view tv;
+
+		ipcl_board_timing(board, &tv);
+		json_object_set_new(p, "pacing",
+				    json_string(tv.pacing_spin ? "spin" : "sleep"));
+	}
 	json_object_set_new(p, "producers",
 			    json_integer(c->pattern == IPCL_PINGPONG ? 1 : c->producers));
 	json_object_set_new(p, "consumers",
@@ -276,8 +284,11 @@ struct record_sums {
 	int64_t t_first, t_last, send_last;
 	int64_t cpu[2][2]; /* [sender, receiver][user, sys] ns */
 	uint64_t cpu_msgs[2];
+	int64_t minflt[2];    /* timing (issue 12): [sender, receiver] minor faults */
 	const char *role_err; /* the first role's error, or NULL */
 };
+
+static void record_env_timing(json_t *env, const struct ipcl_board *board);
 
 /* schema, version, time, transport, pattern, params, limits, env. */
 static void record_head(json_t *rec, const struct ipcl_runcfg *c,
@@ -304,6 +315,8 @@ static void record_head(json_t *rec, const struct ipcl_runcfg *c,
 		json_object_set_new(lim, probe->kv[i].key, fact_value(probe->kv[i].val));
 	json_object_set_new(rec, "limits", lim);
 	json_object_set_new(rec, "env", ipcl_env_json());
+	if (board)
+		record_env_timing(json_object_get(rec, "env"), board);
 }
 
 /* Add one role's slot to the sums. */
@@ -321,6 +334,7 @@ static void record_add(const struct ipcl_runcfg *c, const struct ipcl_slot_view 
 	m->cpu[side][0] += s->cpu_user_ns;
 	m->cpu[side][1] += s->cpu_sys_ns;
 	m->cpu_msgs[side] += s->msgs;
+	m->minflt[side] += s->minflt;
 	if (c->pattern == IPCL_PINGPONG) {
 		m->sent += s->msgs;
 		if (s->sender) {
@@ -348,6 +362,161 @@ static void record_add(const struct ipcl_runcfg *c, const struct ipcl_slot_view 
 	}
 }
 
+/* ---- timing (issue 12) --------------------------------------------------- */
+
+/* A value of a latency object: an integer, or null for "infinite" (UINT64_MAX). */
+static json_t *record_ns(uint64_t v)
+{
+	return v == UINT64_MAX ? json_null() : json_integer((json_int_t)v);
+}
+
+/* A short percentile summary of a histogram: count, p50, p90, p99, p99_9, max. */
+static json_t *record_pcts(const struct ipcl_hist *h)
+{
+	json_t *o = json_pack("{s:s,s:I}", "unit", "ns", "count", (json_int_t)h->count);
+
+	if (!h->count)
+		return o;
+	json_object_set_new(o, "p50", record_ns(ipcl_hist_percentile(h, 50)));
+	json_object_set_new(o, "p90", record_ns(ipcl_hist_percentile(h, 90)));
+	json_object_set_new(o, "p99", record_ns(ipcl_hist_percentile(h, 99)));
+	json_object_set_new(o, "p99_9", record_ns(ipcl_hist_percentile(h, 99.9)));
+	json_object_set_new(o, "max", record_ns(h->max));
+	return o;
+}
+
+/* Per role: minor page faults; a rate producer's own send lag. */
+static void record_role_timing(const struct ipcl_runcfg *c,
+			       const struct ipcl_slot_view *s, json_t *r)
+{
+	json_object_set_new(r, "minflt", json_integer((json_int_t)s->minflt));
+	if (c->pattern == IPCL_RATE && s->sender)
+		json_object_set_new(r, "sender_lag", record_pcts(s->lag));
+}
+
+/*
+ * Rate pattern with loss: every measured message that no consumer got counts
+ * as an infinitely late one. Percentiles whose rank falls among them become
+ * null, and so do max, mean and stddev; "lost" says how many. The spectrum
+ * stops at its last finite point; "hist" keeps the delivered samples.
+ */
+static void record_lost_latency(json_t *l, const struct ipcl_hist *h, uint64_t lost)
+{
+	static const struct {
+		const char *key;
+		double p;
+	} pct[] = {
+	    {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99_9", 99.9}, {"p99_99", 99.99}};
+	json_t *spec = json_object_get(l, "spectrum"), *cut = json_array(), *e;
+	size_t i;
+
+	for (i = 0; i < sizeof pct / sizeof pct[0]; i++)
+		json_object_set_new(
+		    l, pct[i].key,
+		    record_ns(ipcl_hist_percentile_lost(h, lost, pct[i].p)));
+	json_object_set_new(l, "max", json_null());
+	json_object_set_new(l, "mean", json_null());
+	json_object_set_new(l, "stddev", json_null());
+	json_object_set_new(l, "lost", json_integer((json_int_t)lost));
+	json_object_set_new(l, "lost_as", json_string("infinite latency (null)"));
+	/* The spectrum over delivered + lost: a point stays while its rank is finite. */
+	json_array_foreach(spec, i, e)
+	{
+		double p = json_real_value(json_array_get(e, 0));
+		uint64_t v = ipcl_hist_percentile_lost(h, lost, p);
+
+		if (v == UINT64_MAX || p >= 100)
+			break;
+		json_array_append_new(cut, json_pack("[f,I]", p, (json_int_t)v));
+	}
+	json_object_set_new(l, "spectrum", cut);
+}
+
+/* Measured messages (seq >= warm-up) that no consumer got: rate pattern. */
+static uint64_t record_lost_measured(const struct ipcl_runcfg *c,
+				     const struct ipcl_board *board,
+				     uint64_t sent_measured)
+{
+	uint64_t unique = 0, expected = sent_measured;
+
+	for (int i = 0; i < ipcl_board_sets(board); i++)
+		unique += ipcl_board_unique_from(board, i, c->warmup);
+	if (ipcl_board_fanout(board))
+		expected *= (uint64_t)c->consumers;
+	return expected > unique ? expected - unique : 0;
+}
+
+/* "sender_lag" (merged over producers) and "late_sender" of a rate run. */
+static void record_sender_lag(json_t *rec, const struct ipcl_runcfg *c,
+			      const struct record_sums *m)
+{
+	json_t *lag = ipcl_hist_json(&m->lag, 0);
+	int64_t bound = ipcl_late_bound(c);
+	int late = 0;
+
+	late = m->lag.count && (int64_t)ipcl_hist_percentile(&m->lag, 99) > bound;
+	json_object_set_new(lag, "bound_ns", json_integer(bound));
+	json_object_set_new(rec, "sender_lag", lag);
+	json_object_set_new(rec, "late_sender", json_boolean(late));
+}
+
+/* "cpu.server", and minor faults per message on each side. */
+static void record_cpu_timing(json_t *cpu, const struct ipcl_board *board,
+			      const struct record_sums *m)
+{
+	struct ipcl_timing_view tv;
+	uint64_t msgs = m->cpu_msgs[0];
+	const char *side[2] = {"sender", "receiver"};
+
+	ipcl_board_timing(board, &tv);
+	for (int i = 0; i < 2; i++) {
+		json_t *o = json_object_get(cpu, side[i]);
+
+		if (json_is_object(o) && m->cpu_msgs[i])
+			json_object_set_new(
+			    o, "minflt_per_msg",
+			    json_real((double)m->minflt[i] / (double)m->cpu_msgs[i]));
+	}
+	if (tv.server_cpu == IPCL_SERVER_CPU_NONE)
+		return;
+	if (tv.server_cpu == IPCL_SERVER_CPU_UNMEASURED || !msgs) {
+		json_object_set_new(cpu, "server",
+				    json_pack("{s:s}", "note",
+					      tv.server_cpu_note[0]
+						  ? tv.server_cpu_note
+						  : "server CPU not measured"));
+		return;
+	}
+	json_object_set_new(cpu, "server",
+			    json_pack("{s:f,s:I,s:I,s:s}", "total_ns_per_msg",
+				      (double)tv.server_cpu_ns / (double)msgs, "msgs",
+				      (json_int_t)msgs, "cpu_ns",
+				      (json_int_t)tv.server_cpu_ns, "source",
+				      tv.server_cpu == IPCL_SERVER_CPU_PROC
+					  ? "/proc/PID/stat of the server's process tree"
+					  : "the server's own report (Redis INFO cpu)"));
+}
+
+/* env.clock and env.stamp_every: the clock that stamped, its cost, 1 in N. */
+static void record_env_timing(json_t *env, const struct ipcl_board *board)
+{
+	struct ipcl_timing_view tv;
+	json_t *clk;
+
+	ipcl_board_timing(board, &tv);
+	clk = json_pack("{s:s,s:f}", "source", ipcl_clock_name(tv.clock->src), "read_ns",
+			tv.clock->read_ns);
+	if (tv.clock->src == IPCL_CLOCK_TSC) {
+		json_object_set_new(clk, "tsc_ghz", json_real(tv.clock->ghz));
+		json_object_set_new(clk, "calibrated_against",
+				    json_string("CLOCK_MONOTONIC"));
+		json_object_set_new(clk, "calibration_ms",
+				    json_real((double)tv.clock->calib_ns / 1e6));
+	}
+	json_object_set_new(env, "clock", clk);
+	json_object_set_new(env, "stamp_every", json_integer((json_int_t)tv.stamp_every));
+}
+
 /* The "roles" array (one object per slot), summing the slots into m. */
 static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board *board,
 			    struct record_sums *m)
@@ -364,6 +533,7 @@ static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board
 			      (json_int_t)s.msgs);
 		if (s.cpu >= 0)
 			json_object_set_new(r, "cpu", json_integer(s.cpu));
+		record_role_timing(c, &s, r);
 		if (s.rc) {
 			json_object_set_new(r, "error", json_string(s.err));
 			if (!m->role_err)
@@ -443,7 +613,7 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 		record_acked(json_object_get(rec, "verify"), c, board);
 }
 
-/* "latency", "one_way", "schedule_lag", "throughput" and "cpu". */
+/* "latency", "one_way", "sender_lag", "late_sender", "throughput" and "cpu". */
 static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 			   const struct ipcl_board *board, const struct record_sums *m)
 {
@@ -453,8 +623,13 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		json_object_set_new(
 		    l, "kind",
 		    json_string(c->pattern == IPCL_PINGPONG ? "round_trip" : "one_way"));
-		if (c->pattern == IPCL_RATE)
+		if (c->pattern == IPCL_RATE) {
+			uint64_t lost = record_lost_measured(c, board, m->sent_measured);
+
 			json_object_set_new(l, "from", json_string("intended send time"));
+			if (lost)
+				record_lost_latency(l, &m->lat, lost);
+		}
 		if (c->producer_only)
 			json_object_set_new(
 			    l, "from",
@@ -465,8 +640,8 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 	}
 	if (m->oneway.count)
 		json_object_set_new(rec, "one_way", ipcl_hist_json(&m->oneway, 0));
-	if (c->pattern == IPCL_RATE && m->lag.count)
-		json_object_set_new(rec, "schedule_lag", ipcl_hist_json(&m->lag, 0));
+	if (c->pattern == IPCL_RATE)
+		record_sender_lag(rec, c, m);
 	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX) {
 		double el = (double)(m->t_last - m->t_first) / 1e9;
 		size_t size = ipcl_board_msg_size(board);
@@ -490,6 +665,7 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		      result_cpu(m->cpu_msgs[0], m->cpu[0][0], m->cpu[0][1]), "receiver",
 		      result_cpu(m->cpu_msgs[1], m->cpu[1][0], m->cpu[1][1]), "clock",
 		      c->threads ? "per-thread rusage" : "per-process rusage"));
+	record_cpu_timing(json_object_get(rec, "cpu"), board, m);
 }
 
 /* A probe fact's value, or NULL. */

@@ -3,8 +3,10 @@
  * producer (with the rate pattern's pacing) and consumer for stream and rate,
  * each stamping or checking every message's frame and marking its sequence
  * number in the board's bitmaps. Uses the transport's send/recv/ack/reply/
- * flush, sched_setaffinity for placement, getrusage for CPU time,
- * clock_nanosleep for pacing, mmap (through board.c) for an exec'd role.
+ * flush, sched_setaffinity for placement, getrusage for CPU time and minor
+ * page faults, clock_nanosleep for pacing, the board's clock (clock.h:
+ * CLOCK_MONOTONIC or the calibrated TSC) for every stamp, mmap (through
+ * board.c) for an exec'd role.
  * Left out: starting, watching and restarting roles (run.c), and the fault
  * events themselves (inject.c), which the loops call at the exact count.
  */
@@ -140,6 +142,17 @@ static int unstamp_end(struct ipcl_board *b, const void *buf, size_t len)
 	return (h.flags & IPCL_FRAME_END) != 0;
 }
 
+/* Does a full frame carry a send time? (A 1-in-N stream leaves most at 0.) */
+static int roles_stamped(const struct ipcl_board *b, const void *buf, size_t len)
+{
+	struct ipcl_frame_hdr h;
+
+	if (b->mini || len < IPCL_FRAME_HDR)
+		return 0;
+	memcpy(&h, buf, sizeof h);
+	return h.send_ns != 0;
+}
+
 /* Record a data message in the verification state of consumer `set_base`. */
 static void verify(struct ipcl_board *b, struct ipcl_slot *s, int set, uint64_t *highest,
 		   uint64_t seq)
@@ -226,7 +239,7 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 	}
 	pcrc = role_fill(b, buf);
 	for (seq = 0;; seq++) {
-		int64_t t0 = ipcl_now_ns(), t1;
+		int64_t t0 = ipcl_clock_now(&b->clock), t1;
 		int producer, end;
 		int64_t sent;
 		uint64_t rseq;
@@ -251,7 +264,7 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 	again:
 		rc = role_get(x, in, rx, size, &len, &msg,
 			      lossy ? t0 + b->cfg.idle_ns : IPCL_FOREVER);
-		t1 = ipcl_now_ns();
+		t1 = ipcl_clock_now(&b->clock);
 		if (rc == -ETIMEDOUT && lossy) {
 			s->lost_rtt++;
 			rc = 0;
@@ -320,7 +333,7 @@ static int run_ponger(struct ipcl_role_ctx *x, struct ipcl_ep *in, struct ipcl_e
 		int64_t sent, now;
 
 		rc = role_get(x, in, rx, size, &len, &msg, IPCL_FOREVER);
-		now = ipcl_now_ns();
+		now = ipcl_clock_now(&b->clock);
 		if (rc == IPCL_EOF) {
 			rc = 0;
 			break;
@@ -371,19 +384,27 @@ static int run_ponger(struct ipcl_role_ctx *x, struct ipcl_ep *in, struct ipcl_e
 /* ---- stream and rate ---------------------------------------------------- */
 
 /*
- * Rate pattern: wait until the intended send time (ns), sleeping until 60 us
- * before it and spinning the rest: waking from a sleep takes tens of us on a
- * VM, and that lateness would count as latency. The sender's CPU time
- * therefore includes pacing. *when is the time of the send; returns intended.
+ * Rate pattern: wait until the intended send time (ns on the board's clock).
+ * Sleeping (b->pacing_spin 0) is one clock_nanosleep to the absolute time:
+ * the wake-up is late by the machine's timer and scheduling latency (tens of
+ * us on a VM), which the send lag shows. Spinning (1, only when a CPU is free
+ * for it: ipcl_pacing_spins) sleeps until 60 us before and spins the rest, so
+ * the sender's CPU time then includes pacing. *when is set to the actual time
+ * of the send; returns intended.
  */
-static int64_t producer_pace(int64_t intended, int64_t *when)
+static int64_t producer_pace(const struct ipcl_board *b, int64_t intended, int64_t *when)
 {
-	if (intended > *when) {
-		if (intended - *when > 100000)
-			sleep_until(intended - 60000);
-		while ((*when = ipcl_now_ns()) < intended)
-			;
+	if (intended <= *when)
+		return intended;
+	if (!b->pacing_spin) {
+		ipcl_clock_sleep_until(&b->clock, intended);
+		*when = ipcl_clock_now(&b->clock);
+		return intended;
 	}
+	if (intended - *when > 100000)
+		ipcl_clock_sleep_until(&b->clock, intended - 60000);
+	while ((*when = ipcl_clock_now(&b->clock)) < intended)
+		;
 	return intended;
 }
 
@@ -511,8 +532,12 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 	unsigned char *buf = malloc(size), *rx = malloc(size);
 	int rate = c->pattern == IPCL_RATE, rc = 0, last;
 	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0;
-	int64_t period = 0, t0 = ipcl_now_ns(), until = 0, hold_until = 0;
+	int64_t period = 0, t0 = ipcl_clock_now(&b->clock), until = 0, when = t0,
+		hold_until = 0;
 	uint64_t seq, total = c->warmup + c->count, replies = 0;
+	/* Stream: the clock is read (and the message stamped) 1 in `every`;
+	 * a message not stamped carries send time 0. */
+	uint64_t every = b->stamp_every ? b->stamp_every : 1;
 	uint32_t pcrc;
 	/* A request that may lose its reply to a fault is sent with a deadline. */
 	int reqrep_fault = reqrep && c->fault == IPCL_FAULT_KILL_CONSUMER;
@@ -535,18 +560,22 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 		total = UINT64_MAX;
 	}
 	for (seq = 0; seq < total; seq++) {
-		int64_t when = ipcl_now_ns(), intended = when;
+		int64_t intended;
+		int stamped = every == 1 || seq % every == 0 || seq == c->warmup;
 
+		if (stamped)
+			when = ipcl_clock_now(&b->clock);
+		intended = stamped ? when : 0;
 		if (atomic_load_explicit(&b->abort, memory_order_relaxed))
 			break;
 		if (rate)
-			intended = producer_pace(t0 + (int64_t)seq * period, &when);
+			intended = producer_pace(b, t0 + (int64_t)seq * period, &when);
 		if (seq == c->warmup) {
 			s->t_first = rate ? intended : when;
 			if (c->duration_ns && !rate)
 				until = when + c->duration_ns;
 		}
-		if (until && when >= until)
+		if (until && stamped && when >= until)
 			break;
 		if (c->fault && x->slot == 0 && seq == c->fault_at) {
 			if (c->fault == IPCL_FAULT_KILL_PRODUCER) {
@@ -565,7 +594,7 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 			break;
 		}
 		if (c->fault == IPCL_FAULT_STALL) {
-			int64_t took = ipcl_now_ns() - when;
+			int64_t took = ipcl_clock_now(&b->clock) - when;
 
 			if (took > s->send_max_ns)
 				s->send_max_ns = took;
@@ -602,7 +631,7 @@ static int run_producer(struct ipcl_role_ctx *x, struct ipcl_ep *out)
 			replies++;
 	}
 	producer_note(x, out, replies);
-	s->t_last = ipcl_now_ns();
+	s->t_last = ipcl_clock_now(&b->clock);
 	s->measured = s->msgs > c->warmup ? s->msgs - c->warmup : 0;
 
 	last = atomic_fetch_add(&b->producers_done, 1) + 1 == c->producers;
@@ -643,11 +672,12 @@ static void consumer_count(struct ipcl_board *b, struct ipcl_slot *s, uint64_t s
 			   size_t len, int64_t sent, int64_t now)
 {
 	if (seq >= b->cfg.warmup) {
-		if (!b->mini) /* a mini frame has no send time */
+		if (!b->mini && sent) /* a mini or unstamped frame has no send time */
 			ipcl_hist_record(&s->lat, (uint64_t)(now - sent));
 		s->measured++;
 		s->bytes += len;
-		s->t_last = now;
+		if (now)
+			s->t_last = now;
 	}
 	s->msgs++;
 	if ((s->msgs & 1023) == 0)
@@ -678,6 +708,9 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 	uint64_t highest[IPCL_MAX_ROLES] = {0};
 	int64_t last_rx = ipcl_now_ns();
 	int held = 0; /* a loaned message is still to be released */
+	/* Stream with 1-in-N stamps: a channel with EOF reads the clock only for
+	 * stamped messages; a timed one needs it for every message (silence). */
+	int sparse = b->stamp_every > 1 && !timed;
 
 	if (!rx)
 		return ipcl_slot_fail(s, -ENOMEM, "out of memory");
@@ -703,7 +736,7 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 		if (timed)
 			deadline = ipcl_now_ns() + c->idle_ns / 4;
 		rc = role_get(x, in, rx, cap, &len, &msg, deadline);
-		now = ipcl_now_ns();
+		now = sparse ? 0 : ipcl_clock_now(&b->clock);
 		if (rc == -ETIMEDOUT && timed) {
 			rc = 0;
 			if (consumer_quiet(b, s, draining, now - last_rx))
@@ -713,6 +746,8 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 		if (rc == IPCL_EOF) {
 			rc = 0;
 			s->stop = IPCL_STOP_EOF;
+			if (sparse && s->measured)
+				s->t_last = ipcl_clock_now(&b->clock);
 			break;
 		}
 		if (rc) {
@@ -720,8 +755,11 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 			s->stop = IPCL_STOP_ERROR;
 			break;
 		}
-		last_rx = now;
 		held = 1;
+		if (sparse && roles_stamped(b, msg, len))
+			now = ipcl_clock_now(&b->clock);
+		if (now)
+			last_rx = now;
 		if (len > size && b->oversize_len) {
 			ipcl_fault_oversize_recv(b, msg, len);
 			continue;
@@ -746,12 +784,14 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 			}
 			if (!draining) {
 				s->stop = IPCL_STOP_END;
+				if (sparse && s->measured)
+					s->t_last = ipcl_clock_now(&b->clock);
 				break;
 			}
 			continue;
 		}
 		if (x->slot == b->replacement && !atomic_load(&b->t_recover))
-			atomic_store(&b->t_recover, now);
+			atomic_store(&b->t_recover, ipcl_now_ns());
 		/*
 		 * The victim dies holding this message (received, not processed)
 		 * once the producer has sent fault_at messages: the fault point is
@@ -875,6 +915,7 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	role_cpu(b, &r1);
 	s->cpu_user_ns = cpu_ns(&r1.ru_utime) - cpu_ns(&r0.ru_utime);
 	s->cpu_sys_ns = cpu_ns(&r1.ru_stime) - cpu_ns(&r0.ru_stime);
+	s->minflt = r1.ru_minflt - r0.ru_minflt;
 out:
 	for (int i = 0; i < 2; i++) {
 		int crc = ipcl_ep_close(ep[i], ipcl_now_ns() + b->cfg.idle_ns * 4);
@@ -884,6 +925,7 @@ out:
 			    ipcl_slot_fail(s, crc, "closing the endpoint failed (flush)");
 	}
 	atomic_store(&s->state, s->rc ? IPCL_SLOT_FAILED : IPCL_SLOT_DONE);
+	ipcl_board_event(b);
 }
 
 void *ipcl_role_thread(void *arg)
@@ -916,6 +958,7 @@ int ipcl_role_exec(int fd, int slot)
 	if (!x.t) {
 		ipcl_slot_fail(&b->slot[slot], IPCL_EINVAL, "transport not built in");
 		atomic_store(&b->slot[slot].state, IPCL_SLOT_FAILED);
+		ipcl_board_event(b);
 		return 1;
 	}
 	for (int i = 0; i < b->nchan; i++) {
@@ -924,6 +967,7 @@ int ipcl_role_exec(int fd, int slot)
 		if (rc) {
 			ipcl_slot_fail(&b->slot[slot], rc, err);
 			atomic_store(&b->slot[slot].state, IPCL_SLOT_FAILED);
+			ipcl_board_event(b);
 			goto out;
 		}
 	}

@@ -15,13 +15,20 @@
  * echoes; a request/response transport uses one channel. Stream and rate: roles
  * 0..P-1 produce, P..P+C-1 consume.
  *
- * Syscalls: fork, execl, waitpid, kill, sigaction, pthread_create/join. Output:
+ * It sleeps on the board's event word (a futex every role bumps at each state
+ * change, and the SIGCHLD and SIGINT handlers too) instead of polling, so it
+ * never takes a CPU from a spinning role. Around the measured run it reads a
+ * broker server's CPU time: /proc for a server it started (proccpu.h), the
+ * transport's server_cpu() hook for one given by URL.
+ *
+ * Syscalls: fork, execl, waitpid, kill, sigaction, futex, pthread_create/join. Output:
  * the progress line on stderr (--progress, a terminal only), and one line on
  * stderr before _exit when role threads are stuck and cannot be stopped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,9 +39,11 @@
 #include <unistd.h>
 
 #include "engine/board.h"
+#include "engine/clock.h"
 #include "engine/endpoint.h"
 #include "engine/frame.h"
 #include "engine/inject.h"
+#include "engine/proccpu.h"
 #include "engine/record.h"
 #include "engine/registry.h"
 #include "engine/roles.h"
@@ -46,9 +55,25 @@
 /* SIGINT/SIGTERM during a run: stop the roles, clean up, then die of the signal. */
 static volatile sig_atomic_t run_interrupted;
 
+/* The board of the run in progress, for the signal handlers' wake-ups. */
+static struct ipcl_board *volatile run_board;
+
 static void run_on_signal(int sig)
 {
 	run_interrupted = sig;
+	if (run_board)
+		ipcl_board_event(run_board);
+}
+
+/* SIGCHLD: a role process (or a server's helper) ended; wake the orchestrator. */
+static void run_on_child(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	if (run_board)
+		ipcl_board_event(run_board);
+	errno = e;
 }
 
 int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
@@ -91,6 +116,14 @@ int ipcl_run_check(const struct ipcl_runcfg *c, char *err)
 				   t->name);
 	if (np > 0xffff)
 		return IPCL_EINVAL;
+	if (c->clock == IPCL_CLOCK_TSC && !ipcl_tsc_invariant(NULL))
+		return ipcl_seterr(err, IPCL_EUNAVAIL,
+				   "--clock tsc: this CPU's TSC is not invariant (no "
+				   "constant_tsc and nonstop_tsc in /proc/cpuinfo)");
+	if (c->stamp_every > 1 && c->pattern != IPCL_STREAM)
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "--stamp-every is for --pattern stream only: pingpong "
+				   "and rate stamp every message");
 	if ((t->caps & IPCL_CAP_THREADS_ONLY) && !c->threads)
 		return ipcl_seterr(err, IPCL_EINVAL, "%s works only with --threads",
 				   t->name);
@@ -307,6 +340,64 @@ static void run_reap(struct ipcl_board *b, int fd, const struct ipcl_transport *
 	}
 }
 
+/* ---- timing (issue 12): the server's CPU over the run ------------------- */
+
+/* Where the server's CPU comes from, and its reading at the start. */
+struct run_srvcpu {
+	pid_t pid;                      /* a server we started, or 0 */
+	const struct ipcl_transport *t; /* its server_cpu() hook, for a URL */
+	const struct ipcl_opts *opts;
+	int64_t start;
+	int ok; /* the start was read */
+};
+
+/* The server's CPU time now (ns): 0, or an error with err set. */
+static int run_server_cpu_read(const struct run_srvcpu *sc, int64_t *ns, char *err)
+{
+	int rc;
+
+	if (sc->pid > 0) {
+		rc = ipcl_proc_tree_cpu(sc->pid, ns);
+		if (rc)
+			snprintf(err, IPCL_ERR_MAX, "/proc/%ld/stat: %s", (long)sc->pid,
+				 strerror(-rc));
+		return rc;
+	}
+	return sc->t->server_cpu(sc->opts, ns, err);
+}
+
+/* At the start (end 0) and the end (end 1) of the run: read and record. */
+static void run_server_cpu(struct ipcl_board *b, struct run_srvcpu *sc, int end)
+{
+	char err[IPCL_ERR_MAX] = "";
+	int64_t ns;
+
+	if (!sc || !sc->t || !sc->t->server || (end && !sc->ok))
+		return;
+	if (sc->pid <= 0 && !sc->t->server_cpu) {
+		b->server_cpu = IPCL_SERVER_CPU_UNMEASURED;
+		snprintf(b->server_cpu_note, sizeof b->server_cpu_note,
+			 "server CPU not measured: the server was given by URL and %s "
+			 "cannot ask it",
+			 sc->t->name);
+		return;
+	}
+	if (run_server_cpu_read(sc, &ns, err)) {
+		b->server_cpu = IPCL_SERVER_CPU_UNMEASURED;
+		snprintf(b->server_cpu_note, sizeof b->server_cpu_note,
+			 "server CPU not measured: %s", err);
+		sc->ok = 0;
+		return;
+	}
+	if (!end) {
+		sc->start = ns;
+		sc->ok = 1;
+		return;
+	}
+	b->server_cpu = sc->pid > 0 ? IPCL_SERVER_CPU_PROC : IPCL_SERVER_CPU_QUERY;
+	b->server_cpu_ns = ns - sc->start;
+}
+
 /*
  * Wait for every role; kill the lot at the watchdog. A role that a fault
  * scenario killed is expected to die (a killed consumer is replaced through
@@ -314,7 +405,7 @@ static void run_reap(struct ipcl_board *b, int fd, const struct ipcl_transport *
  */
 static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_transport *t,
 			    struct ipcl_role_ctx *x, pid_t *pids, pthread_t *tids,
-			    int spawned)
+			    int spawned, struct run_srvcpu *sc)
 {
 	const struct ipcl_runcfg *c = &b->cfg;
 	int64_t start = ipcl_now_ns(),
@@ -325,7 +416,8 @@ static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_tran
 	int tty = c->progress && isatty(2);
 
 	while (left > 0) {
-		int64_t now = ipcl_now_ns();
+		uint32_t seen = atomic_load(&b->event);
+		int64_t now = ipcl_now_ns(), wake;
 
 		if (run_interrupted && !atomic_load(&b->abort)) {
 			why = "interrupted by a signal";
@@ -347,6 +439,7 @@ static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_tran
 				atomic_store(&b->abort, 1);
 				all_ready = 1;
 			} else if (ready == b->nroles) {
+				run_server_cpu(b, sc, 0);
 				b->t_go = ipcl_now_ns();
 				atomic_store(&b->go, 1);
 				all_ready = 1;
@@ -388,9 +481,21 @@ static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_tran
 		} else {
 			run_reap(b, fd, t, x, pids, &spawned, &left, why);
 		}
-		if (left > 0)
-			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+		if (left <= 0)
+			break;
+		/* Sleep until something happens: a role's state, a child's exit, a
+		 * signal; or the next deadline (open timeout, watchdog, progress). */
+		wake = watchdog;
+		if (!all_ready && start + c->open_timeout_ns < wake)
+			wake = start + c->open_timeout_ns + 1;
+		if (tty && now + 250000000 < wake)
+			wake = now + 250000000;
+		if (!tids && now + NS < wake)
+			wake = now + NS; /* a reaped child whose signal came early */
+		ipcl_board_event_wait(b, seen, wake);
 	}
+	if (!why)
+		run_server_cpu(b, sc, 1);
 	if (tty && shown)
 		run_show_progress(b, start, 1);
 	if (tids) {
@@ -417,7 +522,8 @@ struct run_state {
 	pthread_t tids[IPCL_MAX_ROLES];
 	struct ipcl_opts opts[2];
 	struct ipcl_chan *chan[2];
-	struct sigaction old_int, old_term;
+	struct sigaction old_int, old_term, old_chld;
+	struct run_srvcpu srvcpu; /* timing (issue 12) */
 	const char *why; /* why the run failed, for the record; NULL if it did not */
 	char perr[IPCL_ERR_MAX], serr[IPCL_ERR_MAX];
 };
@@ -445,6 +551,13 @@ static void run_init(struct run_state *r, const struct ipcl_runcfg *cfg)
 	run_interrupted = 0;
 	sigaction(SIGINT, &sa, &r->old_int);
 	sigaction(SIGTERM, &sa, &r->old_term);
+	{
+		struct sigaction sc = {.sa_handler = run_on_child,
+				       .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+
+		sigemptyset(&sc.sa_mask);
+		sigaction(SIGCHLD, &sc, &r->old_chld);
+	}
 
 	h->cfg = *cfg;
 	h->nchan = cfg->pattern == IPCL_PINGPONG && !(t->caps & IPCL_CAP_REQREP) ? 2 : 1;
@@ -538,6 +651,28 @@ static enum run_next run_probe(struct run_state *r, char *err)
 	return RUN_GO;
 }
 
+/*
+ * Timing (issue 12): calibrate the stamping clock and measure its cost; the
+ * stream pattern's 1-in-N stamping (every message in pingpong, rate, fault
+ * runs and with mini frames); the rate pattern's pacing.
+ */
+static enum run_next run_timing(struct run_state *r, char *err)
+{
+	struct ipcl_board *h = &r->head;
+	const struct ipcl_runcfg *c = &r->cfg;
+	cpu_set_t set;
+	int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+
+	if (ipcl_clock_setup(&h->clock, c->clock, err))
+		return RUN_USAGE;
+	h->stamp_every = 1;
+	if (c->pattern == IPCL_STREAM && !c->fault && !h->mini)
+		h->stamp_every =
+		    c->stamp_every ? c->stamp_every : ipcl_stamp_every(h->clock.read_ns);
+	h->pacing_spin = c->pattern == IPCL_RATE && ipcl_pacing_spins(c, ncpu);
+	return RUN_GO;
+}
+
 /* The server (broker transports), the probe, the board and the channels. */
 static enum run_next run_setup(struct run_state *r, char *err)
 {
@@ -553,10 +688,13 @@ static enum run_next run_setup(struct run_state *r, char *err)
 	next = run_probe(r, err);
 	if (next != RUN_GO)
 		return next;
+	if (run_timing(r, err) != RUN_GO)
+		return RUN_USAGE;
 	if (ipcl_board_create(&r->head, &r->fd, &r->b, r->serr)) {
 		r->why = r->serr;
 		return RUN_REPORT;
 	}
+	run_board = r->b;
 	for (int i = 0; i < r->b->nchan; i++) {
 		ipcl_board_opts(r->b, i, r->cfg.threads, &r->opts[i]);
 		rc = ipcl_chan_create(r->t, &r->opts[i], &r->chan[i], r->serr);
@@ -608,8 +746,11 @@ static void run_roles(struct run_state *r)
 	if (!threads)
 		for (int i = 0; i < b->nchan; i++)
 			ipcl_chan_detach(r->chan[i]);
+	r->srvcpu.pid = r->srv.pid;
+	r->srvcpu.t = r->t;
+	r->srvcpu.opts = &r->opts[0];
 	w = run_wait(b, r->fd, r->t, r->x, threads ? NULL : r->pids,
-		     threads ? r->tids : NULL, spawned);
+		     threads ? r->tids : NULL, spawned, &r->srvcpu);
 	if (w && !r->why)
 		r->why = w;
 	if (r->why && threads) {
@@ -628,6 +769,7 @@ static void run_cleanup(struct run_state *r)
 {
 	for (int i = 0; i < 2; i++)
 		ipcl_chan_destroy(r->chan[i]);
+	run_board = NULL;
 	ipcl_board_unmap(r->b);
 	if (r->fd >= 0)
 		close(r->fd);
@@ -635,6 +777,7 @@ static void run_cleanup(struct run_state *r)
 		ipcl_server_stop(&r->srv);
 	sigaction(SIGINT, &r->old_int, NULL);
 	sigaction(SIGTERM, &r->old_term, NULL);
+	sigaction(SIGCHLD, &r->old_chld, NULL);
 }
 
 json_t *ipcl_run(const struct ipcl_runcfg *cfg, int *failed, char *err)

@@ -16,6 +16,11 @@ for args in "-t pipe -p stream -n 20000" "-t fifo -p stream -n 20000" \
 		{ echo "FAIL: ipclab run $args: $(cat "$tmp/err")"; exit 1; }
 done
 check "four records" test "$(wc -l <"$res")" -eq 4
+# This test is about the report's CPU and rate columns of clean runs: on a busy
+# machine the engine rightly marks a rate run whose sender fell behind
+# (late_sender, issue 12), which the ranking would then leave unranked, so the
+# flag is taken off here (tests/cli/timing.sh checks the flag itself).
+jq -c 'del(.late_sender)' "$res" >"$tmp/clean.jsonl" && mv "$tmp/clean.jsonl" "$res"
 
 out=$tmp/rep
 "$bin" report "$res" -o "$out" --csv >/dev/null 2>"$tmp/err"

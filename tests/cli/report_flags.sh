@@ -16,7 +16,12 @@ bin=$(realpath "$bin")
 	>"$tmp/out" 2>"$tmp/err"
 rc=$?
 check "compare exits 0 (exit $rc: $(tail -2 "$tmp/err"))" test $rc -eq 0
-check "3 records per transport" test "$(wc -l <"$tmp/real.jsonl")" -eq 6
+check "3 records per transport, + 1 hiccup record" test "$(wc -l <"$tmp/real.jsonl")" -eq 7
+# Only the planted flags count here: a real late_sender (the engine marks a rate
+# run whose sender fell behind, as on a busy machine; issue 12) is taken off,
+# and so is the hiccup record (the report keeps it out of its tables anyway).
+jq -c 'select(.pattern != "hiccup") | del(.late_sender)' "$tmp/real.jsonl" >"$tmp/r2.jsonl" &&
+	mv "$tmp/r2.jsonl" "$tmp/real.jsonl"
 
 # best PATTERN JQ-FIGURE max|min: the transport with the best figure.
 best() {

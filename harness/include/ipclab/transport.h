@@ -254,6 +254,15 @@ struct ipcl_transport {
 
 	/* Release the endpoint; a producer's close lets consumers see EOF. */
 	void (*close)(struct ipcl_ep *);
+
+	/*
+	 * Optional, broker transports (timing, issue 12): the CPU time (ns) the
+	 * server reached by o's url has used since it started, as the server
+	 * itself reports it (Redis: INFO cpu, used_cpu_user + used_cpu_sys). The
+	 * harness reads it at the start and the end of a run on a server it did
+	 * not start. 0, or an error with err set.
+	 */
+	int (*server_cpu)(const struct ipcl_opts *o, int64_t *ns, char *err);
 };
 
 /* Write a one-line explanation into an err buffer (IPCL_ERR_MAX bytes); returns rc. */

@@ -73,6 +73,8 @@ for i in 1 2 3 4 5 6; do
 	run "udp pingpong #$i" -t udp -p pingpong
 done
 run "tcp pingpong, threads" -t tcp -p pingpong --threads
+run "rpc tcp pingpong" -t rpc -O net=tcp -p pingpong
+run "rpc tcp stream" -t rpc -O net=tcp -p stream
 for t in unix unix-seqpacket unix-dgram; do
 	run "$t pingpong" -t "$t" -p pingpong
 done
@@ -84,8 +86,9 @@ ipid=
 # did from the refusals instead, and say what it managed if it did print.
 cat "$tmp/intruder"
 tcp_refused=$(jq -s '[.[] | select(.t == "tcp") | .r] | add' "$tmp/all")
+rpc_refused=$(jq -s '[.[] | select(.t == "rpc") | .r] | add' "$tmp/all")
 udp_refused=$(jq -s '[.[] | select(.t == "udp") | .r] | add' "$tmp/all")
-echo "refused foreign peers: tcp $tcp_refused, udp $udp_refused"
+echo "refused foreign peers: tcp $tcp_refused, udp $udp_refused, rpc $rpc_refused (rpc: only when the intruder won the race)"
 jq -c . "$tmp/all"
 check "foreign tcp connections reached a consumer and were refused" test "$tcp_refused" -gt 0
 check "foreign udp datagrams were refused" test "$udp_refused" -gt 0

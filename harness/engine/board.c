@@ -198,6 +198,7 @@ void ipcl_board_slot(const struct ipcl_board *b, int i, struct ipcl_slot_view *v
 	v->ack_kind = s->ack_kind;
 	v->resent = s->resent;
 	v->stuck = s->stuck;
+	v->refused = s->refused;
 	v->v = s->v;
 	v->t_first = s->t_first;
 	v->t_last = s->t_last;

@@ -77,6 +77,7 @@ struct ipcl_slot {
 	uint64_t measured; /* of which after warm-up */
 	uint64_t bytes;
 	uint64_t lost_rtt; /* pinger: round trips that timed out (lossy) */
+	uint64_t refused;  /* peers its endpoints refused as foreign (ep->refused) */
 	struct ipcl_verify v;
 	int64_t t_first, t_last; /* measured window: first measured send, last receive */
 	int64_t cpu_user_ns, cpu_sys_ns;
@@ -192,7 +193,7 @@ struct ipcl_slot_view {
 	const char *kind; /* producer, consumer, pinger, echoer */
 	int sender, index, cpu, rc;
 	const char *err;
-	uint64_t msgs, measured, bytes, lost_rtt;
+	uint64_t msgs, measured, bytes, lost_rtt, refused;
 	uint64_t acked, resent; /* producer: see struct ipcl_slot */
 	int ack_kind, stuck;
 	struct ipcl_verify v;

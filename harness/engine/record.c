@@ -280,7 +280,7 @@ static json_t *result_cpu(uint64_t msgs, int64_t user, int64_t sys)
 struct record_sums {
 	struct ipcl_hist lat, oneway, lag;
 	struct ipcl_verify v;
-	uint64_t sent, measured, bytes, lost_rtt, sent_measured;
+	uint64_t sent, measured, bytes, lost_rtt, sent_measured, refused;
 	int64_t t_first, t_last, send_last;
 	int64_t cpu[2][2]; /* [sender, receiver][user, sys] ns */
 	uint64_t cpu_msgs[2];
@@ -331,6 +331,7 @@ static void record_add(const struct ipcl_runcfg *c, const struct ipcl_slot_view 
 	m->v.corrupt += s->v.corrupt;
 	m->v.beyond += s->v.beyond;
 	m->lost_rtt += s->lost_rtt;
+	m->refused += s->refused;
 	m->cpu[side][0] += s->cpu_user_ns;
 	m->cpu[side][1] += s->cpu_sys_ns;
 	m->cpu_msgs[side] += s->msgs;
@@ -534,6 +535,9 @@ static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board
 		if (s.cpu >= 0)
 			json_object_set_new(r, "cpu", json_integer(s.cpu));
 		record_role_timing(c, &s, r);
+		if (s.refused)
+			json_object_set_new(r, "refused_peers",
+					    json_integer((json_int_t)s.refused));
 		if (s.rc) {
 			json_object_set_new(r, "error", json_string(s.err));
 			if (!m->role_err)
@@ -605,6 +609,9 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 		      "duplicated", (json_int_t)m->v.duplicated, "reordered",
 		      (json_int_t)m->v.reordered, "corrupt",
 		      (json_int_t)(m->v.corrupt + m->v.beyond)));
+	/* Foreign connections or datagrams refused (ipclab/peer.h): never data. */
+	json_object_set_new(json_object_get(rec, "verify"), "refused_peers",
+			    json_integer((json_int_t)m->refused));
 	if (m->lost_rtt)
 		json_object_set_new(json_object_get(rec, "verify"),
 				    "timed_out_round_trips",

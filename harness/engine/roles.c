@@ -319,7 +319,7 @@ static int run_ponger(struct ipcl_role_ctx *x, struct ipcl_ep *in, struct ipcl_e
 	struct ipcl_board *b = x->b;
 	struct ipcl_slot *s = &b->slot[x->slot];
 	const struct ipcl_transport *t = x->t;
-	int reqrep = (t->caps & IPCL_CAP_REQREP) != 0, rc = 0;
+	int reqrep = t->reply != NULL, rc = 0; /* echo on the request's channel */
 	size_t size = b->msg_size, len;
 	unsigned char *rx = malloc(size);
 	const unsigned char *msg;
@@ -852,7 +852,7 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	struct ipcl_board *b = x->b;
 	struct ipcl_slot *s = &b->slot[x->slot];
 	const struct ipcl_transport *t = x->t;
-	int kind, index, rc = 0, reqrep = (t->caps & IPCL_CAP_REQREP) != 0;
+	int kind, index, rc = 0, reqrep = t->reply != NULL; /* ping-pong: one channel */
 	struct ipcl_ep *ep[2] = {NULL, NULL};
 	char err[IPCL_ERR_MAX] = "";
 	int64_t deadline = ipcl_now_ns() + b->cfg.open_timeout_ns;
@@ -918,7 +918,11 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	s->minflt = r1.ru_minflt - r0.ru_minflt;
 out:
 	for (int i = 0; i < 2; i++) {
-		int crc = ipcl_ep_close(ep[i], ipcl_now_ns() + b->cfg.idle_ns * 4);
+		int crc;
+
+		if (ep[i])
+			s->refused += ep[i]->refused;
+		crc = ipcl_ep_close(ep[i], ipcl_now_ns() + b->cfg.idle_ns * 4);
 
 		if (crc && !rc && !s->rc)
 			rc =

@@ -12,7 +12,8 @@
  * (record.h), plus the fault object (inject.h) for a fault run.
  *
  * Ping-pong: role 0 sends on channel 0 and reads the echo on channel 1, role 1
- * echoes; a request/response transport uses one channel. Stream and rate: roles
+ * echoes; a transport with reply() (request/response, duplex connections) uses
+ * one channel. Stream and rate: roles
  * 0..P-1 produce, P..P+C-1 consume.
  *
  * It sleeps on the board's event word (a futex every role bumps at each state
@@ -560,7 +561,7 @@ static void run_init(struct run_state *r, const struct ipcl_runcfg *cfg)
 	}
 
 	h->cfg = *cfg;
-	h->nchan = cfg->pattern == IPCL_PINGPONG && !(t->caps & IPCL_CAP_REQREP) ? 2 : 1;
+	h->nchan = cfg->pattern == IPCL_PINGPONG && !t->reply ? 2 : 1;
 	h->nroles = cfg->pattern == IPCL_PINGPONG ? 2 : cfg->producers + cfg->consumers;
 	h->fanout = (t->caps & IPCL_CAP_FANOUT) != 0;
 	h->msg_size = cfg->size;

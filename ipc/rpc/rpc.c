@@ -15,9 +15,14 @@
  * Limits: a payload of at most 16 MiB each way (RPC_MAX_PAYLOAD), up to 4 MiB
  * queued in libuv before a send waits, `inflight` calls outstanding.
  *
+ * Peer check: the client sends the channel's random token (ipclab/peer.h) as
+ * the first bytes of its connection; the server accepts (ipcl_peer_accept)
+ * until a connection presents it, refusing and counting others, and only then
+ * hands that connection to its loop (uv_tcp_open / uv_pipe_open).
+ *
  * Left out: an IDL compiler (section 1 is what one would generate), payload
  * marshalling (the payload is the harness's opaque bytes), several clients per
- * server, cancellation, authentication.
+ * server, cancellation, authentication beyond the run's token.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +38,7 @@
 #include <uv.h>
 
 #include <ipclab/fdio.h>
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
 /* ---- 1. The service: what an IDL would declare ---------------------------
@@ -110,7 +116,7 @@ struct rpc_ep {
 	int loop_ok; /* loop and timer are initialised (close() must undo them) */
 	uv_loop_t loop;
 	uv_timer_t timer; /* ends a wait at its deadline */
-	union rpc_stream listener, peer;
+	union rpc_stream peer;
 	uv_connect_t connect;
 	int connected; /* peer is connected (client) or accepted (server) */
 	int expired;   /* the timer fired during this wait */
@@ -241,36 +247,6 @@ static void rpc_on_connect(uv_connect_t *req, int status)
 	status = uv_read_start(&e->peer.stream, rpc_on_alloc, rpc_on_read);
 	if (status < 0)
 		rpc_conn_failed(e, status);
-}
-
-/* The server accepts its one client, then stops listening. */
-static void rpc_on_connection(uv_stream_t *l, int status)
-{
-	struct rpc_ep *e = l->data;
-
-	if (status < 0 || e->connected) {
-		if (status < 0)
-			rpc_conn_failed(e, status);
-		return;
-	}
-	status = e->tcp ? uv_tcp_init(&e->loop, &e->peer.tcp)
-			: uv_pipe_init(&e->loop, &e->peer.pipe, 0);
-	if (status < 0) {
-		rpc_conn_failed(e, status);
-		return;
-	}
-	e->peer.handle.data = e;
-	status = uv_accept(l, &e->peer.stream);
-	if (status == 0 && e->tcp)
-		status = uv_tcp_nodelay(&e->peer.tcp, 1);
-	if (status == 0)
-		status = uv_read_start(&e->peer.stream, rpc_on_alloc, rpc_on_read);
-	if (status < 0) {
-		rpc_conn_failed(e, status);
-		return;
-	}
-	e->connected = 1;
-	uv_close(&e->listener.handle, NULL);
 }
 
 /*
@@ -545,7 +521,8 @@ struct rpc_addr {
 	int fd;   /* the listening socket in the creating process */
 	int port; /* tcp */
 	long inflight;
-	char path[108]; /* unix */
+	struct ipcl_token tok; /* the client's first bytes */
+	char path[108];        /* unix */
 };
 
 struct rpc_chan {
@@ -561,9 +538,10 @@ static int rpc_addr_parse(const char *s, struct rpc_addr *a)
 
 	memset(a, 0, sizeof *a);
 	if (!p ||
-	    sscanf(s, "net=%7s fd=%d port=%d inflight=%ld%n", net, &a->fd, &a->port,
+	    sscanf(s, "net=%7s fd=%d port=%d inflight=%ld tok=%n", net, &a->fd, &a->port,
 		   &a->inflight, &n) != 4 ||
-	    s + n != p || strlen(p + 6) >= sizeof a->path)
+	    n < 0 || ipcl_token_parse(s + n, &a->tok) != 0 ||
+	    s + n + IPCL_TOKEN_HEX != p || strlen(p + 6) >= sizeof a->path)
 		return -EINVAL;
 	strcpy(a->path, p + 6);
 	a->tcp = strcmp(net, "tcp") == 0;
@@ -631,13 +609,17 @@ static int rpc_setup(struct ipcl_chan *c)
 	struct sockaddr_storage ss = {0};
 	socklen_t l;
 	long long inflight;
-	char dir[108] = "";
+	char dir[108] = "", hex[IPCL_TOKEN_HEX + 1];
 	int rc;
 
 	rch->fd = -1;
 	rc = rpc_options_get(c->opts, &a.tcp, &inflight, c->err);
 	if (rc)
 		return rc;
+	rc = ipcl_token_new(&a.tok, c->err);
+	if (rc)
+		return rc;
+	ipcl_token_hex(&a.tok, hex);
 	if (c->opts->msg_size > RPC_MAX_PAYLOAD)
 		return ipcl_seterr(c->err, IPCL_ETOOBIG,
 				   "%zu-byte messages exceed the %u-byte frame limit",
@@ -678,8 +660,9 @@ static int rpc_setup(struct ipcl_chan *c)
 	}
 	if (a.tcp)
 		a.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	snprintf(c->addr, sizeof c->addr, "net=%s fd=%d port=%d inflight=%lld path=%s",
-		 a.tcp ? "tcp" : "unix", rch->fd, a.port, inflight, a.path);
+	snprintf(c->addr, sizeof c->addr,
+		 "net=%s fd=%d port=%d inflight=%lld tok=%s path=%s",
+		 a.tcp ? "tcp" : "unix", rch->fd, a.port, inflight, hex, a.path);
 	return 0;
 fail:
 	if (rch->valid)
@@ -703,9 +686,11 @@ static void rpc_detach(struct ipcl_chan *c)
 }
 
 /*
- * Server: adopt the listening socket (a dup of it in the creating process, so
- * that teardown() still closes the original) and wait for the client.
- * Client: drop an inherited copy of the listener, connect, wait until done.
+ * Server: accept on the listening socket (a dup of it in the creating process,
+ * so that teardown() still closes the original) until the client with the
+ * channel's token connects, close the listener, and hand the connection to
+ * the loop. Client: drop an inherited copy of the listener, connect, wait
+ * until done, and send the token before anything else.
  */
 static int rpc_open(struct ipcl_ep *ep, int64_t deadline_ns)
 {
@@ -715,8 +700,7 @@ static int rpc_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	int made_here, rc;
 
 	if (rpc_addr_parse(ep->chan->addr, &a))
-		return ipcl_seterr(ep->err, -EINVAL, "malformed address \"%s\"",
-				   ep->chan->addr);
+		return ipcl_seterr(ep->err, -EINVAL, "malformed address");
 	made_here = ch && ch->valid && ch->fd == a.fd;
 	e->tcp = a.tcp;
 	e->server = ep->role == IPCL_CONSUMER;
@@ -741,20 +725,34 @@ static int rpc_open(struct ipcl_ep *ep, int64_t deadline_ns)
 		fd = made_here ? fcntl(a.fd, F_DUPFD_CLOEXEC, 0) : a.fd;
 		if (fd < 0 || (!made_here && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0))
 			return ipcl_seterr(ep->err, -errno, "fcntl: %s", strerror(errno));
-		rc = a.tcp ? uv_tcp_init(&e->loop, &e->listener.tcp)
-			   : uv_pipe_init(&e->loop, &e->listener.pipe, 0);
-		if (rc == 0)
-			rc = a.tcp ? uv_tcp_open(&e->listener.tcp, fd)
-				   : uv_pipe_open(&e->listener.pipe, fd);
+		rc = ipcl_peer_accept(fd, &a.tok, deadline_ns, &ep->refused, ep->err);
+		close(fd); /* the listener (or its dup): one client only */
+		if (rc < 0)
+			return rc;
+		fd = rc;
+		rc = a.tcp ? uv_tcp_init(&e->loop, &e->peer.tcp)
+			   : uv_pipe_init(&e->loop, &e->peer.pipe, 0);
 		if (rc) {
 			close(fd);
-			return ipcl_seterr(ep->err, rc, "adopting the listener: %s",
+			return ipcl_seterr(ep->err, rc, "uv init: %s", uv_strerror(rc));
+		}
+		e->peer.handle.data = e;
+		rc = a.tcp ? uv_tcp_open(&e->peer.tcp, fd)
+			   : uv_pipe_open(&e->peer.pipe, fd);
+		if (rc) {
+			close(fd);
+			return ipcl_seterr(ep->err, rc, "adopting the connection: %s",
 					   uv_strerror(rc));
 		}
-		e->listener.handle.data = e;
-		rc = uv_listen(&e->listener.stream, 8, rpc_on_connection);
+		if (a.tcp)
+			rc = uv_tcp_nodelay(&e->peer.tcp, 1);
+		if (rc == 0)
+			rc = uv_read_start(&e->peer.stream, rpc_on_alloc, rpc_on_read);
 		if (rc)
-			return ipcl_seterr(ep->err, rc, "uv_listen: %s", uv_strerror(rc));
+			return ipcl_seterr(ep->err, rc, "starting to read: %s",
+					   uv_strerror(rc));
+		e->connected = 1;
+		return 0;
 	} else {
 		if (!made_here && rpc_fd_is(a.fd, &a))
 			close(a.fd);
@@ -784,11 +782,19 @@ static int rpc_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	}
 	rc = rpc_wait(e, rpc_is_connected, deadline_ns);
 	if (rc)
-		return ipcl_seterr(ep->err, rc, "%s %s: %s",
-				   ep->role == IPCL_CONSUMER ? "waiting for the client on"
-							     : "connecting to",
+		return ipcl_seterr(ep->err, rc, "connecting to %s: %s",
 				   a.tcp ? "127.0.0.1" : a.path,
 				   rc == -ETIMEDOUT ? "timed out" : ipcl_strerror(rc));
+	/* Nothing is queued yet: the token goes straight to the socket. */
+	{
+		uv_buf_t b = uv_buf_init((char *)a.tok.b, sizeof a.tok.b);
+
+		rc = uv_try_write(&e->peer.stream, &b, 1);
+		if (rc != (int)sizeof a.tok.b)
+			return ipcl_seterr(ep->err, rc < 0 ? rc : -EIO,
+					   "sending the channel token: %s",
+					   rc < 0 ? uv_strerror(rc) : "short write");
+	}
 	return 0;
 }
 

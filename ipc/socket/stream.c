@@ -4,9 +4,14 @@
  * One code path serves both; only the address differs.
  *
  * setup() binds and listens in the creating process and hands the listening
- * descriptor to the consumer by inheritance (its number is in the address).
- * The consumer accept(2)s one connection on it, the producer connect(2)s, and
- * then messages travel as [u32 length][bytes] with writev/read (see fdio.h).
+ * descriptor to the consumer by inheritance (its number is in the address,
+ * with the channel's random token, ipclab/peer.h). The producer connect(2)s
+ * and sends the token first; the consumer accept(2)s until a connection
+ * presents it, refusing and counting any other (another local user can
+ * connect to a loopback port), then closes the listener. Messages then
+ * travel as [u32 length][bytes] with writev/read (see fdio.h), and back on
+ * the same connection: reply() on the consumer, recv() on the producer, so
+ * that a ping-pong uses one connection, as a request/response protocol does.
  * Uses socket, bind, listen, accept4, connect, poll, setsockopt/getsockopt.
  * Limits: none on the message (u32 length prefix); how much is in flight is
  * bounded by SO_SNDBUF/SO_RCVBUF (net.core.wmem_max/rmem_max, tcp_wmem/rmem),
@@ -29,6 +34,7 @@
 #include <unistd.h>
 
 #include <ipclab/fdio.h>
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
 #define STREAM_READ_BUF  (64 * 1024)
@@ -48,10 +54,11 @@ struct stream_ep {
 	struct ipcl_framer rx;
 };
 
-/* What chan->addr says: "lfd=N path=/dir/sock" or "lfd=N port=P". */
+/* What chan->addr says: "lfd=N tok=HEX path=/dir/sock" or "lfd=N tok=HEX port=P". */
 struct stream_addr {
 	int lfd;
 	int port;
+	struct ipcl_token tok;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -210,9 +217,11 @@ static int stream_parse(const char *addr, int tcp, struct stream_addr *a)
 	int n = 0, m = 0;
 
 	memset(a, 0, sizeof *a);
-	if (sscanf(addr, "lfd=%d %n", &a->lfd, &n) != 1 || n == 0 || a->lfd < 0)
+	if (sscanf(addr, "lfd=%d tok=%n", &a->lfd, &n) != 1 || n == 0 || a->lfd < 0 ||
+	    strlen(addr + n) < IPCL_TOKEN_HEX + 1 || addr[n + IPCL_TOKEN_HEX] != ' ' ||
+	    ipcl_token_parse(addr + n, &a->tok) != 0)
 		return -EINVAL;
-	rest = addr + n;
+	rest = addr + n + IPCL_TOKEN_HEX + 1;
 	if (tcp) {
 		if (sscanf(rest, "port=%d%n", &a->port, &m) != 1 || rest[m] != '\0' ||
 		    a->port < 1 || a->port > 65535)
@@ -272,7 +281,7 @@ static int stream_setup(struct ipcl_chan *c)
 	struct sockaddr_storage ss;
 	struct stream_conf cf;
 	struct stream_addr a;
-	char dir[108] = "";
+	char dir[108] = "", hex[IPCL_TOKEN_HEX + 1];
 	socklen_t len;
 	int fd = -1, rc;
 
@@ -284,6 +293,10 @@ static int stream_setup(struct ipcl_chan *c)
 		return ipcl_seterr(c->err, IPCL_ETOOBIG,
 				   "%s: messages are limited to 4 GiB", c->t->name);
 	memset(&a, 0, sizeof a);
+	rc = ipcl_token_new(&a.tok, c->err);
+	if (rc)
+		return rc;
+	ipcl_token_hex(&a.tok, hex);
 	if (!tcp) {
 		rc = ipcl_private_dir(dir, sizeof dir, o->tag ? o->tag : "sock", c->err);
 		if (rc)
@@ -334,9 +347,11 @@ static int stream_setup(struct ipcl_chan *c)
 		goto fail;
 	}
 	if (tcp)
-		snprintf(c->addr, sizeof c->addr, "lfd=%d port=%d", fd, a.port);
+		snprintf(c->addr, sizeof c->addr, "lfd=%d tok=%s port=%d", fd, hex,
+			 a.port);
 	else
-		snprintf(c->addr, sizeof c->addr, "lfd=%d path=%s", fd, a.path);
+		snprintf(c->addr, sizeof c->addr, "lfd=%d tok=%s path=%s", fd, hex,
+			 a.path);
 	sc->valid = 1;
 	sc->lfd = fd;
 	return 0;
@@ -388,33 +403,24 @@ static int stream_check_listener(const struct stream_addr *a, int tcp, char *err
 	return 0;
 }
 
-/* The consumer: wait for the producer's connection until the deadline, take it. */
-static int stream_accept(const struct stream_addr *a, int tcp, int64_t deadline_ns,
-			 char *err)
+/*
+ * The consumer: wait until the deadline for the producer's connection, the
+ * one that presents the channel's token; refuse and count the others. Then
+ * close the listener if it was inherited (a role process): with the
+ * producer's copy closed too, later connections are refused by the kernel.
+ */
+static int stream_accept(struct ipcl_ep *ep, const struct stream_addr *a, int tcp,
+			 int64_t deadline_ns)
 {
-	int rc = stream_check_listener(a, tcp, err);
+	const struct stream_chan *sc = ep->chan->state;
+	int rc = stream_check_listener(a, tcp, ep->err);
 
 	if (rc)
 		return rc;
-	for (;;) {
-		int fd;
-
-		if (deadline_ns != IPCL_FOREVER) {
-			rc = ipcl_fd_wait(a->lfd, POLLIN, deadline_ns);
-			if (rc == -ETIMEDOUT)
-				return ipcl_seterr(
-				    err, rc, "no producer connected before the deadline");
-			if (rc)
-				return ipcl_seterr(err, rc, "poll: %s", strerror(-rc));
-		}
-		fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		/* A connection reset before we took it is gone: wait for the next. */
-		if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
-			continue;
-		return ipcl_seterr(err, -errno, "accept: %s", strerror(errno));
-	}
+	rc = ipcl_peer_accept(a->lfd, &a->tok, deadline_ns, &ep->refused, ep->err);
+	if (rc >= 0 && !(sc && sc->valid && sc->lfd == a->lfd))
+		close(a->lfd);
+	return rc;
 }
 
 static void stream_sleep_ns(int64_t ns)
@@ -495,6 +501,7 @@ static int stream_connect(const struct stream_addr *a, int tcp,
 
 static int stream_open(struct ipcl_ep *ep, int64_t deadline_ns)
 {
+	const struct stream_chan *sc = ep->chan->state;
 	struct stream_ep *se = ep->state;
 	int tcp = stream_is_tcp(ep->chan);
 	struct stream_conf cf;
@@ -508,24 +515,31 @@ static int stream_open(struct ipcl_ep *ep, int64_t deadline_ns)
 	rc = stream_conf_read(ep->chan->opts, tcp, &cf, ep->err);
 	if (rc)
 		return rc;
+	/* Both ends read: the consumer requests, the producer replies. */
+	rc = ipcl_framer_init(&se->rx, STREAM_READ_BUF);
+	if (rc)
+		return ipcl_seterr(ep->err, rc, "%s: out of memory", ep->chan->t->name);
 	if (ep->role == IPCL_CONSUMER) {
-		rc = stream_accept(&a, tcp, deadline_ns, ep->err);
+		rc = stream_accept(ep, &a, tcp, deadline_ns);
 		if (rc < 0)
 			return rc;
 		se->fd = rc;
-		rc = stream_tune(se->fd, tcp, &cf, ep->err);
-		if (rc)
-			return rc;
-		rc = ipcl_framer_init(&se->rx, STREAM_READ_BUF);
-		if (rc)
-			return ipcl_seterr(ep->err, rc, "%s: out of memory",
-					   ep->chan->t->name);
-		return 0;
+		return stream_tune(se->fd, tcp, &cf, ep->err);
 	}
+	/* A role process drops its inherited copy of the listener, so that once
+	 * the consumer has closed its own, nobody else can connect. */
+	if (!(sc && sc->valid && sc->lfd == a.lfd) &&
+	    stream_check_listener(&a, tcp, ep->err) == 0)
+		close(a.lfd);
+	ep->err[0] = '\0';
 	rc = stream_connect(&a, tcp, &cf, deadline_ns, ep->err);
 	if (rc < 0)
 		return rc;
 	se->fd = rc;
+	rc = ipcl_token_send(se->fd, &a.tok, deadline_ns);
+	if (rc)
+		return ipcl_seterr(ep->err, rc, "%s: sending the channel token: %s",
+				   ep->chan->t->name, strerror(-rc));
 	/* Back to blocking I/O: the hot path is one writev() with no poll(). */
 	fl = fcntl(se->fd, F_GETFL);
 	if (fl < 0 || fcntl(se->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
@@ -563,6 +577,16 @@ static int stream_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		ipcl_seterr(ep->err, rc, "%s recv: %s", ep->chan->t->name,
 			    ipcl_strerror(rc));
 	return rc;
+}
+
+/*
+ * The consumer's answer on the same connection (the ping-pong's echo): one
+ * writev(2), as send(). The producer reads it with recv().
+ */
+static int stream_reply(struct ipcl_ep *ep, const void *msg, size_t len,
+			int64_t deadline_ns)
+{
+	return stream_send(ep, msg, len, deadline_ns);
 }
 
 static void stream_close(struct ipcl_ep *ep)
@@ -606,6 +630,7 @@ const struct ipcl_transport ipcl_transport_unix = {
     .open = stream_open,
     .send = stream_send,
     .recv = stream_recv,
+    .reply = stream_reply,
     .close = stream_close,
 };
 
@@ -623,5 +648,6 @@ const struct ipcl_transport ipcl_transport_tcp = {
     .open = stream_open,
     .send = stream_send,
     .recv = stream_recv,
+    .reply = stream_reply,
     .close = stream_close,
 };

@@ -21,8 +21,20 @@
  * ZMQ_REQ_CORRELATE, so a request whose reply never comes (its REP died) can
  * be given up at a deadline and sent again.
  *
- * Left out: CURVE security, multipart messages, zero-copy zmq_msg_init_data,
- * ROUTER/DEALER, proxies.
+ * Peer check (tcp:// and ipc://): the binding sockets are PLAIN servers
+ * (ZMQ_PLAIN_SERVER) with a ZAP handler of their own (a thread answering
+ * inproc://zeromq.zap.01 in the endpoint's context, RFC 27) that admits only
+ * the password that is the channel's random token (ipclab/peer.h, carried in
+ * chan->addr); the connecting sockets present it (ZMQ_PLAIN_PASSWORD). Any
+ * other ZMTP peer fails its handshake and is counted in ep->refused; bytes
+ * that are not ZMTP never get that far. Costs one handshake per connection,
+ * nothing per message (PLAIN neither encrypts nor signs).
+ *
+ * Left out: CURVE (encryption: a per-message cost, and another user on this
+ * host who can read the traffic is root already), authenticating the binding
+ * side to the connecting one (a foreign server on a port the run picked makes
+ * the run's own bind fail, so the run ends in an error, not in foreign data),
+ * multipart messages, zero-copy zmq_msg_init_data, ROUTER/DEALER, proxies.
  * Static helpers are named zmqt_* because libzmq owns the zmq_ prefix.
  */
 #define _GNU_SOURCE
@@ -30,6 +42,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +54,16 @@
 #include <zmq.h>
 
 #include <ipclab/fdio.h>
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
 #define ZMQT_LINGER_SENDER_MS   2000 /* what is queued (REP replies too) leaves */
 #define ZMQT_LINGER_CONSUMER_MS 0    /* PULL and SUB have nothing to send */
 #define ZMQT_RECONNECT_MS       10   /* a connect that came too early: retry */
 #define ZMQT_MAX_BINDERS        64   /* bounded by the tcp port list in chan->addr */
+#define ZMQT_ZAP_ENDPOINT       "inproc://zeromq.zap.01" /* fixed by RFC 27 */
+#define ZMQT_ZAP_DOMAIN         "ipclab"
+#define ZMQT_PLAIN_USER         "ipclab"
 
 enum zmqt_kind { ZMQT_IPC, ZMQT_TCP, ZMQT_INPROC };
 
@@ -105,17 +122,24 @@ struct zmqt_ep {
 	int nodrop;       /* XPUB with ZMQ_XPUB_NODROP: a full send blocks */
 	int sndtimeo_set; /* ZMQ_SNDTIMEO is not -1 (a deadline send set it) */
 	int64_t replies;  /* REQ: replies received (acked()) */
+	/* A binding endpoint's ZAP handler (not inproc): its thread and socket. */
+	int zap_running;
+	pthread_t zap_thread;
+	void *zap;
+	struct ipcl_token tok;
+	atomic_ullong denied; /* handshakes the handler refused */
 };
 
 /*
  * chan->addr parsed: "hwm=<hwm> n=<bound addresses> c=<consumers> o=<overload>
- * <spec>", spec pointing into addr.
+ * tok=<hex> <spec>", spec pointing into addr.
  */
 struct zmqt_addr {
 	int hwm;
 	int n;
 	int consumers;
 	int overload; /* pub/sub: drop at the HWM instead of blocking */
+	struct ipcl_token tok;
 	enum zmqt_kind kind;
 	const char *spec;
 };
@@ -157,14 +181,15 @@ static const char *zmqt_kind_name(enum zmqt_kind k)
 static int zmqt_parse(const char *addr, struct zmqt_addr *a, char *err)
 {
 	int used = 0;
-	int got = sscanf(addr, "hwm=%d n=%d c=%d o=%d %n", &a->hwm, &a->n, &a->consumers,
-			 &a->overload, &used);
+	int got = sscanf(addr, "hwm=%d n=%d c=%d o=%d tok=%n", &a->hwm, &a->n,
+			 &a->consumers, &a->overload, &used);
 
 	if (got != 4 || used == 0 || a->hwm < 0 || a->n < 1 || a->n > ZMQT_MAX_BINDERS ||
-	    a->consumers < 1 || a->overload < 0 || a->overload > 1)
-		return ipcl_seterr(err, IPCL_EINVAL, "zmq: malformed address \"%s\"",
-				   addr);
-	a->spec = addr + used;
+	    a->consumers < 1 || a->overload < 0 || a->overload > 1 ||
+	    ipcl_token_parse(addr + used, &a->tok) != 0 ||
+	    addr[used + IPCL_TOKEN_HEX] != ' ')
+		return ipcl_seterr(err, IPCL_EINVAL, "zmq: malformed address");
+	a->spec = addr + used + IPCL_TOKEN_HEX + 1;
 	if (strncmp(a->spec, "ipc://", 6) == 0)
 		a->kind = ZMQT_IPC;
 	else if (strncmp(a->spec, "tcp://", 6) == 0)
@@ -173,10 +198,10 @@ static int zmqt_parse(const char *addr, struct zmqt_addr *a, char *err)
 		a->kind = ZMQT_INPROC;
 	else
 		return ipcl_seterr(err, IPCL_EINVAL, "zmq: malformed address \"%s\"",
-				   addr);
+				   a->spec);
 	if (strchr(a->spec, ' '))
 		return ipcl_seterr(err, IPCL_EINVAL, "zmq: malformed address \"%s\"",
-				   addr);
+				   a->spec);
 	return 0;
 }
 
@@ -366,10 +391,16 @@ static int zmqt_setup(struct ipcl_chan *c)
 	int consumers = o->consumers > 0 ? o->consumers : 1;
 	int producers = o->producers > 0 ? o->producers : 1;
 	int n = pat->producer_binds ? producers : consumers;
+	char hex[IPCL_TOKEN_HEX + 1];
+	struct ipcl_token tok;
 	enum zmqt_kind kind;
 	long long hwm, overload;
 	int rc, w;
 
+	rc = ipcl_token_new(&tok, c->err);
+	if (rc)
+		return rc;
+	ipcl_token_hex(&tok, hex);
 	rc = zmqt_kind_opt(o, &kind, c->err);
 	if (rc)
 		return rc;
@@ -413,8 +444,8 @@ static int zmqt_setup(struct ipcl_chan *c)
 	}
 	if (w < 0 || (size_t)w >= sizeof spec)
 		goto toolong;
-	w = snprintf(c->addr, sizeof c->addr, "hwm=%lld n=%d c=%d o=%lld %s", hwm, n,
-		     consumers, overload, spec);
+	w = snprintf(c->addr, sizeof c->addr, "hwm=%lld n=%d c=%d o=%lld tok=%s %s", hwm,
+		     n, consumers, overload, hex, spec);
 	if (w < 0 || (size_t)w >= sizeof c->addr)
 		goto toolong;
 	return 0;
@@ -562,10 +593,117 @@ static void zmqt_release(struct ipcl_ep *ep)
 		if (!ze->own_ctx && zc)
 			atomic_fetch_sub(&zc->nsock, 1);
 	}
+	if (ze->zap && !ze->zap_running)
+		zmq_close(ze->zap);
+	/* Terminating the context ends the ZAP handler's wait with ETERM. */
 	if (ze->ctx && ze->own_ctx)
 		zmqt_ctx_term(ze->ctx);
+	if (ze->zap_running)
+		pthread_join(ze->zap_thread, NULL);
+	ze->zap = NULL;
+	ze->zap_running = 0;
 	ze->ctx = NULL;
 	ze->own_ctx = 0;
+}
+
+/*
+ * The ZAP handler (RFC 27) of a binding endpoint, in a thread of its own: for
+ * each handshake, a request of 8 frames (version, request id, domain, address,
+ * routing id, mechanism, then PLAIN's user name and password) answered with
+ * "200" when the password is the channel's token, "400" (and a count in
+ * ze->denied) otherwise. Ends when the context is terminated.
+ */
+static void *zmqt_zap_main(void *arg)
+{
+	struct zmqt_ep *ze = arg;
+
+	for (;;) {
+		unsigned char f[8][64], skip[64];
+		int len[8] = {0}, n = 0, more = 1, ok;
+		size_t ml = sizeof more;
+
+		while (more) {
+			int r = zmq_recv(ze->zap, n < 8 ? f[n] : skip, 64, 0);
+
+			if (r < 0) {
+				if (zmq_errno() == EINTR)
+					continue;
+				goto out; /* ETERM: the endpoint is closing */
+			}
+			if (n < 8)
+				len[n] = r;
+			n++;
+			if (zmq_getsockopt(ze->zap, ZMQ_RCVMORE, &more, &ml) != 0)
+				goto out;
+		}
+		ok = n == 8 && len[5] == 5 && memcmp(f[5], "PLAIN", 5) == 0 &&
+		     len[7] == IPCL_TOKEN_LEN && ipcl_token_equal(f[7], ze->tok.b);
+		if (!ok)
+			atomic_fetch_add(&ze->denied, 1);
+		if (n < 2 || len[1] > 64)
+			len[1] = 0; /* a malformed request: answer with no id */
+		if ((zmq_send(ze->zap, "1.0", 3, ZMQ_SNDMORE) < 0 ||
+		     zmq_send(ze->zap, f[1], (size_t)len[1], ZMQ_SNDMORE) < 0 ||
+		     zmq_send(ze->zap, ok ? "200" : "400", 3, ZMQ_SNDMORE) < 0 ||
+		     zmq_send(ze->zap, ok ? "OK" : "not the run's peer", ok ? 2 : 18,
+			      ZMQ_SNDMORE) < 0 ||
+		     zmq_send(ze->zap, "", 0, ZMQ_SNDMORE) < 0 ||
+		     zmq_send(ze->zap, "", 0, 0) < 0) &&
+		    zmq_errno() == ETERM)
+			goto out;
+	}
+out:
+	zmq_close(ze->zap);
+	return NULL;
+}
+
+/*
+ * tcp:// and ipc://. A binding endpoint binds its ZAP handler's socket in its
+ * own context and starts the handler's thread, then makes its socket a PLAIN
+ * server in the ZAP domain. A connecting endpoint presents the token as its
+ * PLAIN password. 0, or a negative error with ep->err set.
+ */
+static int zmqt_secure(struct ipcl_ep *ep, const struct zmqt_addr *a, int binds)
+{
+	struct zmqt_ep *ze = ep->state;
+	int one = 1;
+
+	if (!binds) {
+		if (zmq_setsockopt(ze->sock, ZMQ_PLAIN_USERNAME, ZMQT_PLAIN_USER,
+				   strlen(ZMQT_PLAIN_USER)) != 0 ||
+		    zmq_setsockopt(ze->sock, ZMQ_PLAIN_PASSWORD, a->tok.b,
+				   sizeof a->tok.b) != 0)
+			return ipcl_seterr(ep->err, -zmq_errno(),
+					   "zmq_setsockopt PLAIN credentials: %s",
+					   zmq_strerror(zmq_errno()));
+		return 0;
+	}
+	ze->tok = a->tok;
+	atomic_init(&ze->denied, 0);
+	ze->zap = zmq_socket(ze->ctx, ZMQ_REP);
+	if (!ze->zap || zmq_bind(ze->zap, ZMQT_ZAP_ENDPOINT) != 0)
+		return ipcl_seterr(ep->err, -zmq_errno(), "zmq: ZAP handler: %s",
+				   zmq_strerror(zmq_errno()));
+	/* The socket moves to the thread; creating it is the memory barrier. */
+	if (pthread_create(&ze->zap_thread, NULL, zmqt_zap_main, ze) != 0)
+		return ipcl_seterr(ep->err, -EAGAIN, "zmq: cannot start the ZAP handler");
+	ze->zap_running = 1;
+	if (zmq_setsockopt(ze->sock, ZMQ_ZAP_DOMAIN, ZMQT_ZAP_DOMAIN,
+			   strlen(ZMQT_ZAP_DOMAIN)) != 0 ||
+	    zmq_setsockopt(ze->sock, ZMQ_PLAIN_SERVER, &one, sizeof one) != 0)
+		return ipcl_seterr(ep->err, -zmq_errno(),
+				   "zmq_setsockopt PLAIN_SERVER: %s",
+				   zmq_strerror(zmq_errno()));
+	return 0;
+}
+
+/* Bring the ZAP handler's count of refused handshakes into ep->refused. */
+static void zmqt_count_refused(struct ipcl_ep *ep)
+{
+	struct zmqt_ep *ze = ep->state;
+
+	if (ze->zap_running)
+		ep->refused = atomic_load_explicit(&ze->denied, memory_order_relaxed);
 }
 
 /*
@@ -639,6 +777,8 @@ static int zmqt_open(struct ipcl_ep *ep, int64_t deadline_ns)
 		goto fail;
 	}
 
+	if (a.kind != ZMQT_INPROC && (rc = zmqt_secure(ep, &a, binds)) != 0)
+		goto fail;
 	if (binds) {
 		rc = zmqt_endpoint(&a, ep->index, name, sizeof name, ep->err);
 		if (rc)
@@ -758,6 +898,7 @@ static int zmqt_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 		goto err;
 	if (ze->pat->producer == ZMQ_REQ)
 		ze->outstanding = 1;
+	zmqt_count_refused(ep);
 	return 0;
 err:
 	if (rc != -ETIMEDOUT)
@@ -795,6 +936,7 @@ static int zmqt_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		ze->outstanding = ep->role == IPCL_CONSUMER;
 		ze->replies += ep->role == IPCL_PRODUCER;
 	}
+	zmqt_count_refused(ep);
 	if (rc == 0)
 		return 0;
 err:

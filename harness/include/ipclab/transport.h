@@ -142,6 +142,12 @@ struct ipcl_ep {
 	int index;   /* 0..producers-1 or 0..consumers-1 */
 	void *state; /* t->ep_state_size bytes, zeroed, owned by the core */
 	char err[IPCL_ERR_MAX];
+	/*
+	 * Peers this endpoint refused as not the run's own: connections without
+	 * the channel's token, datagrams from another address (ipclab/peer.h).
+	 * The transport counts, the harness reports it in the record.
+	 */
+	uint64_t refused;
 };
 
 struct ipcl_transport {
@@ -216,11 +222,14 @@ struct ipcl_transport {
 	int (*flush)(struct ipcl_ep *, int64_t deadline_ns);
 
 	/*
-	 * Optional, with IPCL_CAP_REQREP (RPC, REQ/REP): on a consumer, answer the
-	 * request recv() returned last. On a producer of such a transport, send()
-	 * issues a request (blocking while the transport's window of requests in
-	 * flight is full) and recv() returns the next reply, in request order. A
-	 * ping-pong then uses this one channel instead of two.
+	 * Optional: on a consumer, answer the request recv() returned last; on the
+	 * producer, recv() returns the next reply, in request order. A ping-pong
+	 * then uses this one channel instead of two (the echo is the reply).
+	 * With IPCL_CAP_REQREP (RPC, REQ/REP) every request must be answered, so
+	 * a stream's consumer replies to each message too and send() may block
+	 * while the window of requests in flight is full. Without it (a duplex
+	 * connection: tcp, unix) replies are only what the ping-pong needs, and a
+	 * stream sends none.
 	 */
 	int (*reply)(struct ipcl_ep *, const void *msg, size_t len, int64_t deadline_ns);
 

@@ -2,7 +2,9 @@
  * server.c - a throwaway PostgreSQL server: initdb into a private temp dir, then
  * the postmaster on a free loopback port and a unix socket in that dir. Uses
  * fork/execv, setgroups/setresgid/setresuid (initdb and postgres refuse to run as
- * root, so a root caller runs them as the `postgres` user), poll/waitpid.
+ * root, so a root caller runs them as the `postgres` user), poll/waitpid, and
+ * posix_spawn with a pipe for the one-line answers of `pg_config --bindir` and
+ * `postgres --version` (no shell: argv is passed as it is).
  *
  * Authentication: scram-sha-256 for every connection, local and TCP, with a
  * random per-instance password (ipcl_server_secret) that initdb reads from a
@@ -26,6 +28,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,27 +81,81 @@ static double pgsrv_dir_version(const char *path)
 	return strtod(v, NULL);
 }
 
+extern char **environ;
+
+/*
+ * Runs argv (argv[0] searched on PATH when search is 1, else a path) with no
+ * shell, stdin and stderr on /dev/null, and puts the first line of its stdout
+ * without the newline into out (cap bytes). Returns 0 when it ran, exited 0
+ * and printed a line; -1 otherwise (out is then ""). The rest of its output is
+ * read and dropped, so it never blocks on a full pipe.
+ */
+static int pgsrv_first_line(char *const argv[], int search, char *out, size_t cap)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2] = {-1, -1}, status = 0, rc = -1, fa_ok = 0;
+	size_t len = 0;
+	pid_t pid = -1;
+	char buf[512];
+	ssize_t n;
+
+	out[0] = 0;
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	if (posix_spawn_file_actions_init(&fa))
+		goto out;
+	fa_ok = 1;
+	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
+	    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) ||
+	    posix_spawn_file_actions_adddup2(&fa, p[1], 1))
+		goto out;
+	if ((search ? posix_spawnp : posix_spawn)(&pid, argv[0], &fa, NULL, argv,
+						  environ)) {
+		pid = -1;
+		goto out;
+	}
+	close(p[1]);
+	p[1] = -1;
+	while ((n = read(p[0], buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (ssize_t i = 0; i < n && len + 1 < cap && !memchr(out, '\n', len);
+		     i++)
+			out[len++] = buf[i];
+	}
+	out[len] = 0;
+	out[strcspn(out, "\r\n")] = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 && out[0] ? 0 : -1;
+out:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (rc)
+		out[0] = 0;
+	return rc;
+}
+
 /*
  * Find the directory holding initdb and postgres: `pg_config --bindir`, else the
  * newest /usr/lib/postgresql/<major>/bin (they are not on PATH on Debian).
  */
 static int pgsrv_bindir(char *out, size_t cap, char *err)
 {
-	FILE *f = popen("pg_config --bindir 2>/dev/null", "r");
+	char *const argv[] = {"pg_config", "--bindir", NULL};
 	glob_t g;
 	double best = -1;
 
-	out[0] = 0;
-	if (f) {
-		if (fgets(out, (int)cap, f))
-			out[strcspn(out, "\r\n")] = 0;
-		else
-			out[0] = 0;
-		pclose(f);
-		if (out[0] && pgsrv_is_exec(out, "initdb") &&
-		    pgsrv_is_exec(out, "postgres"))
-			return 0;
-	}
+	if (pgsrv_first_line(argv, 1, out, cap) == 0 && pgsrv_is_exec(out, "initdb") &&
+	    pgsrv_is_exec(out, "postgres"))
+		return 0;
 	out[0] = 0;
 	if (glob("/usr/lib/postgresql/*/bin", GLOB_ONLYDIR, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++) {
@@ -361,21 +418,16 @@ static int pgsrv_ready(struct ipcl_server *s, int64_t deadline_ns, char *why, si
 /* `postgres --version` -> "15.20 (Debian ...)"; "?" when it cannot be run. */
 static void pgsrv_version(const char *bindir, char *out, size_t cap)
 {
-	char cmd[600], line[256];
+	char exe[600], line[256];
+	char *const argv[] = {exe, "--version", NULL};
 	const char *v;
-	FILE *f;
 
 	snprintf(out, cap, "?");
-	snprintf(cmd, sizeof cmd, "'%s/postgres' --version 2>/dev/null", bindir);
-	f = popen(cmd, "r");
-	if (!f)
+	snprintf(exe, sizeof exe, "%s/postgres", bindir);
+	if (pgsrv_first_line(argv, 0, line, sizeof line))
 		return;
-	if (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\r\n")] = 0;
-		v = strstr(line, ") ");
-		snprintf(out, cap, "%.*s", (int)cap - 1, v ? v + 2 : line);
-	}
-	pclose(f);
+	v = strstr(line, ") ");
+	snprintf(out, cap, "%.*s", (int)cap - 1, v ? v + 2 : line);
 }
 
 /* The last lines of the log, joined with " | ", into err after prefix. */

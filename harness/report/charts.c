@@ -1,9 +1,9 @@
 /*
  * charts.c - gnuplot charts: a script per chart (data in inline datablocks)
- * in a private mkdtemp directory, run by fork + execlp("gnuplot") with stdout
- * and stderr to /dev/null, its SVG read back. No shell: every string from a
- * record reaches the script through gp_quote. Leaves out: charts of the
- * one-way latency of pingpong, and of fault runs.
+ * in a private mkdtemp directory inside the report's (nothing in /tmp), run by fork +
+ * execlp("gnuplot") with stdout and stderr to /dev/null, its SVG read back. No shell:
+ * every string from a record reaches the script through gp_quote. Leaves out: charts of
+ * the one-way latency of pingpong, and of fault runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -98,12 +98,18 @@ static int charts_write_file(const char *path, const char *text)
 	return rc;
 }
 
+int (*ipcl_report_gnuplot_hook)(const char *script);
+
 /* Runs gnuplot on tmp/c.gp and waits for it; returns its exit status, or -1
  * when it could not be run or waited for. */
 static int charts_run(const char *gp)
 {
 	int status = 0, fd;
-	pid_t pid = fork();
+	pid_t pid;
+
+	if (ipcl_report_gnuplot_hook)
+		return ipcl_report_gnuplot_hook(gp);
+	pid = fork();
 
 	if (pid < 0)
 		return -1;
@@ -127,7 +133,7 @@ static int charts_run(const char *gp)
 static int charts_plot(struct plot *pl, const char *file, const char *title)
 {
 	struct ipcl_report_charts *cs = pl->c;
-	char gp[512], svg[512], out[4096];
+	char gp[4200], svg[4200], out[4200];
 	struct ipcl_report_chart *c;
 	char *text = NULL, *start;
 	int rc = -1;
@@ -156,6 +162,17 @@ out:
 	return rc;
 }
 
+/* Removes tmp/c.gp and tmp/c.svg where they exist. */
+static void charts_unlink_scratch(const char *tmp)
+{
+	char p[4200];
+
+	snprintf(p, sizeof p, "%s/c.gp", tmp);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/c.svg", tmp);
+	unlink(p);
+}
+
 /* A line's title in the key: the transport, and its set-up unless "process". */
 static void gp_line_title(char *b, size_t n, const struct ipcl_report_rec *r)
 {
@@ -170,7 +187,7 @@ static void gp_line_title(char *b, size_t n, const struct ipcl_report_rec *r)
 static FILE *gp_begin(const struct plot *pl, const char *title, const char *xl,
 		      const char *yl, const char *logscale)
 {
-	char gp[512], svg[512];
+	char gp[4200], svg[4200];
 	FILE *f;
 
 	snprintf(gp, sizeof gp, "%s/c.gp", pl->tmp);
@@ -397,20 +414,24 @@ static void charts_cpu(struct plot *pl, const struct ipcl_report_rows *rows)
 void ipcl_report_charts(struct ipcl_report_charts *c, const struct ipcl_report_rows *rows,
 			const char *dir)
 {
-	char tmp[] = "/tmp/ipclab-report-XXXXXX";
+	char tmp[4096];
 	struct plot pl = {.c = c, .tmp = tmp, .dir = dir};
 
-	if (!charts_have_gnuplot()) {
+	if (!ipcl_report_gnuplot_hook && !charts_have_gnuplot()) {
 		c->note = "charts skipped: gnuplot not installed";
 		return;
 	}
-	if (!mkdtemp(tmp)) {
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.gnuplot-XXXXXX", dir) >= sizeof tmp ||
+	    !mkdtemp(tmp)) {
 		c->note = "charts skipped: cannot create a temporary directory";
 		return;
 	}
 	charts_latency(&pl, rows);
 	charts_stream(&pl, rows);
 	charts_cpu(&pl, rows);
+	/* A script that was not run (a chart with no line to draw) is still
+	 * there: remove what may be left before the directory. */
+	charts_unlink_scratch(tmp);
 	if (rmdir(tmp))
 		fprintf(stderr, "ipclab report: cannot remove %s: %s\n", tmp,
 			strerror(errno));

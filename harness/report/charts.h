@@ -32,4 +32,10 @@ void ipcl_report_charts(struct ipcl_report_charts *c, const struct ipcl_report_r
 			const char *dir);
 void ipcl_report_charts_free(struct ipcl_report_charts *c);
 
+/* For tests (tests/fuzz): when not NULL, called with the path of each script
+ * instead of running gnuplot on it (gnuplot need not be installed); returns
+ * what gnuplot's exit status would be. The SVG is read from the script's
+ * directory, "c.svg", if the hook wrote one. */
+extern int (*ipcl_report_gnuplot_hook)(const char *script);
+
 #endif

@@ -1,8 +1,10 @@
 /*
  * read.c - JSON-lines result files into report records: getline + jansson
  * (json_loads per line), the figures pulled out by name, the grouping key and
- * the records' environments. Leaves out: any schema check beyond "an object
- * with a transport and a pattern" (missing figures read as NaN), and writing.
+ * the records' environments. A line that is not a record of this schema with
+ * its key fields well typed is skipped with a "FILE:LINE: skipped: why" line
+ * (read_check); a figure missing or mistyped inside a record reads as NaN.
+ * Leaves out: writing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +29,15 @@ long long ipcl_report_int(json_t *o, const char *a, const char *b)
 {
 	double d = ipcl_report_num(o, a, b);
 
-	return isnan(d) ? 0 : (long long)d;
+	/* A file may hold any number: clamp before the cast (out of range is
+	 * undefined behaviour). 2^62 is beyond any count or size. */
+	if (isnan(d))
+		return 0;
+	if (d > 0x1p62)
+		return 1LL << 62;
+	if (d < -0x1p62)
+		return -(1LL << 62);
+	return (long long)d;
 }
 
 const char *ipcl_report_str(json_t *o, const char *a, const char *b, const char *def)
@@ -179,13 +189,78 @@ fail:
 	return -1;
 }
 
-int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, size_t n)
+/* Fields that must be objects when present, and are then read by name. */
+static const char *const read_objects[] = {"params",  "env",        "verify", "latency",
+					   "one_way", "throughput", "cpu",    "fault"};
+
+/*
+ * Is j a record this report can read? Returns NULL, or what is wrong with it
+ * as a short phrase. Wanted: an object of schema IPCL_REPORT_SCHEMA with a
+ * non-empty transport and a known pattern, status a string where present, the
+ * sections above objects where present, and latency.spectrum an array of
+ * [percentile, ns] number pairs where present. Figures inside the sections
+ * are checked where they are read (a mistyped one reads as missing).
+ */
+static const char *read_check(json_t *j, char *why, size_t n)
+{
+	json_t *schema = json_object_get(j, "schema"), *sp, *pt;
+	const char *pat;
+	size_t i;
+
+	if (!json_is_object(j))
+		return "not a JSON object";
+	if (!json_is_string(schema))
+		return "no \"schema\": not an ipclab result record";
+	if (strcmp(json_string_value(schema), IPCL_REPORT_SCHEMA)) {
+		snprintf(why, n, "a record of another schema '%.60s' (want '%s')",
+			 json_string_value(schema), IPCL_REPORT_SCHEMA);
+		return why;
+	}
+	if (!json_is_string(json_object_get(j, "transport")) ||
+	    !*json_string_value(json_object_get(j, "transport")))
+		return "no \"transport\" string";
+	pat = json_string_value(json_object_get(j, "pattern"));
+	if (!pat)
+		return "no \"pattern\" string";
+	if (strcmp(pat, "pingpong") && strcmp(pat, "stream") && strcmp(pat, "rate")) {
+		snprintf(why, n, "unknown pattern '%.40s'", pat);
+		return why;
+	}
+	if (json_object_get(j, "status") && !json_is_string(json_object_get(j, "status")))
+		return "\"status\" is not a string";
+	for (i = 0; i < sizeof read_objects / sizeof *read_objects; i++) {
+		json_t *v = json_object_get(j, read_objects[i]);
+
+		if (v && !json_is_object(v)) {
+			snprintf(why, n, "\"%s\" is not an object", read_objects[i]);
+			return why;
+		}
+	}
+	sp = json_object_get(json_object_get(j, "latency"), "spectrum");
+	if (sp && !json_is_array(sp))
+		return "\"latency.spectrum\" is not an array";
+	json_array_foreach(sp, i, pt)
+	{
+		if (json_array_size(pt) != 2 || !json_is_number(json_array_get(pt, 0)) ||
+		    !json_is_number(json_array_get(pt, 1)))
+			return "\"latency.spectrum\" holds something other than "
+			       "[percentile, ns] pairs";
+	}
+	return NULL;
+}
+
+/* One line about a skipped record to warn (if not NULL), at most
+ * READ_MAX_WARN per file, then a count. */
+#define READ_MAX_WARN 10
+
+int ipcl_report_read(struct ipcl_report_set *set, const char *path, FILE *warn, char *err,
+		     size_t n)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
+	char *line = NULL, why[160];
 	size_t cap = 0;
 	ssize_t len;
-	long lineno = 0;
+	long lineno = 0, skipped = 0;
 	int rc = 0;
 
 	if (!f) {
@@ -194,20 +269,21 @@ int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, s
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_error_t jerr;
+		const char *bad;
 		json_t *j;
 
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
-		j = json_loads(line, 0, &jerr);
-		if (!j || !json_is_object(j) ||
-		    !json_is_string(json_object_get(j, "transport")) ||
-		    !json_is_string(json_object_get(j, "pattern"))) {
-			snprintf(err, n, "%s:%ld: not a result record (%s)", path, lineno,
-				 j ? "no transport or pattern" : jerr.text);
+		j = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+		bad = j ? read_check(j, why, sizeof why) : jerr.text;
+		if (bad) {
+			if (warn && skipped < READ_MAX_WARN)
+				fprintf(warn, "%s:%ld: skipped: %s\n", path, lineno, bad);
+			skipped++;
+			set->skipped++;
 			json_decref(j);
-			rc = -1;
-			goto out;
+			continue;
 		}
 		if (read_add(set, j)) {
 			snprintf(err, n, "out of memory");
@@ -219,6 +295,9 @@ int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, s
 		snprintf(err, n, "cannot read '%s': %s", path, strerror(errno));
 		rc = -1;
 	}
+	if (warn && skipped > READ_MAX_WARN)
+		fprintf(warn, "%s: %ld more records skipped\n", path,
+			skipped - READ_MAX_WARN);
 out:
 	free(line);
 	fclose(f);

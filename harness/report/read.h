@@ -8,6 +8,7 @@
 #define IPCLAB_REPORT_READ_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -48,14 +49,23 @@ struct ipcl_report_set {
 	int nr;
 	json_t **fault;
 	int nfault;
+	long skipped; /* lines that were not a readable record */
 };
 
+/* The only record schema the report reads (the engine's IPCL_SCHEMA). */
+#define IPCL_REPORT_SCHEMA "ipclab.result/1"
+
 /*
- * Appends every record of path to set. Returns 0, or -1 with one line in err
- * (n bytes): "cannot read 'PATH': ...", "PATH:LINE: not a result record (...)"
- * or "out of memory". Records read before the error stay in set.
+ * Appends every record of path to set. A line that is not JSON, or not a
+ * record of schema IPCL_REPORT_SCHEMA with a transport, a known pattern and
+ * its sections of the right types, is skipped and counted in set->skipped,
+ * with "PATH:LINE: skipped: why" on warn (when not NULL; at most 10 lines per
+ * file, then a count). Returns 0, or -1 with one line in err (n bytes):
+ * "cannot read 'PATH': ..." or "out of memory". Records read before the error
+ * stay in set.
  */
-int ipcl_report_read(struct ipcl_report_set *set, const char *path, char *err, size_t n);
+int ipcl_report_read(struct ipcl_report_set *set, const char *path, FILE *warn, char *err,
+		     size_t n);
 
 /* Releases every record of set (the struct itself is the caller's). */
 void ipcl_report_set_free(struct ipcl_report_set *set);

@@ -3,10 +3,16 @@
  * result files (read.c), reduces them to summary rows (summary.c), writes
  * DIR/hgrm/ (hgrm.c), the charts (charts.c), then DIR/report.md and
  * DIR/report.html (sections.c, baseline.c through doc.c) and with --csv
- * DIR/summary.csv and DIR/baseline.csv (csv.c). Errors are one line on stderr
- * and exit status 2. Leaves out: everything about a record's content (see the
- * files above) and running anything (compare does that).
+ * DIR/summary.csv and DIR/baseline.csv (csv.c). Everything is written into a
+ * private staging directory DIR/.report-XXXXXX (mkdtemp) and renamed into DIR
+ * only once all of it was written, so a report that fails or is interrupted
+ * leaves the previous one as it was (a killed one leaves its staging
+ * directory). Errors are one line on stderr and exit status 2; a skipped input
+ * line is one "FILE:LINE: skipped: why" line each. Leaves out: everything
+ * about a record's content (see the files above) and running anything
+ * (compare does that).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -14,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "report/baseline.h"
 #include "report/charts.h"
@@ -75,6 +82,7 @@ struct rep {
 	struct ipcl_report_charts charts;
 	struct ipcl_doc doc;
 	FILE *csv, *bcsv; /* summary.csv and baseline.csv, or NULL */
+	char stage[4096]; /* DIR/.report-XXXXXX, or "" before it exists */
 };
 
 static int report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -162,7 +170,7 @@ static int report_read(struct ipcl_report_set *set, const char *path)
 {
 	char err[4400];
 
-	if (ipcl_report_read(set, path, err, sizeof err))
+	if (ipcl_report_read(set, path, stderr, err, sizeof err))
 		return report_fail("%s", err);
 	return 0;
 }
@@ -177,38 +185,93 @@ static int report_load(struct rep *rep, const struct opts *o, int argc, char **a
 	if (o->base && (rc = report_read(&rep->old, o->base)))
 		return rc;
 	if (o->base && !rep->old.nr)
-		return report_fail("no result records in the baseline '%s'", o->base);
+		return report_fail("no usable result records in the baseline '%s'",
+				   o->base);
 	for (int i = first; i < argc; i++)
 		if ((rc = report_read(&rep->now, argv[i])))
 			return rc;
 	if (!rep->now.nr && !rep->now.nfault)
-		return report_fail("no result records in the given files");
+		return report_fail("no usable result records in the given files%s",
+				   rep->now.skipped ? " (every line was skipped)" : "");
 	if (ipcl_report_group(&rep->now, &rep->rnow) ||
 	    (o->base && ipcl_report_group(&rep->old, &rep->rold)))
 		return report_fail("out of memory");
 	return 0;
 }
 
-/* Creates DIR and opens its report.md, report.html and with --csv
- * summary.csv (and baseline.csv); returns 0 or prints one line and 2. */
+/* Opens stage/name for writing into *f; returns 0 or -1 (errno set). */
+static int report_fopen(FILE **f, const char *stage, const char *name)
+{
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/%s", stage, name);
+	*f = fopen(path, "w");
+	return *f ? 0 : -1;
+}
+
+/* Creates DIR and its staging directory, and opens there report.md,
+ * report.html and with --csv summary.csv (and baseline.csv); returns 0 or
+ * prints one line and 2. */
 static int report_open(struct rep *rep, const struct opts *o)
 {
-	char path[4096];
-
 	if (mkdir(o->dir, 0755) && errno != EEXIST)
 		return report_fail("cannot create '%s': %s", o->dir, strerror(errno));
-	snprintf(path, sizeof path, "%s/report.md", o->dir);
-	rep->doc.md = fopen(path, "w");
-	snprintf(path, sizeof path, "%s/report.html", o->dir);
-	rep->doc.html = rep->doc.md ? fopen(path, "w") : NULL;
-	snprintf(path, sizeof path, "%s/summary.csv", o->dir);
-	rep->csv = o->csv && rep->doc.html ? fopen(path, "w") : NULL;
-	snprintf(path, sizeof path, "%s/baseline.csv", o->dir);
-	rep->bcsv = o->csv && o->base && rep->csv ? fopen(path, "w") : NULL;
-	if (!rep->doc.md || !rep->doc.html || (o->csv && !rep->csv) ||
-	    (o->csv && o->base && !rep->bcsv))
+	if ((size_t)snprintf(rep->stage, sizeof rep->stage, "%s/.report-XXXXXX",
+			     o->dir) >= sizeof rep->stage)
+		return report_fail("output directory name too long");
+	if (!mkdtemp(rep->stage)) {
+		int e = errno;
+
+		rep->stage[0] = '\0';
+		return report_fail("cannot write into '%s': %s", o->dir, strerror(e));
+	}
+	if (report_fopen(&rep->doc.md, rep->stage, "report.md") ||
+	    report_fopen(&rep->doc.html, rep->stage, "report.html") ||
+	    (o->csv && report_fopen(&rep->csv, rep->stage, "summary.csv")) ||
+	    (o->csv && o->base && report_fopen(&rep->bcsv, rep->stage, "baseline.csv")))
 		return report_fail("cannot write into '%s': %s", o->dir, strerror(errno));
 	return 0;
+}
+
+/*
+ * Moves every file of from (a staging directory of ours, so regular files and
+ * the hgrm directory only) into to, subdirectories file by file, then removes
+ * from. With publish 0 the files are removed instead (a failed report).
+ * Returns 0 or -1 (errno set) at the first move that failed.
+ */
+static int report_publish(const char *from, const char *to, int publish)
+{
+	char src[4400], dst[4400];
+	DIR *d = opendir(from);
+	struct dirent *e;
+	int rc = 0, err = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(src, sizeof src, "%s/%s", from, e->d_name);
+		snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
+		if (e->d_type == DT_DIR) {
+			if (publish && mkdir(dst, 0755) && errno != EEXIST)
+				rc = -1;
+			else if (report_publish(src, dst, publish && !rc))
+				rc = -1;
+		} else if (publish && !rc) {
+			if (rename(src, dst))
+				rc = -1;
+		} else {
+			unlink(src);
+		}
+		if (rc && !err)
+			err = errno;
+	}
+	closedir(d);
+	if (rmdir(from) && !rc)
+		err = errno, rc = -1;
+	errno = err;
+	return rc;
 }
 
 /* The report itself, in reading order; nfiles is how many files were read. */
@@ -265,11 +328,11 @@ int ipcl_cmd_report(int argc, char **argv)
 	if ((rc = report_load(&rep, &o, argc, argv, first)) ||
 	    (rc = report_open(&rep, &o)))
 		goto out;
-	if (ipcl_report_hgrm(&rep.rnow, o.dir)) {
+	if (ipcl_report_hgrm(&rep.rnow, rep.stage)) {
 		rc = report_fail("cannot write '%s/hgrm': %s", o.dir, strerror(errno));
 		goto out;
 	}
-	ipcl_report_charts(&rep.charts, &rep.rnow, o.dir);
+	ipcl_report_charts(&rep.charts, &rep.rnow, rep.stage);
 	report_write(&rep, &o, argc - first);
 	if (o.ranking)
 		ipcl_report_print_ranking(stdout, &rep.rnow);
@@ -278,6 +341,9 @@ out:
 	rc = report_close(rep.doc.html, rc, o.dir, "report.html");
 	rc = report_close(rep.csv, rc, o.dir, "summary.csv");
 	rc = report_close(rep.bcsv, rc, o.dir, "baseline.csv");
+	if (rep.stage[0] && report_publish(rep.stage, o.dir, !rc) && !rc)
+		rc = report_fail("cannot move the report into '%s': %s", o.dir,
+				 strerror(errno));
 	ipcl_report_charts_free(&rep.charts);
 	ipcl_report_rows_free(&rep.rnow);
 	ipcl_report_rows_free(&rep.rold);

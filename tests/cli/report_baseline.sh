@@ -99,7 +99,11 @@ check "--min-change 500%: nothing flagged on stdout" \
 printf 'not json\n' >"$tmp/bad.jsonl"
 : >"$tmp/empty.jsonl"
 expect2 "--baseline /nonexistent" report --baseline /nonexistent "$new" -o "$tmp/x"
-expect2 "--baseline of a non-JSON file" report --baseline "$tmp/bad.jsonl" "$new" -o "$tmp/x"
+"$bin" report --baseline "$tmp/bad.jsonl" "$new" -o "$tmp/x" >/dev/null 2>"$tmp/err"
+check "--baseline of a non-JSON file exits 2 (got $?)" test $? -eq 2
+check "... naming its line and refusing it" \
+	grep -q "bad.jsonl:1: skipped: .*no usable result records in the baseline" \
+	<(tr '\n' ' ' <"$tmp/err")
 expect2 "--baseline of an empty file" report --baseline "$tmp/empty.jsonl" "$new" -o "$tmp/x"
 expect2 "--baseline twice" report --baseline "$old" --baseline "$old" "$new" -o "$tmp/x"
 expect2 "--baseline without NEW" report --baseline "$old" -o "$tmp/x"

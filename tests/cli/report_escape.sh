@@ -40,7 +40,7 @@ check "HTML: the name as text" grep -qF '&lt;script&gt;x&lt;/script&gt;|a,&quot;
 check "CSV: the name is one quoted field" \
 	grep -qF 'pingpong,"<script>x</script>|a,""b*",64,process,' "$out/summary.csv"
 
-echo '{"transport":"x","pattern":"stream","fault":{"lost":1}}' >"$tmp/f.jsonl"
+echo '{"schema":"ipclab.result/1","transport":"x","pattern":"stream","fault":{"lost":1}}' >"$tmp/f.jsonl"
 "$bin" report "$tmp/f.jsonl" -o "$tmp/frep" >/dev/null 2>"$tmp/err"
 check "a fault record without scenario: exit 0 ($(cat "$tmp/err"))" test $? -eq 0
 check "... and its cell says '?'" grep -qF '| x | lost 1 / dup 0, ?, ? |' "$tmp/frep/report.md"

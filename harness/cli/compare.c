@@ -403,8 +403,28 @@ struct compare_state {
 	int npts, runs_left, failures, written, cut, dropped, tty;
 };
 
-/* Names the results file when -o did not, and checks that it can be written
- * before anything runs. Returns 0, or 2 with one line on stderr. */
+/* Can the report be written into -r DIR? Tried as the report does it (mkdir,
+ * then a staging directory inside), before anything runs. 0, or 2 after one
+ * line. */
+static int compare_report_dir(const struct ipcl_plan *pl)
+{
+	char probe[sizeof pl->report + 32];
+
+	if (pl->no_report)
+		return 0;
+	snprintf(probe, sizeof probe, "%s/.report-XXXXXX", pl->report);
+	if ((mkdir(pl->report, 0755) && errno != EEXIST) || !mkdtemp(probe)) {
+		fprintf(stderr, "ipclab compare: cannot write the report into -r '%s': %s\n",
+			pl->report, strerror(errno));
+		return 2;
+	}
+	rmdir(probe);
+	return 0;
+}
+
+/* Names the results file when -o did not, and checks that it and the report
+ * directory can be written before anything runs. Returns 0, or 2 with one
+ * line on stderr. */
 static int compare_output(struct ipcl_plan *pl)
 {
 	int fd;
@@ -425,7 +445,7 @@ static int compare_output(struct ipcl_plan *pl)
 		return 2;
 	}
 	close(fd);
-	return 0;
+	return compare_report_dir(pl);
 }
 
 /* The points of every selected transport into st->pts; 0, or -1 out of memory. */

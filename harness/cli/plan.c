@@ -60,6 +60,12 @@ int ipcl_plan_transports(const char *s, struct ipcl_plan *pl, char *err, size_t 
 		return -1;
 	}
 	snprintf(buf, sizeof buf, "%s", s);
+	if (!s[strspn(s, ", \t")]) {
+		snprintf(err, n,
+			 "empty transport list: name transports or a kind "
+			 "(kernel, library, broker, all)");
+		return -1;
+	}
 	for (char *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
 		if (!ipcl_transport_word(w)) {
 			snprintf(

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "cli/optcheck.h"
 #include "cli/run.h"
 #include "cli/usage.h"
 #include "engine/clock.h"
@@ -72,19 +73,33 @@ static const char run_help[] =
     "                         clock's cost; 1 = every message)\n"
     "  -q, --quiet            no progress line\n";
 
+/* -O NAME=VALUE into c; returns -1 to go on, or 2 after one line naming what
+ * is wrong (no '=', too many options, a name or value too long). */
 static int parse_kv(const char *s, struct ipcl_runcfg *c)
 {
 	const char *eq = strchr(s, '=');
+	size_t klen = eq ? (size_t)(eq - s) : 0;
 
-	if (!eq || eq == s || c->nkv >= IPCL_MAX_KV)
-		return -EINVAL;
-	if ((size_t)(eq - s) >= sizeof c->kv[0].key ||
-	    strlen(eq + 1) >= sizeof c->kv[0].val)
-		return -EINVAL;
-	snprintf(c->kv[c->nkv].key, sizeof c->kv[c->nkv].key, "%.*s", (int)(eq - s), s);
+	if (!eq || eq == s)
+		return ipcl_usage_error("run", "bad --opt '%.60s%s': want NAME=VALUE", s,
+					strlen(s) > 60 ? "..." : "");
+	if (klen >= sizeof c->kv[0].key)
+		return ipcl_usage_error("run",
+					"bad --opt '%.40s...': the name is %zu bytes, at "
+					"most %zu",
+					s, klen, sizeof c->kv[0].key - 1);
+	if (strlen(eq + 1) >= sizeof c->kv[0].val)
+		return ipcl_usage_error("run",
+					"bad --opt %.*s=...: the value is %zu bytes, at "
+					"most %zu",
+					(int)klen, s, strlen(eq + 1),
+					sizeof c->kv[0].val - 1);
+	if (c->nkv >= IPCL_MAX_KV)
+		return ipcl_usage_error("run", "too many --opt: at most %d", IPCL_MAX_KV);
+	snprintf(c->kv[c->nkv].key, sizeof c->kv[c->nkv].key, "%.*s", (int)klen, s);
 	snprintf(c->kv[c->nkv].val, sizeof c->kv[c->nkv].val, "%s", eq + 1);
 	c->nkv++;
-	return 0;
+	return -1;
 }
 
 /*
@@ -119,6 +134,12 @@ static int parse_fault(const char *s, struct ipcl_runcfg *c)
 		return -EINVAL;
 	c->fault = (enum ipcl_fault)f;
 	return 0;
+}
+
+/* verify.key of r, 0 when missing. */
+static json_int_t run_verify(const json_t *r, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(r, "verify"), key));
 }
 
 static double fmt_us(json_int_t ns)
@@ -295,11 +316,22 @@ static void print_summary(const json_t *r)
 	print_fault(r);
 }
 
-/* Warn loudly on stderr about lost, duplicated or corrupt messages. */
+/* Was r stopped by the watchdog (--timeout)? Its undelivered messages were
+ * then in flight or never sent: a timeout, not loss. */
+static int run_timed_out(const json_t *r)
+{
+	const char *e = json_string_value(json_object_get(r, "error"));
+
+	return e && strncmp(e, "watchdog:", 9) == 0;
+}
+
+/* Warn loudly on stderr about lost, duplicated or corrupt messages; not about
+ * the undelivered messages of a run the watchdog stopped. */
 static void warn_data(const json_t *r, int expected)
 {
 	const json_t *v = json_object_get(r, "verify");
-	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
+	json_int_t lost =
+	    run_timed_out(r) ? 0 : json_integer_value(json_object_get(v, "lost"));
 	json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
 	json_int_t cor = json_integer_value(json_object_get(v, "corrupt"));
 
@@ -387,7 +419,69 @@ struct run_args {
 	int json;           /* --json */
 	int count_given;    /* -n was given */
 	int zero_loss;      /* --zero-loss */
+	int warmup_given;   /* -w was given */
+	int created;        /* -o FILE did not exist: run_check_output made it */
 };
+
+/* The default warm-up is 1000 messages but at most this many bytes: 1000
+ * messages of 1 GiB would take minutes and run into the watchdog. */
+#define RUN_WARMUP_BYTES (64ULL << 20)
+
+/*
+ * Refuses a count whose verification bitmaps (engine/board.c: one bit per
+ * sequence number, warm-up included, per producer, or per producer and
+ * consumer on a fan-out channel, two sets for pingpong) would not fit in
+ * half of this machine's memory, naming what it would need. -1 to go on, or 2.
+ */
+static int run_check_memory(const struct ipcl_runcfg *c)
+{
+	double bits = (double)c->warmup + (double)c->count + 64, sets, need, have;
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (c->duration_ns)
+		return -1; /* timed runs size their bitmaps from the rate or 2^31 */
+	sets = c->pattern == IPCL_PINGPONG ? 2 : (double)c->producers * c->consumers;
+	need = bits / 8 * sets;
+	have = pages > 0 && psz > 0 ? (double)pages * (double)psz : 0;
+	if (have > 0 && need > have / 2)
+		return ipcl_usage_error(
+		    "run",
+		    "--count %llu needs %.3g GiB for its verification "
+		    "bitmaps (1 bit per message and set); this machine "
+		    "has %.3g GiB",
+		    (unsigned long long)c->count, need / (1 << 30), have / (1 << 30));
+	return -1;
+}
+
+/*
+ * Refuses a --fault point the run never reaches: a producer-side event
+ * (kill-producer, oversize) fires at sequence number N of the first producer,
+ * which sends warm-up + count; a consumer-side one (stall, kill-consumer)
+ * after N messages of the first consumer, which gets at most every producer's.
+ * Timed runs are not checked (their length in messages is not known).
+ */
+static int run_check_fault(const struct ipcl_runcfg *c)
+{
+	uint64_t per = c->warmup + c->count, total = per;
+	int prod =
+	    c->fault == IPCL_FAULT_KILL_PRODUCER || c->fault == IPCL_FAULT_OVERSIZE;
+
+	if (!c->fault || c->duration_ns)
+		return -1;
+	if (!prod)
+		total = per * (uint64_t)c->producers;
+	if (c->fault_at >= total)
+		return ipcl_usage_error(
+		    "run",
+		    "--fault %s@%llu is beyond the run: the %s %s "
+		    "only %llu messages (warm-up %llu + count %llu%s)",
+		    ipcl_fault_name(c->fault), (unsigned long long)c->fault_at,
+		    prod ? "first producer" : "first consumer",
+		    prod ? "sends" : "receives", (unsigned long long)total,
+		    (unsigned long long)c->warmup, (unsigned long long)c->count,
+		    prod ? "" : ", times the producers");
+	return -1;
+}
 
 /*
  * One option c (its value in optarg) into cfg or ra. Returns -1 to go on, or
@@ -446,6 +540,7 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 		if (ipcl_parse_count(optarg, &cfg->warmup))
 			return ipcl_usage_error("run", "bad --warmup '%s': want a number",
 						optarg);
+		ra->warmup_given = 1;
 		break;
 	case 'P':
 	case 'C':
@@ -456,10 +551,7 @@ static int run_option(int c, char **argv, struct ipcl_runcfg *cfg, struct run_ar
 		*(c == 'P' ? &cfg->producers : &cfg->consumers) = (int)n;
 		break;
 	case 'O':
-		if (parse_kv(optarg, cfg))
-			return ipcl_usage_error("run", "bad --opt '%s': want NAME=VALUE",
-						optarg);
-		break;
+		return parse_kv(optarg, cfg);
 	case 'o':
 		ra->output = optarg;
 		break;
@@ -553,6 +645,10 @@ static int run_settle(int argc, char **argv, struct ipcl_runcfg *cfg,
 		return ipcl_usage_error("run", "give --count or --duration, not both");
 	if (cfg->duration_ns)
 		cfg->count = 0;
+	if (!ra->warmup_given && cfg->size &&
+	    cfg->warmup * (uint64_t)cfg->size > RUN_WARMUP_BYTES)
+		cfg->warmup =
+		    RUN_WARMUP_BYTES / cfg->size ? RUN_WARMUP_BYTES / cfg->size : 1;
 	if (cfg->fault_at == UINT64_MAX)
 		cfg->fault_at = cfg->duration_ns ? 1000 : (cfg->warmup + cfg->count) / 2;
 	if (cfg->pattern == IPCL_RATE && !cfg->duration_ns)
@@ -566,15 +662,43 @@ static int run_settle(int argc, char **argv, struct ipcl_runcfg *cfg,
 					"zero-loss rate: give -p stream and no --fault");
 	if (cfg->duration_ns && cfg->timeout_ns < cfg->duration_ns + 30000000000LL)
 		cfg->timeout_ns = cfg->duration_ns + 30000000000LL;
-	if (ra->output && strcmp(ra->output, "-") != 0) {
-		int fd =
-		    open(ra->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	return -1;
+}
 
-		if (fd < 0)
-			return ipcl_usage_error("run", "cannot write --output '%s': %s",
-						ra->output, strerror(errno));
-		close(fd);
-	}
+/* Every -O value against the transport's option table (names were checked by
+ * ipcl_run_check). -1 to go on, or 2 after one line. */
+static int run_check_values(const struct ipcl_runcfg *c)
+{
+	const struct ipcl_transport *t = ipcl_transport_find(c->transport);
+	char err[200];
+
+	for (int i = 0; t && i < c->nkv; i++)
+		for (const struct ipcl_option *o = t->options; o && o->name; o++)
+			if (!strcmp(o->name, c->kv[i].key) &&
+			    ipcl_option_check(t->name, o, c->kv[i].val, err, sizeof err))
+				return ipcl_usage_error("run", "%s", err);
+	return -1;
+}
+
+/* Can -o be appended to? Checked after everything else, so that bad input
+ * never leaves a new empty file; the file is created here (ra->created says
+ * so, and a run that yields no record removes it again). -1 to go on, or 2
+ * after one line. */
+static int run_check_output(struct run_args *ra)
+{
+	int fd;
+
+	if (!ra->output || strcmp(ra->output, "-") == 0)
+		return -1;
+	fd = open(ra->output, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		ra->created = 1;
+	else if (errno == EEXIST)
+		fd = open(ra->output, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return ipcl_usage_error("run", "cannot write --output '%s': %s",
+					ra->output, strerror(errno));
+	close(fd);
 	return -1;
 }
 
@@ -599,17 +723,32 @@ int ipcl_cmd_run(int argc, char **argv)
 	rc = ipcl_run_check(&cfg, err);
 	if (rc == IPCL_EINVAL || rc == IPCL_ETOOBIG)
 		return ipcl_usage_error("run", "%s", err);
+	if ((rc = run_check_values(&cfg)) >= 0 || (rc = run_check_memory(&cfg)) >= 0 ||
+	    (rc = run_check_fault(&cfg)) >= 0 || (rc = run_check_output(&ra)) >= 0)
+		return rc;
 	rec = ra.zero_loss ? ipcl_run_zero_loss(&cfg, NULL, &failed, err)
 			   : ipcl_run(&cfg, &failed, err);
-	if (!rec)
+	if (!rec) {
+		/* A value the transport refused at set-up: no record, and no new
+		 * empty output file either. */
+		if (ra.created)
+			unlink(ra.output);
 		return ipcl_usage_error("run", "%s", err);
-	if (ra.output && ipcl_result_append(ra.output, rec))
-		fprintf(stderr, "ipclab run: writing %s: %s\n", ra.output,
-			strerror(errno));
+	}
+	/* A result that could not be written is a failed run: exit 1. */
+	if (ra.output && (rc = ipcl_result_append(ra.output, rec))) {
+		fprintf(stderr, "ipclab run: writing %s: %s\n", ra.output, strerror(-rc));
+		failed = 1;
+	}
 	if (ra.json)
 		ipcl_result_append("-", rec);
 	else
 		print_summary(rec);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "ipclab run: writing standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		failed = 1;
+	}
 	/* The zero-loss record is clean by construction; the trace keeps the loss. */
 	if (!ra.zero_loss)
 		warn_data(rec, cfg.expect_loss);
@@ -622,8 +761,16 @@ int ipcl_cmd_run(int argc, char **argv)
 		fprintf(stderr, "ipclab: warning: %s\n",
 			json_string_value(
 			    json_object_get(json_object_get(rec, "limits"), "warning")));
-	if (failed &&
-	    strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
+	if (failed && run_timed_out(rec))
+		fprintf(stderr,
+			"ipclab run: timeout: stopped by the watchdog after %.0f s "
+			"(--timeout) with %lld of %lld messages delivered; the rest are "
+			"not counted as lost\n",
+			(double)cfg.timeout_ns / 1e9,
+			(long long)run_verify(rec, "unique"),
+			(long long)run_verify(rec, "expected"));
+	else if (failed &&
+		 strcmp(json_string_value(json_object_get(rec, "status")), "ok") != 0)
 		fprintf(stderr, "ipclab run: %s\n",
 			json_string_value(json_object_get(rec, "error")));
 	json_decref(rec);

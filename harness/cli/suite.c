@@ -2,14 +2,18 @@
  * suite.c - reads a suite file of `ipclab compare` with libinih (ini_parse):
  * [compare] sets plan values through the same parsers as the command line;
  * [<transport>] sections give that transport's -O options, checked against
- * its option table. No includes, no defaults sections, no interpolation.
+ * its option table, names and values (cli/optcheck.c), when the file is read.
+ * Only a regular file is read. No includes, no defaults sections, no
+ * interpolation.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "cli/optcheck.h"
 #include "cli/suite.h"
 #include "engine/parse.h"
 
@@ -108,6 +112,8 @@ static int suite_line(void *user, const char *section, const char *name,
 				 section, name, section);
 			return 0;
 		}
+		if (ipcl_option_check(section, o, value, e, n))
+			return 0;
 		if (pl->nopts >= IPCL_PLAN_MAX_OPTS ||
 		    strlen(value) >= sizeof pl->opt[0].kv.val) {
 			snprintf(e, n, "too many options, or value of '%s' too long",
@@ -127,13 +133,29 @@ static int suite_line(void *user, const char *section, const char *name,
 int ipcl_suite_read(const char *path, struct ipcl_plan *pl, unsigned set)
 {
 	struct suite s = {.pl = pl, .set = set};
-	int rc = ini_parse(path, suite_line, &s);
+	FILE *f = fopen(path, "r");
+	struct stat st;
+	int rc;
 
+	if (!f) {
+		fprintf(stderr, "ipclab compare: cannot read --suite '%s': %s\n", path,
+			strerror(errno));
+		return 2;
+	}
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "ipclab compare: --suite '%s' is not a regular file\n",
+			path);
+		fclose(f);
+		return 2;
+	}
+	rc = ini_parse_file(f, suite_line, &s);
+	if (ferror(f) && rc == 0)
+		rc = -1;
+	fclose(f);
 	if (rc == 0)
 		return 0;
 	if (rc == -1)
-		fprintf(stderr, "ipclab compare: cannot read --suite '%s': %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "ipclab compare: cannot read --suite '%s'\n", path);
 	else if (rc == -2)
 		fprintf(stderr, "ipclab compare: out of memory reading '%s'\n", path);
 	else

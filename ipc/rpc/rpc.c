@@ -510,7 +510,8 @@ static int rpc_echo_return(struct rpc_ep *e, const struct rpc_echo_rep *rep,
 /* ---- 6. The ipclab transport -------------------------------------------- */
 
 static const struct ipcl_option rpc_options[] = {
-    {"net", "unix", "unix: a Unix socket in a private directory; tcp: 127.0.0.1"},
+    {"net", "unix", "unix: a Unix socket in a private directory; tcp: 127.0.0.1",
+     "unix|tcp"},
     {"inflight", "1", "calls a client keeps outstanding before send() waits"},
     {NULL, NULL, NULL},
 };

@@ -205,7 +205,8 @@ struct shm_cfg {
 
 static const struct ipcl_option shm_options[] = {
     {"ring", "4M", "ring size in bytes, a power of two from 4k to 1G (suffix k, M, G)"},
-    {"wait", "hybrid", "how a side waits for its peer: spin, block (futex) or hybrid"},
+    {"wait", "hybrid", "how a side waits for its peer: spin, block (futex) or hybrid",
+     "spin|block|hybrid"},
     {"spin_ns", "50000", "hybrid: ns to poll before sleeping on the futex"},
     {"backing", "posix",
      "the memory: posix (shm_open), sysv (shmget, IPC_RMID at once, kept by attaches) or "

@@ -147,7 +147,8 @@ struct zmqt_addr {
 static const struct ipcl_option zmqt_options[] = {
     {"endpoint", "tcp",
      "ipc (socket file in a private dir) | tcp (127.0.0.1, ports picked at setup) | "
-     "inproc (needs --threads)"},
+     "inproc (needs --threads)",
+     "ipc|tcp|inproc"},
     {"hwm", "1000", "ZMQ_SNDHWM and ZMQ_RCVHWM in messages (0: no limit)"},
     {"overload", "0",
      "zmq-pubsub: 0: ZMQ_XPUB_NODROP, a send at the high-water mark blocks "

@@ -91,6 +91,10 @@ struct ipcl_option {
 	const char *name;
 	const char *def; /* default value as text */
 	const char *help;
+	/* NULL, or the only values allowed, '|'-separated ("spin|block|hybrid").
+	 * Without choices, an option whose default is a number takes only a
+	 * number. The CLI checks both before a run (cli/optcheck.c). */
+	const char *choices;
 };
 
 /* The run parameters a transport may look at. */

@@ -1101,6 +1101,58 @@ static void outbox_teardown(struct ipcl_chan *ch)
 	PQfinish(c);
 }
 
+/*
+ * `ipclab clean --brokers`: drops every ipcl_outbox_<pid>_... table (its
+ * index and trigger go with it) and its ipcl_outbox_..._notify() function
+ * whose run's process is dead. Names are read from pg_class, checked to be
+ * [a-z0-9_] only, so they can be written into the SQL as they are.
+ */
+static int outbox_sweep(const char *url, int dry, int (*dead)(long pid),
+			void (*seen)(void *arg, const char *name), void *arg, char *err)
+{
+	struct outbox_cfg cfg = {.ct = 5};
+	PGresult *res = NULL;
+	PGconn *c = NULL;
+	char sql[512], what[200];
+	int rc, n = 0;
+
+	if (strlen(url) >= sizeof cfg.url)
+		return ipcl_seterr(err, IPCL_EINVAL, "postgres URL too long");
+	snprintf(cfg.url, sizeof cfg.url, "%s", url);
+	rc = outbox_connect(&cfg, IPCL_FOREVER, &c, err);
+	if (!rc)
+		rc = outbox_exec(c,
+				 "SELECT c.relname FROM pg_catalog.pg_class c WHERE "
+				 "c.relkind = 'r' AND c.relnamespace = "
+				 "current_schema()::regnamespace AND c.relname LIKE "
+				 "'ipcl\\_outbox\\_%'",
+				 PGRES_TUPLES_OK, IPCL_FOREVER, &res, err);
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		const char *t = PQgetvalue(res, i, 0), *p = t + strlen("ipcl_outbox_");
+		long pid = 0;
+
+		if (strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t) ||
+		    strlen(t) > 63 || *p < '1' || *p > '9')
+			continue;
+		for (; *p >= '0' && *p <= '9' && pid < 100000000; p++)
+			pid = pid * 10 + (*p - '0');
+		if (*p != '_' || !dead(pid))
+			continue;
+		snprintf(what, sizeof what, "postgres table %s", t);
+		seen(arg, what);
+		n++;
+		if (dry)
+			continue;
+		snprintf(sql, sizeof sql,
+			 "DROP TABLE IF EXISTS %s; DROP FUNCTION IF EXISTS %s_notify()",
+			 t, t);
+		rc = outbox_exec(c, sql, PGRES_COMMAND_OK, IPCL_FOREVER, NULL, err);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return rc ? rc : n;
+}
+
 const struct ipcl_transport ipcl_transport_pg_outbox = {
     .name = "pg-outbox",
     .summary = "PostgreSQL outbox table: INSERT, claim with FOR UPDATE SKIP LOCKED, "
@@ -1114,6 +1166,7 @@ const struct ipcl_transport ipcl_transport_pg_outbox = {
     .probe = outbox_probe,
     .setup = outbox_setup,
     .teardown = outbox_teardown,
+    .sweep = outbox_sweep,
     .open = outbox_open,
     .send = outbox_send,
     .recv = outbox_recv,

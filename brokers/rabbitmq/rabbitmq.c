@@ -2,7 +2,8 @@
  * rabbitmq.c - RabbitMQ over AMQP 0-9-1 with librabbitmq (rabbitmq-c 0.11).
  *
  * Two transports:
- *   rabbitmq         one queue "ipcl.<tag>" declared by setup(); producers publish
+ *   rabbitmq         one queue "ipcl.<tag>" declared by setup() with x-expires
+ *                    (unused for 15 min: the server deletes it); producers publish
  *                    to the default exchange with the queue name as routing key,
  *                    consumers share the queue (basic.consume, manual acks).
  *   rabbitmq-fanout  one fanout exchange "ipcl.<tag>.fx"; every consumer declares
@@ -511,6 +512,27 @@ static int rabbitmq_fanout_probe(const struct ipcl_opts *o, struct ipcl_probe *p
 	return rabbitmq_probe_common(o, 1, p, err);
 }
 
+/*
+ * The arguments of the run's queue: x-expires, so that the server deletes it
+ * once it has had no consumer and no declare for RABBITMQ_EXPIRES_MS. A run
+ * killed before its teardown thus leaves no queue for good (AMQP 0-9-1 has no
+ * way to list queues, so `ipclab clean --brokers` cannot find them).
+ */
+#define RABBITMQ_EXPIRES_MS (15 * 60 * 1000)
+
+static amqp_table_t rabbitmq_queue_args(void)
+{
+	static amqp_table_entry_t expires;
+	static amqp_table_t args;
+
+	expires.key = amqp_cstring_bytes("x-expires");
+	expires.value.kind = AMQP_FIELD_KIND_I32;
+	expires.value.value.i32 = RABBITMQ_EXPIRES_MS;
+	args.num_entries = 1;
+	args.entries = &expires;
+	return args;
+}
+
 /* Declare the queue (or the fanout exchange) the run uses; write the address. */
 static int rabbitmq_setup_common(struct ipcl_chan *c, int fanout)
 {
@@ -541,7 +563,7 @@ static int rabbitmq_setup_common(struct ipcl_chan *c, int fanout)
 				      amqp_empty_table);
 	else
 		amqp_queue_declare(conn, RABBITMQ_CHANNEL, name, 0, cf.durable, 0, 0,
-				   amqp_empty_table);
+				   rabbitmq_queue_args());
 	snprintf(what, sizeof what, "declaring %s %s", fanout ? "exchange" : "queue",
 		 cf.name);
 	rc = rabbitmq_reply(NULL, conn, amqp_get_rpc_reply(conn), what, c->err);

@@ -624,6 +624,72 @@ static int redis_delete_keys(struct redis_conn *k, const char *key, int64_t dead
 	return rc;
 }
 
+/* The pid of a run's key "ipcl:<pid>-..." (run tag, engine/run.c), or 0. */
+static long redis_key_pid(const char *key, size_t len)
+{
+	long pid = 0;
+	size_t i = 5;
+
+	if (len < 7 || strncmp(key, "ipcl:", 5) || key[5] < '1' || key[5] > '9')
+		return 0;
+	for (; i < len && i < 13 && key[i] >= '0' && key[i] <= '9'; i++)
+		pid = pid * 10 + (key[i] - '0');
+	return i < len && key[i] == '-' ? pid : 0;
+}
+
+/*
+ * `ipclab clean --brokers`: SCAN MATCH ipcl:* and DEL every key (list,
+ * processing lists, stream) whose run's process is dead. 30 s in all.
+ */
+static int redis_sweep(const char *url, int dry, int (*dead)(long pid),
+		       void (*seen)(void *arg, const char *name), void *arg, char *err)
+{
+	int64_t deadline = ipcl_now_ns() + 30 * 1000000000LL;
+	struct redis_conn k = {0};
+	char cursor[32] = "0", name[300];
+	int rc, n = 0;
+
+	rc = redis_connect(&k, url, 3000, deadline, err);
+	while (!rc) {
+		redisReply *r;
+
+		rc = redis_cmd(&k, deadline, &r, "SCAN",
+			       "SCAN %s MATCH ipcl:* COUNT 1000", cursor);
+		if (rc)
+			break;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			rc = ipcl_seterr(err, IPCL_EPROTO, "redis %s: odd SCAN reply",
+					 k.shown);
+			break;
+		}
+		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+		for (size_t i = 0; !rc && i < r->element[1]->elements; i++) {
+			redisReply *e = r->element[1]->element[i];
+			long pid = e->type == REDIS_REPLY_STRING
+				       ? redis_key_pid(e->str, e->len)
+				       : 0;
+
+			if (!pid || !dead(pid))
+				continue;
+			snprintf(name, sizeof name, "redis key %.*s",
+				 (int)(e->len > 200 ? 200 : e->len), e->str);
+			seen(arg, name);
+			n++;
+			if (!dry)
+				rc = redis_cmd(&k, deadline, NULL, "DEL", "DEL %b",
+					       e->str, e->len);
+		}
+		freeReplyObject(r);
+		if (!strcmp(cursor, "0"))
+			break;
+	}
+	redis_disconnect(&k);
+	return rc ? rc : n;
+}
+
 /* ---- probe and setup ------------------------------------------------------ */
 
 static int redis_probe_kind(const struct ipcl_opts *o, struct ipcl_probe *p, char *err,
@@ -1610,6 +1676,7 @@ out:
 	    .probe = tprobe,                                                  \
 	    .setup = redis_setup,                                             \
 	    .teardown = redis_teardown,                                       \
+	    .sweep = redis_sweep,                                             \
 	    .open = redis_open,                                               \
 	    .send = redis_send,                                               \
 	    .recv = redis_recv,                                               \

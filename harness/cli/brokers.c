@@ -161,6 +161,25 @@ static int state_read(struct ipcl_server *srv, char *why, size_t wcap)
 	return 0;
 }
 
+int ipcl_brokers_recorded(char url[][256], char kind[][16], int cap, char *why,
+			  size_t wcap)
+{
+	struct ipcl_server srv[NKINDS];
+	int rc = state_read(srv, why, wcap), n = 0;
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return -1;
+	for (int i = 0; i < NKINDS && n < cap; i++)
+		if (srv[i].kind[0] && srv[i].url[0]) {
+			snprintf(url[n], 256, "%s", srv[i].url);
+			snprintf(kind[n], 16, "%.15s", srv[i].kind);
+			n++;
+		}
+	return n;
+}
+
 /* Written 0600 to a temp name in the same dir, then renamed over the state. */
 static int state_write(const struct ipcl_server *srv, char *why, size_t wcap)
 {

@@ -11,9 +11,14 @@
  *   - it belongs to the caller (lstat/fstatat st_uid, or the queue's uid, equal
  *     to geteuid()), so root cleaning never touches another user's files.
  * Removal is unlinkat(2), ipcl_remove_tree_at (no shell, no symlink followed,
- * one filesystem), msgctl(IPC_RMID) and shmctl(IPC_RMID). Throwaway servers' directories
- * (ipcl-redis-..., ipcl-pg-..., ipcl-rmq-...) do not match and are left to
- * `ipclab brokers down`; tags of the test programs do not match either.
+ * one filesystem), msgctl(IPC_RMID) and shmctl(IPC_RMID). Throwaway servers'
+ * directories (ipcl-redis-..., ipcl-pg-..., ipcl-rmq-...) do not match: their
+ * servers are stopped and removed by ipcl_servers_reap_dead (servers/reap.c)
+ * when their owner is gone. Tags of the test programs do not match either.
+ * With --brokers, each server recorded in the brokers state (cli/brokers.c)
+ * is asked, through its transports' sweep hook, to drop what runs of dead
+ * processes left on it (Redis keys, Postgres tables; RabbitMQ queues expire
+ * by themselves, x-expires). The URLs are never printed.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -31,18 +36,29 @@
 
 #include <ipclab/fdio.h>
 
+#include <ipclab/server.h>
+
+#include "cli/brokers.h"
 #include "cli/clean.h"
 #include "cli/usage.h"
+#include "engine/registry.h"
 
 static const char clean_help[] =
-    "usage: ipclab clean [--dry-run]\n"
+    "usage: ipclab clean [--dry-run] [--brokers]\n"
     "\n"
     "Removes what runs that were killed left behind: POSIX shared memory and\n"
     "message queues named ipcl-*, and ipcl-* temp dirs in $TMPDIR or /tmp, whose\n"
     "creating process (the number after ipcl-) no longer exists, and SysV message\n"
     "queues and shared-memory segments with ipclab's keys of such runs.\n"
     "Only names of exactly the form ipclab gives them, and only those owned by\n"
-    "the user running clean, are removed (never another user's, even as root).\n";
+    "the user running clean, are removed (never another user's, even as root).\n"
+    "Throwaway servers whose owning run or `brokers up` is gone are stopped.\n"
+    "  --brokers   also remove, on the servers recorded by `ipclab brokers up`,\n"
+    "              the keys and tables of runs whose process is gone (RabbitMQ\n"
+    "              queues expire by themselves after 15 minutes unused)\n"
+    "  --dry-run   say what would be removed, remove nothing\n";
+
+static int clean_dry; /* --dry-run, for clean_seen */
 
 /* Skips 1..max decimal digits at *s (no leading zero); their value, or -1. */
 static long clean_digits(const char **s, int max)
@@ -198,25 +214,94 @@ static int clean_dir(const char *dir, int tmpdir, int dry)
 	return removed;
 }
 
+static int clean_pid_dead(long pid)
+{
+	return pid > 0 && pid <= 0x3fffff && clean_dead((pid_t)pid);
+}
+
+static void clean_seen(void *arg, const char *name)
+{
+	const char *kind = arg;
+
+	printf("%s on the %s server: %s\n", clean_dry ? "would remove" : "removing", kind,
+	       name);
+}
+
+/*
+ * --brokers: every recorded server, swept once per sweep function of the
+ * transports of its kind. Returns how many objects, or -1 after one line on
+ * stderr for each server that could not be swept.
+ */
+static int clean_brokers(int dry, int *failed)
+{
+	char url[8][256], kind[8][16], why[600], err[IPCL_ERR_MAX];
+	int n = ipcl_brokers_recorded(url, kind, 8, why, sizeof why), removed = 0;
+
+	if (n < 0) {
+		fprintf(stderr, "ipclab clean: brokers state: %s\n", why);
+		*failed = 1;
+		return 0;
+	}
+	if (n == 0)
+		printf("no throwaway servers recorded (ipclab brokers up)\n");
+	clean_dry = dry;
+	for (int i = 0; i < n; i++) {
+		const struct ipcl_transport *t, *done[16];
+		int nd = 0;
+
+		for (int j = 0; (t = ipcl_transport_at(j)) != NULL; j++) {
+			int k, rc;
+
+			if (!t->sweep || !t->server || strcmp(t->server, kind[i]))
+				continue;
+			for (k = 0; k < nd && done[k]->sweep != t->sweep; k++)
+				;
+			if (k < nd || nd == 16)
+				continue;
+			done[nd++] = t;
+			err[0] = 0;
+			rc = t->sweep(url[i], dry, clean_pid_dead, clean_seen, kind[i],
+				      err);
+			if (rc < 0) {
+				fprintf(stderr, "ipclab clean: %s server: %s\n", kind[i],
+					err[0] ? err : strerror(-rc));
+				*failed = 1;
+			} else {
+				removed += rc;
+			}
+		}
+	}
+	return removed;
+}
+
 int ipcl_cmd_clean(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
-	int dry = argc > 1 && strcmp(argv[1], "--dry-run") == 0, removed = 0;
+	int dry = 0, brokers = 0, removed = 0, failed = 0;
 
-	if (argc > 1 && !dry) {
-		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0) {
+			dry = 1;
+		} else if (strcmp(argv[i], "--brokers") == 0) {
+			brokers = 1;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(clean_help, stdout);
 			return 0;
+		} else {
+			return ipcl_usage_error("clean", "unknown option '%s'", argv[i]);
 		}
-		return ipcl_usage_error("clean", "unknown option '%s'", argv[1]);
 	}
+	/* Servers first: a reaped server's dir is then gone from /tmp. */
+	removed += ipcl_servers_reap_dead(dry, stdout);
 	removed += clean_dir("/dev/shm", 0, dry);
 	removed += clean_dir("/dev/mqueue", 0, dry);
 	removed += clean_dir(tmp && *tmp ? tmp : "/tmp", 1, dry);
 	removed += clean_sysv(dry);
+	if (brokers)
+		removed += clean_brokers(dry, &failed);
 	if (!removed)
 		printf("nothing to clean\n");
-	return 0;
+	return failed ? 1 : 0;
 }
 
 const char *ipcl_clean_help(void)

@@ -171,6 +171,17 @@ struct ipcl_transport {
 	const char *server;
 
 	/*
+	 * Optional, broker transports: remove from the server at url what runs of
+	 * dead processes left there (keys, queues, tables named with a run tag
+	 * "<pid>-..."). dead(pid) says whether that process is gone; every object
+	 * removed (with dry: that would be) is passed to seen(arg, name). Returns
+	 * how many, or a negative error with err set. Transports of one source
+	 * file share one function: `ipclab clean --brokers` calls it once.
+	 */
+	int (*sweep)(const char *url, int dry, int (*dead)(long pid),
+		     void (*seen)(void *arg, const char *name), void *arg, char *err);
+
+	/*
 	 * Optional. Report the real limits and settings on this machine (probed from
 	 * the OS or the server, never assumed). May be called without setup(). Returns
 	 * 0, or a negative error with err set when the transport cannot work here.

@@ -242,6 +242,7 @@ static int report_open(struct rep *rep, const struct opts *o)
 static int report_publish(const char *from, const char *to, int publish)
 {
 	char src[4400], dst[4400];
+	struct stat st;
 	DIR *d = opendir(from);
 	struct dirent *e;
 	int rc = 0, err = 0;
@@ -253,7 +254,7 @@ static int report_publish(const char *from, const char *to, int publish)
 			continue;
 		snprintf(src, sizeof src, "%s/%s", from, e->d_name);
 		snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
-		if (e->d_type == DT_DIR) {
+		if (lstat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (publish && mkdir(dst, 0755) && errno != EEXIST)
 				rc = -1;
 			else if (report_publish(src, dst, publish && !rc))

@@ -454,32 +454,34 @@ static int run_check_memory(const struct ipcl_runcfg *c)
 }
 
 /*
- * Refuses a --fault point the run never reaches: a producer-side event
- * (kill-producer, oversize) fires at sequence number N of the first producer,
- * which sends warm-up + count; a consumer-side one (stall, kill-consumer)
- * after N messages of the first consumer, which gets at most every producer's.
- * Timed runs are not checked (their length in messages is not known).
+ * Refuses a --fault point the run never reaches. kill-producer and oversize
+ * fire at sequence number N of the first producer, which sends warm-up +
+ * count (0 .. total-1); kill-consumer once the first producer has sent N (it
+ * can have sent at most total); stall after N messages of the first
+ * consumer, which gets at most every producer's. Timed runs are not checked
+ * (their length in messages is not known).
  */
 static int run_check_fault(const struct ipcl_runcfg *c)
 {
-	uint64_t per = c->warmup + c->count, total = per;
-	int prod =
-	    c->fault == IPCL_FAULT_KILL_PRODUCER || c->fault == IPCL_FAULT_OVERSIZE;
+	uint64_t per = c->warmup + c->count, total = per, reach;
+	int stall = c->fault == IPCL_FAULT_STALL;
 
 	if (!c->fault || c->duration_ns)
 		return -1;
-	if (!prod)
+	if (stall)
 		total = per * (uint64_t)c->producers;
-	if (c->fault_at >= total)
+	/* The last N that still fires. */
+	reach = c->fault == IPCL_FAULT_KILL_CONSUMER || stall ? total : total - 1;
+	if (c->fault_at > reach)
 		return ipcl_usage_error(
 		    "run",
-		    "--fault %s@%llu is beyond the run: the %s %s "
-		    "only %llu messages (warm-up %llu + count %llu%s)",
+		    "--fault %s@%llu is beyond the run: the %s %s only %llu messages "
+		    "(warm-up %llu + count %llu%s)",
 		    ipcl_fault_name(c->fault), (unsigned long long)c->fault_at,
-		    prod ? "first producer" : "first consumer",
-		    prod ? "sends" : "receives", (unsigned long long)total,
+		    stall ? "first consumer" : "first producer",
+		    stall ? "receives" : "sends", (unsigned long long)total,
 		    (unsigned long long)c->warmup, (unsigned long long)c->count,
-		    prod ? "" : ", times the producers");
+		    stall ? ", times the producers" : "");
 	return -1;
 }
 

@@ -126,7 +126,7 @@ fail_if() {
 
 row 2 "--count 1000000000000000 needs" run -t pipe -n 1000000000000000 -q
 row 2 "GiB for its verification bitmaps" run -t pipe -n 1000000000000000 -q
-row 2 "--fault kill-consumer@5000 is beyond the run" \
+row 2 "--fault kill-consumer@5000 is beyond the run: the first producer sends only 2000" \
 	run -t posix-mq -p stream -n 1000 --fault kill-consumer@5000 -q
 row 2 "--fault kill-producer@2000 is beyond the run" \
 	run -t posix-mq -p stream -n 1000 --fault kill-producer@2000 -q

@@ -22,8 +22,10 @@ check "overload=1 has no flow control" grep -q "no flow control" "$tmp/ov.txt"
 
 "$bin" run -t pipe -p stream -n 2000 -q --fault kill-producer@1000 --expect-loss >"$tmp/f.txt" 2>&1
 check "fault summary line" grep -Eq "^  fault +kill-producer@1000: .*guarantee" "$tmp/f.txt"
-"$bin" run -t pipe -p stream -n 200 -q --fault kill-producer@5000 >"$tmp/nf.txt" 2>&1
-check "unfired fault: why, no guarantee" grep -Eq "^  fault +kill-producer@5000: not fired" "$tmp/nf.txt"
+# A fault point beyond a counted run is refused up front (bad_input.sh); a
+# timed run can still end before it.
+"$bin" run -t pipe -p stream -d 0.3s -q --fault kill-producer@4000000000 >"$tmp/nf.txt" 2>&1
+check "unfired fault: why, no guarantee" grep -Eq "^  fault +kill-producer@4000000000: not fired" "$tmp/nf.txt"
 check "unfired fault: no guarantee shown" bash -c "! grep -q 'guarantee' '$tmp/nf.txt'"
 
 "$bin" run -t udp -p stream -n 2000 -q --expect-loss >"$tmp/u.txt" 2>&1

@@ -408,13 +408,18 @@ struct compare_state {
  * line. */
 static int compare_report_dir(const struct ipcl_plan *pl)
 {
-	char probe[sizeof pl->report + 32];
+	char probe[sizeof pl->report + 32], err[sizeof pl->report + 200];
 
 	if (pl->no_report)
 		return 0;
+	if (ipcl_report_dir_check(pl->report, err, sizeof err)) {
+		fprintf(stderr, "ipclab compare: -r: %s\n", err);
+		return 2;
+	}
 	snprintf(probe, sizeof probe, "%s/.report-XXXXXX", pl->report);
-	if ((mkdir(pl->report, 0755) && errno != EEXIST) || !mkdtemp(probe)) {
-		fprintf(stderr, "ipclab compare: cannot write the report into -r '%s': %s\n",
+	if (!mkdtemp(probe)) {
+		fprintf(stderr,
+			"ipclab compare: cannot write the report into -r '%s': %s\n",
 			pl->report, strerror(errno));
 		return 2;
 	}
@@ -438,7 +443,7 @@ static int compare_output(struct ipcl_plan *pl)
 		snprintf(pl->output, sizeof pl->output, "results/compare-%s.jsonl",
 			 stamp);
 	}
-	fd = open(pl->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(pl->output, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "ipclab compare: cannot write --output '%s': %s\n",
 			pl->output, strerror(errno));

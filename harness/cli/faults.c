@@ -349,7 +349,7 @@ int ipcl_cmd_faults(int argc, char **argv)
 		snprintf(pl->output, sizeof pl->output, "results/faults-%s.jsonl", stamp);
 	}
 	if (strcmp(pl->output, "-") != 0) {
-		fd = open(pl->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		fd = open(pl->output, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			rc = faults_usage("cannot write --output '%s'", pl->output);
 			goto out;

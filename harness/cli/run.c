@@ -692,11 +692,13 @@ static int run_check_output(struct run_args *ra)
 
 	if (!ra->output || strcmp(ra->output, "-") == 0)
 		return -1;
-	fd = open(ra->output, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/* O_NOFOLLOW: never through a link another user may have planted. */
+	fd = open(ra->output,
+		  O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		ra->created = 1;
 	else if (errno == EEXIST)
-		fd = open(ra->output, O_WRONLY | O_APPEND | O_CLOEXEC);
+		fd = open(ra->output, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ipcl_usage_error("run", "cannot write --output '%s': %s",
 					ra->output, strerror(errno));

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -770,11 +771,24 @@ int ipcl_result_failed(const json_t *rec, int expect_loss)
 
 int ipcl_result_append(const char *path, const json_t *rec)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "a");
+	FILE *f = stdout;
 	int rc = 0;
 
-	if (!f)
-		return -errno;
+	if (strcmp(path, "-") != 0) {
+		/* Never through a symbolic link: a name in a shared directory may
+		 * have been planted by another user (docs/security.md). */
+		int fd = open(
+		    path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return -errno;
+		f = fdopen(fd, "a");
+		if (!f) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
 	if (json_dumpf(rec, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
 		rc = -EIO;
 	if (f != stdout) {

@@ -7,13 +7,15 @@
  * private staging directory DIR/.report-XXXXXX (mkdtemp) and renamed into DIR
  * only once all of it was written, so a report that fails or is interrupted
  * leaves the previous one as it was (a killed one leaves its staging
- * directory). Errors are one line on stderr and exit status 2; a skipped input
- * line is one "FILE:LINE: skipped: why" line each. Leaves out: everything
- * about a record's content (see the files above) and running anything
- * (compare does that).
+ * directory). DIR must be the caller's and not writable by others
+ * (ipcl_report_dir_check): another user's directory could hold planted names. Errors are
+ * one line on stderr and exit status 2; a skipped input line is one "FILE:LINE: skipped:
+ * why" line each. Leaves out: everything about a record's content (see the files above)
+ * and running anything (compare does that).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,13 +211,43 @@ static int report_fopen(FILE **f, const char *stage, const char *name)
 	return *f ? 0 : -1;
 }
 
+int ipcl_report_dir_check(const char *dir, char *err, size_t n)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		snprintf(err, n, "cannot create '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, n, "cannot use '%s' as the report directory: %s", dir,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (st.st_uid != geteuid() || (st.st_mode & S_IWOTH)) {
+		snprintf(err, n,
+			 "refusing the report directory '%s': %s (uid %u, mode %03o)",
+			 dir, st.st_uid != geteuid() ? "not ours" : "writable by others",
+			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
 /* Creates DIR and its staging directory, and opens there report.md,
  * report.html and with --csv summary.csv (and baseline.csv); returns 0 or
  * prints one line and 2. */
 static int report_open(struct rep *rep, const struct opts *o)
 {
-	if (mkdir(o->dir, 0755) && errno != EEXIST)
-		return report_fail("cannot create '%s': %s", o->dir, strerror(errno));
+	char err[4400];
+
+	if (ipcl_report_dir_check(o->dir, err, sizeof err))
+		return report_fail("%s", err);
 	if ((size_t)snprintf(rep->stage, sizeof rep->stage, "%s/.report-XXXXXX",
 			     o->dir) >= sizeof rep->stage)
 		return report_fail("output directory name too long");

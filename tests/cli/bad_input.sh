@@ -170,7 +170,7 @@ row 2 "wait.ini:2: option wait=bogus of shm: want one of" compare --suite "$tmp/
 row 2 "--suite '/tmp' is not a regular file" compare --suite /tmp
 row 2 "empty transport list" compare -t ''
 touch "$tmp/file"
-row 2 "cannot write the report into -r '$tmp/file/dir'" compare -t pipe --quick -r "$tmp/file/dir" -o "$tmp/c.jsonl"
+row 2 "-r: cannot create '$tmp/file/dir'" compare -t pipe --quick -r "$tmp/file/dir" -o "$tmp/c.jsonl"
 if [ "$(id -u)" -eq 0 ]; then
 	ro=/proc/1 # not writable even for root
 else

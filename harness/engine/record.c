@@ -789,8 +789,9 @@ int ipcl_result_append(const char *path, const json_t *rec)
 			return rc;
 		}
 	}
+	errno = 0; /* a failed write sets it (ENOSPC ...); else say EIO */
 	if (json_dumpf(rec, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
-		rc = -EIO;
+		rc = errno ? -errno : -EIO;
 	if (f != stdout) {
 		if (fclose(f) != 0 && !rc)
 			rc = -errno;

@@ -9,15 +9,13 @@
 # datagrams as delivered/duplicated with a 2 s tail. Right: a foreign peer is
 # refused and counted as foreign, never taken for the run's own data, so the
 # figures stay the real ones (here: no latency near the forged age).
-# Needs root (useradd, runuser) and cc; exit 77 otherwise.
+# Needs root (useradd, runuser); exit 77 otherwise.
 . "$(dirname "$0")/../cli/lib.bash"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (useradd, runuser)"; exit 77; }
-for t in useradd userdel runuser cc python3; do
+for t in useradd userdel runuser python3; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
 done
 src=${IPCLAB_SOURCE_DIR:-$(dirname "$0")/../..}
-lib=$(dirname "$(realpath "$bin")")/libipclab_core.a
-[ -f "$lib" ] || { echo "SKIP: $lib not built"; exit 77; }
 user=ipclpi$$
 atk=
 cleanup() {
@@ -28,8 +26,11 @@ cleanup() {
 trap cleanup EXIT
 useradd -m "$user" || { echo "SKIP: useradd failed"; exit 77; }
 chmod 755 "$tmp"
-cc -O2 -I"$src/harness" -o "$tmp/inject" "$src/tests/security/inject_peer.c" "$lib" \
-	-lpthread || { echo "FAIL: cannot build the injector"; exit 1; }
+# The injector is built by CMake with the build's own flags (sanitizers
+# included) and passed in $IPCLAB_INJECT; copied where the other user can run it.
+inj=${IPCLAB_INJECT:-}
+[ -x "$inj" ] || { echo "FAIL: the injector (IPCLAB_INJECT) is not built"; exit 1; }
+install -m 755 "$inj" "$tmp/inject" || { echo "FAIL: cannot copy the injector"; exit 1; }
 age_ms=2000
 
 # attack TRANSPORT: one run as root while the other user injects; sets rc and rec.

@@ -69,6 +69,14 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f)
 	return n;
 }
 
+const char *ipcl_report_fig_mark(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d)
+{
+	return row->zl_fig && d->off == offsetof(struct ipcl_report_row, msgs_s)
+		   ? "zero-loss"
+		   : "";
+}
+
 const struct ipcl_report_fig *ipcl_report_rowfig(const struct ipcl_report_row *row,
 						 const struct ipcl_report_figdef *d)
 {
@@ -206,6 +214,8 @@ static void summary_counts(struct ipcl_report_row *row)
 		row->failed += strcmp(r[k].status, "ok") != 0;
 		row->late += r[k].late > 0;
 		row->no_flow += r[k].flow == 0;
+		row->zl_runs += r[k].zl_search;
+		row->zl_none += r[k].zl_search && isnan(r[k].zero_loss);
 		if (r[k].mock > 0)
 			row->flags |= IPCL_RF_MOCK;
 	}
@@ -230,6 +240,13 @@ int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 	row->p50 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p50), tmp);
 	row->p99 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p99), tmp);
 	row->msgs_s = summary_fig(r, n, offsetof(struct ipcl_report_rec, msgs_s), tmp);
+	if (row->zl_runs > row->zl_none) {
+		/* RFC 2544 searches: the stream figure is the zero-loss rate (a
+		 * row's runs are all searches or none: read.h's key) */
+		row->msgs_s =
+		    summary_fig(r, n, offsetof(struct ipcl_report_rec, zero_loss), tmp);
+		row->zl_fig = 1;
+	}
 	row->cpu = summary_fig(r, n, offsetof(struct ipcl_report_rec, cpu), tmp);
 	row->rate = summary_fig(r, n, offsetof(struct ipcl_report_rec, rate), tmp);
 	row->mid = r;
@@ -334,6 +351,9 @@ const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, si
 		if (row->no_flow)
 			FLAG_ADD("no flow control: it drops when full");
 	}
+	if (row->zl_none)
+		FLAG_ADD("no rate without loss in %d of %d search%s (RFC 2544)",
+			 row->zl_none, row->zl_runs, row->zl_runs == 1 ? "" : "es");
 	if (row->dup)
 		FLAG_ADD("duplicated %lld", row->dup);
 	if (row->corrupt)

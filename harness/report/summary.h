@@ -55,6 +55,11 @@ struct ipcl_report_row {
 	int late;       /* runs whose sender fell behind its schedule */
 	int no_flow;    /* runs of a mechanism without flow control (it drops) */
 	unsigned flags; /* IPCL_RF_*: 0 is a clean row */
+
+	/* RFC 2544 searches (read.h zl_search): runs that are, those that found
+	 * no rate without loss, and zl_fig: msgs_s is the zero-loss rate, the
+	 * median over the searches that found one, not a survivors' msgs/s */
+	int zl_runs, zl_none, zl_fig;
 };
 
 /* The rows of a record set, in the order of the grouping key. */
@@ -123,9 +128,15 @@ int ipcl_report_tied(const int *rank, int n, int i);
  * Why row is flagged, as one line into b (n bytes): "lost 1900 of 21000
  * (9.0%)", "duplicated 3", "corrupt 1", "sender late in 2 of 3 runs", "mock
  * server", "1 of 3 runs failed", joined by "; ", and for a lossy mechanism
- * "no flow control" beside a loss; "" for a clean row. Returns b.
+ * "no flow control" beside a loss, for an RFC 2544 search "no rate without
+ * loss in 1 of 3 searches"; "" for a clean row. Returns b.
  */
 const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, size_t n);
+
+/* The mark that goes next to figure d of row wherever it is shown:
+ * "zero-loss" when it is the RFC 2544 zero-loss rate, else "". */
+const char *ipcl_report_fig_mark(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d);
 
 /* The figure d of row. */
 const struct ipcl_report_fig *ipcl_report_rowfig(const struct ipcl_report_row *row,

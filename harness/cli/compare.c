@@ -2,7 +2,9 @@
  * compare.c - `ipclab compare`: the head-to-head suite. Every available
  * transport (or those a suite file or -t names) x message sizes x patterns:
  * pingpong, stream, and rate at a fixed fraction of the capacity the stream run
- * of the same transport and size measured. Process mode by default; each point
+ * of the same transport and size measured (for a transport without flow
+ * control each stream run is an RFC 2544 zero-loss search, engine/rfc2544.c,
+ * and its rate is that capacity). Process mode by default; each point
  * repeated, the median reported and the spread (min..max) kept; every record
  * appended to a JSON-lines file; a short ranking on stdout (rank.c); then the
  * report (report/) written from that file. A time budget (plan.c) shortens the

@@ -152,7 +152,8 @@ void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 	ipcl_doc_para(d,
 		      "Clean rows first, then flagged ones (loss, duplicates, "
 		      "corruption, a late sender, a mock server, a failed run), "
-		      "each by the figure; \"x best\" is against the best clean row. "
+		      "rows that lost messages last, each by the figure; \"x best\" "
+		      "is against the best clean row. "
 		      "Rate rows whose runs' p99 ranges overlap share a rank (\"=\").");
 	for (int g = 0; g < rows->ng; g++)
 		if (rows->g[g].zl_fig) {

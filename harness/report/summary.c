@@ -272,6 +272,16 @@ static double summary_rank_value(const struct ipcl_report_rows *rows, int g,
 	return isnan(v) || v <= 0 ? NAN : v;
 }
 
+/* The class of row in a ranking: 0 clean, 1 flagged but every message was
+ * delivered once and intact, 2 lost, duplicated, corrupt or failed. */
+static int summary_class(const struct ipcl_report_row *row)
+{
+	const unsigned broken =
+	    IPCL_RF_LOST | IPCL_RF_DUP | IPCL_RF_CORRUPT | IPCL_RF_FAILED;
+
+	return !row->flags ? 0 : row->flags & broken ? 2 : 1;
+}
+
 int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		     const struct ipcl_report_figdef *d, int *ord, int *rank)
 {
@@ -280,7 +290,7 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 
 	for (int g = a; g < b; g++) {
 		double v = summary_rank_value(rows, g, d);
-		int flagged = rows->g[g].flags != 0, k;
+		int cls = summary_class(&rows->g[g]), k;
 
 		if (isnan(v))
 			continue;
@@ -288,10 +298,10 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		for (k = n; k > 0; k--) {
 			const struct ipcl_report_row *o = &rows->g[ord[k - 1]];
 			double w = ipcl_report_rowfig(o, d)->med;
-			int oflag = o->flags != 0;
+			int ocls = summary_class(o);
 
-			if (oflag < flagged ||
-			    (oflag == flagged && (d->higher_better ? w >= v : w <= v)))
+			if (ocls < cls ||
+			    (ocls == cls && (d->higher_better ? w >= v : w <= v)))
 				break;
 			ord[k] = ord[k - 1];
 		}
@@ -307,8 +317,9 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		 * outside the runs' p99s by a bucket's width) */
 		fl = fmin(fl, f->med);
 		fh = fmax(fh, f->med);
-		if (i && d->tie && (G->flags != 0) == (rows->g[ord[i - 1]].flags != 0) &&
-		    fl <= hi && fh >= lo) {
+		if (i && d->tie &&
+		    summary_class(G) == summary_class(&rows->g[ord[i - 1]]) && fl <= hi &&
+		    fh >= lo) {
 			rank[i] = rank[i - 1];
 			lo = fmin(lo, fl);
 			hi = fmax(hi, fh);

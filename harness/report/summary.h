@@ -112,11 +112,14 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f);
 
 /*
  * The order of rows [a, b) by figure d in a ranking: the rows with d above 0,
- * clean rows (flags 0) first, then flagged ones, each best first (equal
- * figures keep their order), into ord; rank[i] is the rank ord[i] gets: 1 + how
- * many rows come before it, except that with d->tie a row whose runs' range
- * (min..max) overlaps the range of the rows tied at the rank before it, in the
- * same class (clean or flagged), shares their rank. Returns how many rows.
+ * clean rows (flags 0) first, then rows flagged for something else than their
+ * delivery (a late sender, a mock server), then rows that lost, duplicated or
+ * corrupted messages or had a failed run (so a row that lost messages is
+ * never above one that lost none), each class best first (equal figures keep
+ * their order), into ord; rank[i] is the rank ord[i] gets: 1 + how many rows
+ * come before it, except that with d->tie a row whose runs' range (min..max)
+ * overlaps the range of the rows tied at the rank before it, in the same
+ * class, shares their rank. Returns how many rows.
  */
 int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		     const struct ipcl_report_figdef *d, int *ord, int *rank);

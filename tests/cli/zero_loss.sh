@@ -17,20 +17,22 @@ stream_rows() {
 	awk '/^stream, /{on = 1; next} on && /^$/{on = 0} on && /^  [=0-9]/' "$1"
 }
 
-# Every ranked row of ranking $1 is either clean (no flags) for a transport
-# whose stream records in results $2 lost nothing, or flagged and below every
-# clean row.
+# In the stream ranking $1, a row flagged with loss (or duplicates,
+# corruption, a failed run) is below every row without, and a row without
+# such a flag is a transport whose stream records in results $2 (one point
+# each) lost nothing.
 no_lossy_as_clean() {
-	local out=$1 res=$2 seen_flag=0 t rest
+	local out=$1 res=$2 seen_loss=0 t rest
 	while read -r _ t rest; do
-		if [[ $rest == *lost* || $rest == *late* || $rest == *failed* ]]; then
-			seen_flag=1
+		if [[ $rest == *"lost "* || $rest == *duplicated* || $rest == *corrupt* ||
+			$rest == *failed* ]]; then
+			seen_loss=1
 			continue
 		fi
-		[ "$seen_flag" -eq 0 ] || { echo "clean $t below a flagged row"; return 1; }
+		[ "$seen_loss" -eq 0 ] || { echo "$t (no loss) below a lossy row"; return 1; }
 		[ "$(jq -s --arg t "$t" '[.[] | select(.transport == $t and
 			(.pattern == "stream" or .zero_loss != null)) | .verify.lost] | add' "$res")" = 0 ] ||
-			{ echo "$t ranked clean with loss"; return 1; }
+			{ echo "$t ranked as loss-free with loss"; return 1; }
 	done < <(stream_rows "$out")
 }
 
@@ -74,17 +76,20 @@ check "CSV: pipe's msgs_per_s is as measured" \
 	test "$(awk -F, '$2 == "pipe" { print $NF }' "$tmp/rep/summary.csv")" = ""
 
 # 2. A planted plain udp stream record that lost half and claims 10M msgs/s:
-# flagged, below both clean rows, and its own row (not merged with the search).
+# flagged, below the loss-free rows, and its own row (not merged with the
+# search), even when the search's row is flagged too (its best trial's sender
+# fell behind schedule, planted here: a loaded machine does that for real).
 jq -c 'select(.transport == "udp") | del(.zero_loss) | .pattern = "stream"
 	| .verify.lost = 5000 | .verify.expected = 10000 | .overload = "50.0% dropped"
 	| .throughput.msgs_per_s = 1e7' "$res" >"$tmp/lossy.jsonl"
-cat "$res" "$tmp/lossy.jsonl" >"$tmp/mixed.jsonl"
+jq -c 'if .transport == "udp" then .late_sender = true else . end' "$res" >"$tmp/late.jsonl"
+cat "$tmp/late.jsonl" "$tmp/lossy.jsonl" >"$tmp/mixed.jsonl"
 "$bin" report "$tmp/mixed.jsonl" -o "$tmp/rep2" --csv --ranking >"$tmp/out2" 2>&1
 check "report of the planted record exits 0" test $? -eq 0
 check "the planted row is third, flagged with its loss" \
 	grep -qE "^  3 +udp +process +10.00M +.*lost 5000 of 10000 \(50.0%\); no flow control" "$tmp/out2"
-check "the search's row still ranks clean with its zero-loss figure" \
-	grep -qE "^  [12] +udp +process +$want zero-loss " "$tmp/out2"
+check "the search's row (late sender) is second, with its zero-loss figure" \
+	grep -qE "^  2 +udp +process +$want zero-loss .*sender late" "$tmp/out2"
 check "Markdown ranking: the planted row third" \
 	grep -qE "^\| 3 \| udp \| process \| 10000000 msgs/s \|.*lost 5000" "$tmp/rep2/report.md"
 check "CSV: two udp rows, one zero-loss" \

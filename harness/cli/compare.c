@@ -2,7 +2,9 @@
  * compare.c - `ipclab compare`: the head-to-head suite. Every available
  * transport (or those a suite file or -t names) x message sizes x patterns:
  * pingpong, stream, and rate at a fixed fraction of the capacity the stream run
- * of the same transport and size measured. Process mode by default; each point
+ * of the same transport and size measured (for a transport without flow
+ * control each stream run is an RFC 2544 zero-loss search, engine/rfc2544.c,
+ * and its rate is that capacity). Process mode by default; each point
  * repeated, the median reported and the spread (min..max) kept; every record
  * appended to a JSON-lines file; a short ranking on stdout (rank.c); then the
  * report (report/) written from that file. A time budget (plan.c) shortens the
@@ -33,6 +35,7 @@
 #include "engine/registry.h"
 #include "report/report.h"
 #include "engine/record.h"
+#include "engine/rfc2544.h"
 #include "engine/run.h"
 
 static const char compare_help[] =
@@ -47,6 +50,10 @@ static const char compare_help[] =
     "prints a ranking and writes the report (report.md, report.html). A point\n"
     "that lost, duplicated or corrupted messages, whose sender fell behind, or\n"
     "that ran against a mock server is flagged and ranked after the clean ones.\n"
+    "The stream figure of a transport without flow control (udp, signal-std,\n"
+    "redis-pubsub, zmq-pubsub -O overload=1) is its RFC 2544 throughput: each of\n"
+    "its stream runs is a bounded search (up to 9 runs) for the highest offered\n"
+    "rate that loses nothing, marked zero-loss wherever it is shown.\n"
     "  -t, --transports LIST  names, or the kinds kernel, library, broker, all\n"
     "  -s, --sizes LIST       message sizes (default 64,1K,64K; --quick 64)\n"
     "  -p, --patterns LIST    pingpong,stream,rate (default all three); rate runs\n"
@@ -317,7 +324,7 @@ static int compare_run(const struct ipcl_plan *pl, struct ipcl_point *pt,
 {
 	struct ipcl_runcfg cfg;
 	char err[IPCL_ERR_MAX] = "";
-	int failed = 0;
+	int failed = 0, nrun;
 	int64_t t0 = ipcl_now_ns(), measured;
 	json_t *rec;
 
@@ -347,17 +354,42 @@ static int compare_run(const struct ipcl_plan *pl, struct ipcl_point *pt,
 	cfg.expect_loss = (pt->t->caps & IPCL_CAP_LOSSY) != 0;
 	compare_kv(pl, pt->t, &cfg);
 	measured = cfg.duration_ns;
-	rec = ipcl_run(&cfg, &failed, err);
+	if (pt->zero_loss) {
+		/* RFC 2544: trials of the run length, bounded in number and by
+		 * what is left of the budget (the plan counted pt->cost runs) */
+		struct ipcl_zero_loss_opts zo = {.max_trials = IPCL_PLAN_ZL_TRIALS,
+						 .trial_ns = cfg.duration_ns};
+
+		if (k->budget)
+			zo.budget_ns = k->budget - (ipcl_now_ns() - k->start);
+		if (zo.budget_ns < 0)
+			zo.budget_ns = 1; /* the stream trial, then stop */
+		rec = ipcl_run_zero_loss(&cfg, &zo, &failed, err);
+	} else
+		rec = ipcl_run(&cfg, &failed, err);
 	if (!rec) {
 		snprintf(pt->note, sizeof pt->note, "%.190s", err);
 		return -1;
 	}
-	if (pl->count && pt->pattern != IPCL_RATE) {
+	if (pt->zero_loss) {
+		json_t *zl = json_object_get(rec, "zero_loss");
+
+		measured = (int64_t)(num(json_object_get(zl, "trial_s")) * 1e9) *
+			   (int64_t)json_integer_value(json_object_get(zl, "trials"));
+	} else if (pl->count && pt->pattern != IPCL_RATE) {
 		json_t *d = json_object_get(rec, "duration_s");
 
 		measured = (int64_t)(json_number_value(d) * 1e9);
 	}
-	ipcl_budget_ran(k, ipcl_now_ns() - t0, measured);
+	/* a search made several runs: the overhead is learnt per run */
+	nrun = pt->zero_loss ? (int)json_integer_value(json_object_get(
+				   json_object_get(rec, "zero_loss"), "trials"))
+			     : 1;
+	if (nrun < 1)
+		nrun = 1;
+	t0 = ipcl_now_ns() - t0; /* the wall time of the run or search */
+	for (int j = 0; j < nrun; j++)
+		ipcl_budget_ran(k, t0 / nrun, measured / nrun);
 	if (pt->pattern == IPCL_RATE && pl->fraction > 0)
 		/* what the target was: a share of this transport's own capacity
 		 * (docs/results.md); the report groups such runs by it */
@@ -381,6 +413,21 @@ static int compare_run(const struct ipcl_plan *pl, struct ipcl_point *pt,
 		pt->p50[i] = num(json_object_get(l, "p50"));
 		pt->p99[i] = num(json_object_get(l, "p99"));
 		pt->rate[i] = num(json_object_get(tp, "msgs_per_s"));
+		if (pt->zero_loss) {
+			/* the stream figure, and the capacity the rate points
+			 * check, is the zero-loss rate (NaN: none was clean) */
+			json_t *zl = json_object_get(rec, "zero_loss");
+
+			pt->rate[i] = num(json_object_get(zl, "rate"));
+			if (isnan(pt->rate[i]) && !pt->note[0])
+				snprintf(pt->note, sizeof pt->note,
+					 "no rate without loss found (RFC 2544 "
+					 "search, %lld trials; lowest lossy %.0f "
+					 "msgs/s)",
+					 (long long)json_integer_value(
+					     json_object_get(zl, "trials")),
+					 num(json_object_get(zl, "lowest_lossy_rate")));
+		}
 		pt->cpu[i] = num(json_object_get(json_object_get(cpu, "sender"),
 						 "total_ns_per_msg")) +
 			     num(json_object_get(json_object_get(cpu, "receiver"),
@@ -458,8 +505,8 @@ static int compare_plan(struct compare_state *st)
 {
 	const struct ipcl_plan *pl = st->pl;
 	const struct ipcl_transport *t;
-	char left[16];
-	int n = 0;
+	char left[16], zl[160] = "";
+	int n = 0, searches = 0;
 
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
 		if (ipcl_plan_selects(pl, t))
@@ -470,16 +517,25 @@ static int compare_plan(struct compare_state *st)
 	for (int i = 0; (t = ipcl_transport_at(i)) != NULL; i++)
 		if (ipcl_plan_selects(pl, t))
 			st->npts += ipcl_plan_points(pl, t, st->pts + st->npts);
-	for (int i = 0; i < st->npts; i++)
-		st->runs_left += st->pts[i].planned;
+	for (int i = 0; i < st->npts; i++) {
+		st->runs_left += st->pts[i].planned * st->pts[i].cost;
+		if (st->pts[i].planned && st->pts[i].zero_loss)
+			searches += st->pts[i].planned;
+	}
 	st->k.budget = pl->budget;
 	st->k.fixed = pl->fixed;
 	st->k.duration = pl->duration;
 	if (pl->budget && !st->k.fixed)
 		ipcl_budget_plan(&st->k, st->runs_left);
 	fmt_secs(left, sizeof left, ipcl_budget_left(&st->k, st->runs_left));
-	fprintf(stderr, "ipclab compare: %d points, %d runs, about %s%s -> %s\n",
-		st->npts, st->runs_left, left, pl->budget ? " (budget)" : "", pl->output);
+	if (searches)
+		snprintf(zl, sizeof zl,
+			 " (%d RFC 2544 zero-loss search%s of up to %d runs each: "
+			 "stream without flow control)",
+			 searches, searches == 1 ? "" : "es", 1 + IPCL_PLAN_ZL_TRIALS);
+	fprintf(stderr, "ipclab compare: %d points, up to %d runs%s, about %s%s -> %s\n",
+		st->npts, st->runs_left, zl, left, pl->budget ? " (budget)" : "",
+		pl->output);
 	return 0;
 }
 
@@ -514,7 +570,7 @@ static int compare_ready(struct compare_state *st, int i)
 				 "%.0f msgs/s",
 				 pt->target, cap);
 		if (pt->note[0]) {
-			st->runs_left -= pt->planned;
+			st->runs_left -= pt->planned * pt->cost;
 			return 0;
 		}
 		if (st->pl->fraction > 0)
@@ -525,7 +581,8 @@ static int compare_ready(struct compare_state *st, int i)
 		for (int j = i; j < st->npts; j++)
 			if (st->pts[j].planned > 1) {
 				st->dropped += st->pts[j].planned - 1;
-				st->runs_left -= st->pts[j].planned - 1;
+				st->runs_left -=
+				    (st->pts[j].planned - 1) * st->pts[j].cost;
 				st->pts[j].planned = 1;
 			}
 	return 1;
@@ -535,12 +592,15 @@ static int compare_ready(struct compare_state *st, int i)
 static void compare_point(struct compare_state *st, int i)
 {
 	struct ipcl_point *pt = &st->pts[i];
-	char el[16], left[16], rt[40] = "";
+	char el[16], left[16], rt[80] = "";
 	int rc;
 
 	if (pt->pattern == IPCL_RATE)
 		snprintf(rt, sizeof rt, " at %.0f/s", pt->target);
-	for (int r = 0; r < pt->planned; r++, st->runs_left--) {
+	else if (pt->zero_loss)
+		snprintf(rt, sizeof rt, " zero-loss search (RFC 2544, up to %d runs)",
+			 pt->cost);
+	for (int r = 0; r < pt->planned; r++, st->runs_left -= pt->cost) {
 		if (ipcl_budget_plan(&st->k, st->runs_left)) {
 			/* Over budget even so: leave the point out. */
 			if (!r) {
@@ -550,7 +610,7 @@ static void compare_point(struct compare_state *st, int i)
 					 (double)st->pl->budget / 1e9);
 			} else
 				st->dropped += pt->planned - r;
-			st->runs_left -= pt->planned - r;
+			st->runs_left -= (pt->planned - r) * pt->cost;
 			break;
 		}
 		fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
@@ -563,7 +623,7 @@ static void compare_point(struct compare_state *st, int i)
 		fflush(stderr);
 		rc = compare_run(st->pl, pt, &st->k);
 		if (rc < 0) {
-			st->runs_left -= pt->planned - r;
+			st->runs_left -= (pt->planned - r) * pt->cost;
 			break;
 		}
 		st->written++;

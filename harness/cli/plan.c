@@ -2,7 +2,9 @@
  * plan.c - the plan of `ipclab compare`: parsing each value of it (shared by the
  * command line and the suite file), the points it makes (transport x pattern x
  * size, minus what cannot run here: a missing server, a size over the limit),
- * the median figure of a point, and the time budget that shortens runs.
+ * which stream points are RFC 2544 zero-loss searches (a transport without
+ * flow control), the median figure of a point, and the time budget that
+ * shortens runs.
  * Uses the registry and the transports' probes; runs nothing, prints nothing.
  */
 #define _GNU_SOURCE
@@ -214,15 +216,21 @@ int ipcl_plan_time(const char *what, const char *s, int64_t *out, char *err, siz
 
 /* ---- the points ----------------------------------------------------------- */
 
-/* Why transport t is not run here, into why; "" when it can run. */
+/* Why transport t is not run here, into why; "" when it can run. The probe
+ * sees the plan's options for t (they can change its facts: zmq-pubsub's
+ * overload=1 turns its flow control off). */
 static void plan_skip(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 		      struct ipcl_probe *probe, char *why, size_t n)
 {
+	struct ipcl_kv kv[IPCL_MAX_KV];
 	struct ipcl_opts o = {
-	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "cmp"};
+	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "cmp", .kv = kv};
 	char perr[IPCL_ERR_MAX] = "";
 	const char *env;
 
+	for (int i = 0; i < pl->nopts && o.nkv < IPCL_MAX_KV; i++)
+		if (strcmp(pl->opt[i].transport, t->name) == 0)
+			kv[o.nkv++] = pl->opt[i].kv;
 	why[0] = 0;
 	if ((t->caps & IPCL_CAP_THREADS_ONLY) && !pl->threads)
 		snprintf(why, n, "needs --threads");
@@ -230,6 +238,17 @@ static void plan_skip(const struct ipcl_plan *pl, const struct ipcl_transport *t
 		snprintf(why, n, "no %s server (run `ipclab brokers up`)", t->server);
 	else if (!t->server && t->probe && t->probe(&o, probe, perr))
 		snprintf(why, n, "unavailable: %.140s", perr);
+}
+
+/* Does t hold the sender back when full? The probe's "flow_control" fact,
+ * else not IPCL_CAP_LOSSY (engine/record.c decides the record's the same
+ * way); a transport whose probe needs a server is judged by its caps. */
+static int plan_flow(const struct ipcl_transport *t, const struct ipcl_probe *probe)
+{
+	for (int i = 0; i < probe->n; i++)
+		if (strcmp(probe->kv[i].key, "flow_control") == 0)
+			return strcmp(probe->kv[i].val, "0") != 0;
+	return !(t->caps & IPCL_CAP_LOSSY);
 }
 
 /* Rate points per size: one per absolute rate, or one at the fraction. */
@@ -251,9 +270,10 @@ int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 	static const unsigned bit[] = {IPCL_PAT_PINGPONG, IPCL_PAT_STREAM, IPCL_PAT_RATE};
 	struct ipcl_probe probe = {0};
 	char skip[200];
-	int n = 0;
+	int n = 0, flow;
 
 	plan_skip(pl, t, &probe, skip, sizeof skip);
+	flow = plan_flow(t, &probe);
 	for (int s = 0; s < pl->nsizes; s++)
 		for (int p = 0; p < 3; p++)
 			for (int q = 0; q < (order[p] == IPCL_RATE ? plan_nrates(pl) : 1);
@@ -267,6 +287,8 @@ int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 				pt->pattern = order[p];
 				pt->size = pl->sizes[s];
 				pt->planned = pl->repeat;
+				pt->zero_loss = order[p] == IPCL_STREAM && !flow;
+				pt->cost = pt->zero_loss ? 1 + IPCL_PLAN_ZL_TRIALS : 1;
 				if (order[p] == IPCL_RATE && !(pl->fraction > 0))
 					pt->target = pl->rates[q];
 				n++;

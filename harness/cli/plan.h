@@ -20,6 +20,9 @@
 #define IPCL_PLAN_MAX_OPTS  64
 #define IPCL_BUDGET_MIN_RUN 50000000LL /* shortest run a budget may ask for: 50 ms */
 #define IPCL_BUDGET_MAX_RUN 10000000000LL
+/* Rate trials of one RFC 2544 zero-loss search (engine/rfc2544.h) after its
+ * unpaced stream trial: a search costs up to 1 + this many runs. */
+#define IPCL_PLAN_ZL_TRIALS 8
 
 /* One bit per pattern: 1 << enum ipcl_pattern. */
 enum {
@@ -78,6 +81,11 @@ struct ipcl_point {
 	enum ipcl_pattern pattern;
 	size_t size;
 	int planned, runs, ok; /* runs planned, made, and made without failure */
+	/* A stream point of a transport without flow control (it drops when
+	 * full): each of its runs is an RFC 2544 zero-loss search, whose rate is
+	 * the point's figure; cost is the engine runs one of its runs may take
+	 * (1, or 1 + IPCL_PLAN_ZL_TRIALS for a search) */
+	int zero_loss, cost;
 	double p50[99], p99[99], rate[99], cpu[99];
 	double target;   /* rate pattern: messages per second asked for (set by the
 			    plan for an absolute rate, before the run for a fraction) */
@@ -116,7 +124,9 @@ int ipcl_plan_max_points(const struct ipcl_plan *pl);
 /* Adds the points of transport t to pts (room for ipcl_plan_max_points);
  * returns how many: per size pingpong, stream, then rate (one point per
  * absolute rate, or one at the fraction). A point that cannot run here has
- * planned = 0 and its note says why. */
+ * planned = 0 and its note says why. The stream points of a transport without
+ * flow control (its probe's "flow_control" fact with the plan's options for
+ * it, else IPCL_CAP_LOSSY: the engine's rule) are zero-loss searches. */
 int ipcl_plan_points(const struct ipcl_plan *pl, const struct ipcl_transport *t,
 		     struct ipcl_point *pts);
 
@@ -125,7 +135,8 @@ const struct ipcl_point *ipcl_plan_stream_of(const struct ipcl_point *pts, int n
 					     const struct ipcl_point *r);
 
 /* The figure a point is ranked by, the median over its good runs: p50 in ns
- * (pingpong), msgs/s (stream), p99 in ns (rate); NAN when none. */
+ * (pingpong), msgs/s (stream: a search's zero-loss rate), p99 in ns (rate);
+ * NAN when none. */
 double ipcl_point_figure(const struct ipcl_point *pt);
 
 /* Seconds since k->start. */

@@ -39,7 +39,7 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 	      "us,p99_9_us,max_us,msgs_per_s,mb_per_s,cpu_receiver_ns_per_msg,"
 	      "lost,duplicated,cpu_sender_ns_per_msg,target_rate_msgs_per_s,"
 	      "p90_us,p99_99_us,min_us,p99_min_us,p99_max_us,percentiles_from,"
-	      "flags\n",
+	      "flags,msgs_per_s_is\n",
 	      f);
 	for (int g = 0; g < rows->ng; g++) {
 		const struct ipcl_report_row *G = &rows->g[g];
@@ -73,7 +73,8 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 			ipcl_report_fmt_us(b[12], 48, G->p99.n ? G->p99.min : NAN),
 			ipcl_report_fmt_us(b[13], 48, G->p99.n ? G->p99.max : NAN), from);
 		ipcl_csv_field(f, ipcl_report_flag_text(G, fl, sizeof fl));
-		fputc('\n', f);
+		/* what msgs_per_s is: "zero-loss" (RFC 2544) or "" (as measured) */
+		fprintf(f, ",%s\n", G->zl_fig ? "zero-loss" : "");
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * ranking.c - the terminal ranking: per pattern, size and rate group a table
  * of rank, transport, set-up, the ranked figure, the runs' range of it, the
- * ratio to the best clean row and the flags, in ipcl_report_rank's order.
+ * ratio to the best clean row and the flags, in ipcl_report_rank's order; an
+ * RFC 2544 zero-loss rate is marked "zero-loss" next to its figure.
  * stdio only. Leaves out: rows without the figure (the summary lists them).
  */
 #include <math.h>
@@ -27,6 +28,16 @@ static void ranking_fmt(char *b, size_t n, const struct ipcl_report_figdef *d, d
 				    : v);
 	else
 		snprintf(b, n, "%.2f", v / 1000);
+}
+
+/* Does a row of [a, b) carry a mark next to figure f (a zero-loss rate)? */
+static int ranking_marked(const struct ipcl_report_rows *rows, int a, int b,
+			  const struct ipcl_report_figdef *f)
+{
+	for (int g = a; g < b; g++)
+		if (ipcl_report_fig_mark(&rows->g[g], f)[0])
+			return 1;
+	return 0;
 }
 
 /* The title of the block that starts at row a, with how many runs its rows
@@ -56,6 +67,10 @@ static void ranking_title(FILE *out, const struct ipcl_report_rows *rows, int a,
 			hi == 1 ? "" : "s");
 	fprintf(out, "; xN = N times the best clean point%s)\n",
 		rate ? "; overlapping p99 ranges tie (=)" : "");
+	if (ranking_marked(rows, a, b, f))
+		fprintf(out, "  zero-loss: the RFC 2544 throughput of a mechanism "
+			     "without flow control, the highest offered rate that "
+			     "lost nothing (a bounded binary search over the rate)\n");
 }
 
 void ipcl_report_print_ranking(FILE *out, const struct ipcl_report_rows *rows)
@@ -67,7 +82,7 @@ void ipcl_report_print_ranking(FILE *out, const struct ipcl_report_rows *rows)
 		goto out;
 	for (int a = 0, b; a < rows->ng; a = b) {
 		const struct ipcl_report_figdef *fd[IPCL_REPORT_MAX_FIGS], *f;
-		int n;
+		int n, mw;
 		double best;
 
 		ipcl_report_figs(rows->g[a].runs->pattern, fd);
@@ -77,15 +92,19 @@ void ipcl_report_print_ranking(FILE *out, const struct ipcl_report_rows *rows)
 		if (!n)
 			continue;
 		ranking_title(out, rows, a, b, f);
-		fprintf(out, "  %-5s %-20s %-16s %10s %-19s %7s  %s\n", "rank",
-			"transport", "mode", f->name, "  runs' range", "x best", "flags");
+		/* room for " zero-loss" after the figure when a row has it */
+		mw = ranking_marked(rows, a, b, f) ? 10 : 0;
+		fprintf(out, "  %-5s %-20s %-16s %10s%-*s %-19s %7s  %s\n", "rank",
+			"transport", "mode", f->name, mw, "", "  runs' range", "x best",
+			"flags");
 		best = rows->g[ord[0]].flags
 			   ? NAN
 			   : ipcl_report_rowfig(&rows->g[ord[0]], f)->med;
 		for (int i = 0; i < n; i++) {
 			const struct ipcl_report_row *G = &rows->g[ord[i]];
 			const struct ipcl_report_fig *fg = ipcl_report_rowfig(G, f);
-			char rk[16], v[24], lo[24], hi[24], range[64], x[16], fl[300];
+			char rk[16], v[24], lo[24], hi[24], range[64], x[16], fl[300],
+			    mk[16];
 
 			snprintf(rk, sizeof rk, "%s%d",
 				 ipcl_report_tied(rank, n, i) ? "=" : "", rank[i]);
@@ -103,8 +122,11 @@ void ipcl_report_print_ranking(FILE *out, const struct ipcl_report_rows *rows)
 					 f->higher_better ? best / fg->med
 							  : fg->med / best);
 			ipcl_report_flag_text(G, fl, sizeof fl);
-			fprintf(out, "  %-5s %-20s %-16s %10s %-19s %7s%s%s\n", rk,
-				G->runs->transport, G->runs->setup, v, range, x,
+			snprintf(mk, sizeof mk, "%s%s",
+				 ipcl_report_fig_mark(G, f)[0] ? " " : "",
+				 ipcl_report_fig_mark(G, f));
+			fprintf(out, "  %-5s %-20s %-16s %10s%-*s %-19s %7s%s%s\n", rk,
+				G->runs->transport, G->runs->setup, v, mw, mk, range, x,
 				G->flags ? "  " : "", G->flags ? fl : "");
 		}
 	}

@@ -119,6 +119,9 @@ void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->idx = idx;
 	r->transport = ipcl_report_str(j, "transport", NULL, "?");
 	r->pattern = ipcl_report_str(j, "pattern", NULL, "?");
+	r->zl_search = json_is_object(zl);
+	if (r->zl_search)
+		r->pattern = "stream"; /* its best trial may be a rate run */
 	read_setup(r, j);
 	r->status = ipcl_report_str(j, "status", NULL, "?");
 	r->size = ipcl_report_int(j, "params", "size");
@@ -147,9 +150,7 @@ void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->flow = read_bool(j, "flow_control");
 	r->late = read_late(j);
 	r->mock = mock > 0 || lmock > 0 ? 1 : mock < 0 && lmock < 0 ? -1 : 0;
-	r->zero_loss = json_is_object(zl)
-			   ? ipcl_report_num(zl, "msgs_per_s", NULL)
-			   : ipcl_report_num(j, "throughput", "zero_loss_msgs_per_s");
+	r->zero_loss = ipcl_report_num(zl, "rate", NULL); /* NaN for null */
 	r->spectrum = json_object_get(lat, "spectrum");
 	if (!json_is_array(r->spectrum))
 		r->spectrum = NULL;
@@ -350,6 +351,8 @@ int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_repor
 		c = strcmp(x->transport, y->transport);
 	if (!c)
 		c = strcmp(x->setup, y->setup);
+	if (!c)
+		c = x->zl_search - y->zl_search;
 	return c;
 }
 

@@ -34,7 +34,13 @@ struct ipcl_report_rec {
 	 * sender fell behind its schedule), "mock" (a stand-in server: top level
 	 * or limits.mock) */
 	int flow, late, mock;
-	double zero_loss; /* the RFC 2544 zero-loss msgs/s of the record, or NaN */
+	/* A record of an RFC 2544 search (it has a "zero_loss" object: ipclab run
+	 * --zero-loss, or compare's stream point of a transport without flow
+	 * control) answers its stream point whatever trial it is: its pattern
+	 * reads as "stream" and zero_loss is zero_loss.rate, the highest offered
+	 * msgs/s that lost nothing (NaN when no rate was clean). */
+	int zl_search;
+	double zero_loss;
 	json_t *spectrum; /* latency.spectrum, or NULL */
 };
 
@@ -72,8 +78,8 @@ void ipcl_report_set_free(struct ipcl_report_set *set);
 
 /* Orders records by the grouping key: pattern, size, the rate group of a rate
  * run (fraction-of-capacity runs by fraction, then absolute rates by rate),
- * transport, set-up. Records that compare equal are runs of one point of a
- * summary. */
+ * transport, set-up, then plain runs before zero-loss searches. Records that compare
+ * equal are runs of one point of a summary. */
 int ipcl_report_rate_cmp(const struct ipcl_report_rec *x,
 			 const struct ipcl_report_rec *y);
 int ipcl_report_key_cmp(const struct ipcl_report_rec *x, const struct ipcl_report_rec *y);

@@ -70,6 +70,9 @@ static void sections_summary_row(struct ipcl_doc *d, const struct ipcl_report_ro
 	ipcl_report_fmt_us(b[9], 48, l->p9999);
 	ipcl_report_fmt_us(b[10], 48, l->max);
 	ipcl_report_fmt_f(b[11], 48, 0, G->msgs_s.med);
+	if (G->zl_fig) /* the RFC 2544 zero-loss rate, not a survivors' count */
+		snprintf(b[11] + strlen(b[11]), sizeof b[11] - strlen(b[11]),
+			 " zero-loss");
 	ipcl_report_fmt_f(b[12], 48, 2, m->mb_s);
 	ipcl_report_fmt_f(b[13], 48, 0, m->cpu_rx);
 	snprintf(b[14], 48, "%lld", G->lost);
@@ -149,8 +152,18 @@ void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 	ipcl_doc_para(d,
 		      "Clean rows first, then flagged ones (loss, duplicates, "
 		      "corruption, a late sender, a mock server, a failed run), "
-		      "each by the figure; \"x best\" is against the best clean row. "
+		      "rows that lost messages last, each by the figure; \"x best\" "
+		      "is against the best clean row. "
 		      "Rate rows whose runs' p99 ranges overlap share a rank (\"=\").");
+	for (int g = 0; g < rows->ng; g++)
+		if (rows->g[g].zl_fig) {
+			ipcl_doc_para(d, "A stream figure marked zero-loss is the RFC "
+					 "2544 throughput of a mechanism without flow "
+					 "control: the highest offered rate that lost "
+					 "nothing, found by a bounded binary search over "
+					 "the rate (docs/results.md, zero_loss).");
+			break;
+		}
 	for (int a = 0, b; a < rows->ng; a = b) {
 		const struct ipcl_report_row *ga = &rows->g[a];
 		const struct ipcl_report_rec *ra = ga->runs;
@@ -183,8 +196,10 @@ void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 
 			snprintf(b0, sizeof b0, "%s%d",
 				 ipcl_report_tied(rank, n, i) ? "=" : "", rank[i]);
-			snprintf(b3, sizeof b3, "%s %s",
-				 ipcl_report_fmt_fig(num, sizeof num, f, v), f->unit);
+			snprintf(b3, sizeof b3, "%s %s%s%s",
+				 ipcl_report_fmt_fig(num, sizeof num, f, v), f->unit,
+				 ipcl_report_fig_mark(G, f)[0] ? " " : "",
+				 ipcl_report_fig_mark(G, f));
 			if (fg->n > 1)
 				snprintf(b4, sizeof b4, "%s..%s",
 					 ipcl_report_fmt_fig(n1, sizeof n1, f, fg->min),

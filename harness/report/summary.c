@@ -69,6 +69,14 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f)
 	return n;
 }
 
+const char *ipcl_report_fig_mark(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d)
+{
+	return row->zl_fig && d->off == offsetof(struct ipcl_report_row, msgs_s)
+		   ? "zero-loss"
+		   : "";
+}
+
 const struct ipcl_report_fig *ipcl_report_rowfig(const struct ipcl_report_row *row,
 						 const struct ipcl_report_figdef *d)
 {
@@ -206,6 +214,8 @@ static void summary_counts(struct ipcl_report_row *row)
 		row->failed += strcmp(r[k].status, "ok") != 0;
 		row->late += r[k].late > 0;
 		row->no_flow += r[k].flow == 0;
+		row->zl_runs += r[k].zl_search;
+		row->zl_none += r[k].zl_search && isnan(r[k].zero_loss);
 		if (r[k].mock > 0)
 			row->flags |= IPCL_RF_MOCK;
 	}
@@ -230,6 +240,13 @@ int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 	row->p50 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p50), tmp);
 	row->p99 = summary_fig(r, n, offsetof(struct ipcl_report_rec, p99), tmp);
 	row->msgs_s = summary_fig(r, n, offsetof(struct ipcl_report_rec, msgs_s), tmp);
+	if (row->zl_runs > row->zl_none) {
+		/* RFC 2544 searches: the stream figure is the zero-loss rate (a
+		 * row's runs are all searches or none: read.h's key) */
+		row->msgs_s =
+		    summary_fig(r, n, offsetof(struct ipcl_report_rec, zero_loss), tmp);
+		row->zl_fig = 1;
+	}
 	row->cpu = summary_fig(r, n, offsetof(struct ipcl_report_rec, cpu), tmp);
 	row->rate = summary_fig(r, n, offsetof(struct ipcl_report_rec, rate), tmp);
 	row->mid = r;
@@ -255,6 +272,16 @@ static double summary_rank_value(const struct ipcl_report_rows *rows, int g,
 	return isnan(v) || v <= 0 ? NAN : v;
 }
 
+/* The class of row in a ranking: 0 clean, 1 flagged but every message was
+ * delivered once and intact, 2 lost, duplicated, corrupt or failed. */
+static int summary_class(const struct ipcl_report_row *row)
+{
+	const unsigned broken =
+	    IPCL_RF_LOST | IPCL_RF_DUP | IPCL_RF_CORRUPT | IPCL_RF_FAILED;
+
+	return !row->flags ? 0 : row->flags & broken ? 2 : 1;
+}
+
 int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		     const struct ipcl_report_figdef *d, int *ord, int *rank)
 {
@@ -263,7 +290,7 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 
 	for (int g = a; g < b; g++) {
 		double v = summary_rank_value(rows, g, d);
-		int flagged = rows->g[g].flags != 0, k;
+		int cls = summary_class(&rows->g[g]), k;
 
 		if (isnan(v))
 			continue;
@@ -271,10 +298,10 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		for (k = n; k > 0; k--) {
 			const struct ipcl_report_row *o = &rows->g[ord[k - 1]];
 			double w = ipcl_report_rowfig(o, d)->med;
-			int oflag = o->flags != 0;
+			int ocls = summary_class(o);
 
-			if (oflag < flagged ||
-			    (oflag == flagged && (d->higher_better ? w >= v : w <= v)))
+			if (ocls < cls ||
+			    (ocls == cls && (d->higher_better ? w >= v : w <= v)))
 				break;
 			ord[k] = ord[k - 1];
 		}
@@ -290,8 +317,9 @@ int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		 * outside the runs' p99s by a bucket's width) */
 		fl = fmin(fl, f->med);
 		fh = fmax(fh, f->med);
-		if (i && d->tie && (G->flags != 0) == (rows->g[ord[i - 1]].flags != 0) &&
-		    fl <= hi && fh >= lo) {
+		if (i && d->tie &&
+		    summary_class(G) == summary_class(&rows->g[ord[i - 1]]) && fl <= hi &&
+		    fh >= lo) {
 			rank[i] = rank[i - 1];
 			lo = fmin(lo, fl);
 			hi = fmax(hi, fh);
@@ -334,6 +362,9 @@ const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, si
 		if (row->no_flow)
 			FLAG_ADD("no flow control: it drops when full");
 	}
+	if (row->zl_none)
+		FLAG_ADD("no rate without loss in %d of %d search%s (RFC 2544)",
+			 row->zl_none, row->zl_runs, row->zl_runs == 1 ? "" : "es");
 	if (row->dup)
 		FLAG_ADD("duplicated %lld", row->dup);
 	if (row->corrupt)

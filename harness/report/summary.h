@@ -55,6 +55,11 @@ struct ipcl_report_row {
 	int late;       /* runs whose sender fell behind its schedule */
 	int no_flow;    /* runs of a mechanism without flow control (it drops) */
 	unsigned flags; /* IPCL_RF_*: 0 is a clean row */
+
+	/* RFC 2544 searches (read.h zl_search): runs that are, those that found
+	 * no rate without loss, and zl_fig: msgs_s is the zero-loss rate, the
+	 * median over the searches that found one, not a survivors' msgs/s */
+	int zl_runs, zl_none, zl_fig;
 };
 
 /* The rows of a record set, in the order of the grouping key. */
@@ -107,11 +112,14 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f);
 
 /*
  * The order of rows [a, b) by figure d in a ranking: the rows with d above 0,
- * clean rows (flags 0) first, then flagged ones, each best first (equal
- * figures keep their order), into ord; rank[i] is the rank ord[i] gets: 1 + how
- * many rows come before it, except that with d->tie a row whose runs' range
- * (min..max) overlaps the range of the rows tied at the rank before it, in the
- * same class (clean or flagged), shares their rank. Returns how many rows.
+ * clean rows (flags 0) first, then rows flagged for something else than their
+ * delivery (a late sender, a mock server), then rows that lost, duplicated or
+ * corrupted messages or had a failed run (so a row that lost messages is
+ * never above one that lost none), each class best first (equal figures keep
+ * their order), into ord; rank[i] is the rank ord[i] gets: 1 + how many rows
+ * come before it, except that with d->tie a row whose runs' range (min..max)
+ * overlaps the range of the rows tied at the rank before it, in the same
+ * class, shares their rank. Returns how many rows.
  */
 int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		     const struct ipcl_report_figdef *d, int *ord, int *rank);
@@ -123,9 +131,15 @@ int ipcl_report_tied(const int *rank, int n, int i);
  * Why row is flagged, as one line into b (n bytes): "lost 1900 of 21000
  * (9.0%)", "duplicated 3", "corrupt 1", "sender late in 2 of 3 runs", "mock
  * server", "1 of 3 runs failed", joined by "; ", and for a lossy mechanism
- * "no flow control" beside a loss; "" for a clean row. Returns b.
+ * "no flow control" beside a loss, for an RFC 2544 search "no rate without
+ * loss in 1 of 3 searches"; "" for a clean row. Returns b.
  */
 const char *ipcl_report_flag_text(const struct ipcl_report_row *row, char *b, size_t n);
+
+/* The mark that goes next to figure d of row wherever it is shown:
+ * "zero-loss" when it is the RFC 2544 zero-loss rate, else "". */
+const char *ipcl_report_fig_mark(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d);
 
 /* The figure d of row. */
 const struct ipcl_report_fig *ipcl_report_rowfig(const struct ipcl_report_row *row,

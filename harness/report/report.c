@@ -1,8 +1,9 @@
 /*
  * report.c - `ipclab report`: the driver. Parses the options, reads the
  * result files (read.c), reduces them to summary rows (summary.c), writes
- * DIR/hgrm/ (hgrm.c), the charts (charts.c), then DIR/report.md and
- * DIR/report.html (sections.c, baseline.c through doc.c) and with --csv
+ * DIR/hgrm/ (hgrm.c), works out "What to use" (answer.c), draws the charts
+ * (charts.c), then DIR/report.md and DIR/report.html (answer.c, sections.c,
+ * baseline.c through doc.c) and with --csv
  * DIR/summary.csv and DIR/baseline.csv (csv.c). Errors are one line on stderr
  * and exit status 2. Leaves out: everything about a record's content (see the
  * files above) and running anything (compare does that).
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "report/answer.h"
 #include "report/baseline.h"
 #include "report/charts.h"
 #include "report/csv.h"
@@ -73,6 +75,7 @@ struct rep {
 	struct ipcl_report_set now, old;
 	struct ipcl_report_rows rnow, rold;
 	struct ipcl_report_charts charts;
+	struct ipcl_answer anow, aold; /* "What to use" of each set */
 	struct ipcl_doc doc;
 	FILE *csv, *bcsv; /* summary.csv and baseline.csv, or NULL */
 };
@@ -181,7 +184,7 @@ static int report_load(struct rep *rep, const struct opts *o, int argc, char **a
 	for (int i = first; i < argc; i++)
 		if ((rc = report_read(&rep->now, argv[i])))
 			return rc;
-	if (!rep->now.nr && !rep->now.nfault)
+	if (!rep->now.nr && !rep->now.nfault && !rep->now.nfloor)
 		return report_fail("no result records in the given files");
 	if (ipcl_report_group(&rep->now, &rep->rnow) ||
 	    (o->base && ipcl_report_group(&rep->old, &rep->rold)))
@@ -211,22 +214,31 @@ static int report_open(struct rep *rep, const struct opts *o)
 	return 0;
 }
 
-/* The report itself, in reading order; nfiles is how many files were read. */
+/* The report itself, in reading order: the answer first, then the charts,
+ * the overview tables, the ranking, and the details; nfiles is how many files
+ * were read. */
 static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 {
 	struct ipcl_doc *d = &rep->doc;
-	char line[256];
+	char line[320];
 
 	ipcl_html_begin(d->html);
 	ipcl_doc_heading(d, 1, "ipclab report");
 	snprintf(line, sizeof line,
-		 "%d records (%d of them fault runs) from %d file(s). Latencies in "
-		 "microseconds; repeated runs are reduced to one row (percentiles from "
-		 "their merged histograms, other figures the median).",
-		 rep->now.nr + rep->now.nfault, rep->now.nfault, nfiles);
+		 "%d records (%d of them fault runs, %d machine-floor runs) from %d "
+		 "file(s)%s. Latencies in microseconds; repeated runs are reduced to one "
+		 "row (percentiles from their merged histograms, other figures the "
+		 "median).",
+		 rep->now.nr + rep->now.nfault + rep->now.nfloor, rep->now.nfault,
+		 rep->now.nfloor, nfiles, o->base ? ", compared with a baseline" : "");
 	ipcl_doc_para(d, line);
+	ipcl_answer_section(d, &rep->anow);
+	if (o->base)
+		ipcl_answer_compare(d, &rep->anow, &rep->aold);
+	ipcl_report_chart_section(d, &rep->charts);
 	if (rep->now.nr) {
-		ipcl_report_env(d, &rep->now);
+		ipcl_report_overview(d, &rep->rnow);
+		ipcl_report_ranking(d, &rep->rnow);
 		if (o->base) {
 			struct ipcl_report_side now = {&rep->now, &rep->rnow},
 						old = {&rep->old, &rep->rold};
@@ -237,11 +249,11 @@ static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 		ipcl_report_summary(d, &rep->rnow);
 		if (rep->csv)
 			ipcl_csv_summary(rep->csv, &rep->rnow);
-		ipcl_report_ranking(d, &rep->rnow);
 		ipcl_report_verify(d, &rep->rnow);
 	}
 	ipcl_report_faults(d, &rep->now);
-	ipcl_report_chart_section(d, &rep->charts);
+	if (rep->now.nr)
+		ipcl_report_env(d, &rep->now);
 	ipcl_html_end(d->html);
 }
 
@@ -269,7 +281,14 @@ int ipcl_cmd_report(int argc, char **argv)
 		rc = report_fail("cannot write '%s/hgrm': %s", o.dir, strerror(errno));
 		goto out;
 	}
-	ipcl_report_charts(&rep.charts, &rep.rnow, o.dir);
+	if (ipcl_answer_make(&rep.anow, &rep.now, &rep.rnow) ||
+	    (o.base && ipcl_answer_make(&rep.aold, &rep.old, &rep.rold))) {
+		rc = report_fail("out of memory");
+		goto out;
+	}
+	ipcl_report_charts(&rep.charts, &rep.rnow,
+			   rep.now.nfloor ? rep.now.floor[rep.now.nfloor - 1] : NULL,
+			   o.dir);
 	report_write(&rep, &o, argc - first);
 	if (o.ranking)
 		ipcl_report_print_ranking(stdout, &rep.rnow);

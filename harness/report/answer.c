@@ -198,6 +198,36 @@ static int ans_next_block(const struct ipcl_report_rows *rows, const char *patte
 	return -1;
 }
 
+/* The clean rows of the block [a, b). */
+static int ans_clean(const struct ipcl_report_rows *rows, int a, int b)
+{
+	int n = 0;
+
+	for (int g = a; g < b; g++)
+		n += !rows->g[g].flags;
+	return n;
+}
+
+/* The block of pattern with the most clean rows (the size most transports
+ * ran clean; on a tie the smaller size), its end into *end; -1 when none. */
+static int ans_main_block(const struct ipcl_report_rows *rows, const char *pattern,
+			  int *end)
+{
+	int best = -1, bestn = -1, a, b;
+
+	for (a = ans_next_block(rows, pattern, 0, &b); a >= 0;
+	     a = ans_next_block(rows, pattern, b, &b)) {
+		int n = ans_clean(rows, a, b);
+
+		if (n > bestn) {
+			best = a;
+			bestn = n;
+			*end = b;
+		}
+	}
+	return best;
+}
+
 /* Does the block [a, b) hold a clean row that f admits? */
 static int ans_block_has(const struct ipcl_report_rows *rows, int a, int b,
 			 const struct filter *f)
@@ -216,14 +246,15 @@ static const struct ipcl_report_figdef *ans_fig_of(const char *pattern, int k)
 	return k < n ? fd[k] : fd[0];
 }
 
-/* Lowest latency with one message in flight: pingpong p50 at the smallest size. */
+/* Lowest latency with one message in flight: pingpong p50 at the size most
+ * transports ran clean. */
 static int ans_latency(struct ipcl_answer *an, const struct ipcl_report_rows *rows)
 {
 	struct ipcl_answer_need *nd =
 	    ans_add(an, "Lowest latency, one message in flight");
 	struct filter all = {NULL};
 	char what[96];
-	int b, a = ans_next_block(rows, "pingpong", 0, &b);
+	int b = 0, a = ans_main_block(rows, "pingpong", &b);
 
 	if (!nd)
 		return 0;
@@ -239,7 +270,8 @@ static int ans_latency(struct ipcl_answer *an, const struct ipcl_report_rows *ro
 		   : 0;
 }
 
-/* Highest throughput per stream size; lowest CPU per message at the smallest. */
+/* Highest throughput per stream size; lowest CPU per message at the size
+ * most transports ran clean. */
 static int ans_stream(struct ipcl_answer *an, const struct ipcl_report_rows *rows)
 {
 	struct filter all = {NULL};
@@ -274,6 +306,7 @@ static int ans_stream(struct ipcl_answer *an, const struct ipcl_report_rows *row
 			 "no stream records: `ipclab compare --quick` would answer it");
 		return 0;
 	}
+	first = ans_main_block(rows, "stream", &firstb);
 	snprintf(what, sizeof what, "stream runs at %lld B", rows->g[first].runs->size);
 	return ans_block(nd, rows, first, firstb, &ipcl_report_fig_cpu, &all, what, "") <
 		       0
@@ -281,30 +314,42 @@ static int ans_stream(struct ipcl_answer *an, const struct ipcl_report_rows *row
 		   : 0;
 }
 
-/* Lowest tail under a steady load: rate p99 at the highest absolute rate of
- * the smallest size that at least two transports ran clean (else one). */
+/* Lowest tail under a steady load: rate p99 at the size whose absolute-rate
+ * runs most transports ran clean, at its highest rate that two or more
+ * transports ran clean (else one). */
 static int ans_rate(struct ipcl_answer *an, const struct ipcl_report_rows *rows)
 {
 	struct ipcl_answer_need *nd = ans_add(an, "Lowest tail under a steady load");
 	struct filter all = {NULL};
-	int best = -1, bestb = 0, bestn = 0, a, b;
-	long long size = -1;
+	int best = -1, bestb = 0, bestn = 0, a, b, most = 0;
+	long long size = -1, cur = -1;
 	char what[160], rg[96];
 
 	if (!nd)
 		return 0;
+	/* the size: most clean absolute-rate rows over its rates */
+	for (int n = 0, a0 = ans_next_block(rows, "rate", 0, &b); a0 >= 0;
+	     a0 = ans_next_block(rows, "rate", b, &b)) {
+		const struct ipcl_report_rec *r = rows->g[a0].runs;
+
+		if (r->size != cur)
+			n = 0;
+		cur = r->size;
+		if (isnan(r->rate_frac))
+			n += ans_clean(rows, a0, b);
+		if (n > most) {
+			most = n;
+			size = cur;
+		}
+	}
 	for (a = ans_next_block(rows, "rate", 0, &b); a >= 0;
 	     a = ans_next_block(rows, "rate", b, &b)) {
 		const struct ipcl_report_rec *r = rows->g[a].runs;
-		int nclean = 0;
+		int nclean = ans_clean(rows, a, b);
 
-		if (size >= 0 && r->size != size)
-			break;
-		size = r->size;
-		if (!isnan(r->rate_frac))
-			continue; /* each transport at its own rate: no common load */
-		for (int g = a; g < b; g++)
-			nclean += !rows->g[g].flags;
+		/* fraction runs: each transport at its own rate, no common load */
+		if (r->size != size || !isnan(r->rate_frac))
+			continue;
 		if (nclean && (best < 0 || (nclean >= 2 || bestn < 2))) {
 			best = a;
 			bestb = b;

@@ -584,7 +584,8 @@ static void charts_stream_one(struct plot *pl, const struct ipcl_report_rows *ro
 		     : NULL;
 	if (!f)
 		goto out;
-	fputs("set xtics ('16 B' 16, '64 B' 64, '256 B' 256, '1 KiB' 1024, '4 KiB' "
+	fputs("set xtics ('8 B' 8, '16 B' 16, '64 B' 64, '256 B' 256, '1 KiB' 1024, '4 "
+	      "KiB' "
 	      "4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' "
 	      "1048576)\n",
 	      f);

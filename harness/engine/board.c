@@ -207,6 +207,7 @@ void ipcl_board_slot(const struct ipcl_board *b, int i, struct ipcl_slot_view *v
 	v->lat = &s->lat;
 	v->lag = &s->lag;
 	v->minflt = s->minflt;
+	v->ivl = &s->ivl;
 }
 
 /* ---- timing (issue 12) --------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include "engine/config.h"
 #include "engine/frame.h"
 #include "engine/histogram.h"
+#include "engine/interval.h"
 #include <ipclab/transport.h>
 
 #define IPCL_BOARD_MAGIC 0x424c4349u
@@ -87,7 +88,8 @@ struct ipcl_slot {
 	struct ipcl_hist lat; /* round trip (pinger), one-way (consumer, ponger) */
 	struct ipcl_hist lag; /* rate: how late each send was against its schedule */
 	/* ---- timing (issue 12) ---- */
-	int64_t minflt; /* minor page faults over the measured loop (getrusage) */
+	int64_t minflt;      /* minor page faults over the measured loop (getrusage) */
+	struct ipcl_ivl ivl; /* lat's samples per interval (pinger, consumer) */
 };
 
 struct ipcl_board {
@@ -200,6 +202,7 @@ struct ipcl_slot_view {
 	int64_t t_first, t_last, cpu_user_ns, cpu_sys_ns;
 	const struct ipcl_hist *lat, *lag;
 	int64_t minflt; /* timing (issue 12) */
+	const struct ipcl_ivl *ivl;
 };
 
 /* The timing facts of a run (issue 12), as the record reads them. */

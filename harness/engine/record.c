@@ -306,6 +306,7 @@ static void record_head(json_t *rec, const struct ipcl_runcfg *c,
 	json_object_set_new(rec, "time", json_string(when));
 	json_object_set_new(rec, "transport", json_string(t->name));
 	json_object_set_new(rec, "caps", ipcl_caps_json(t->caps));
+	json_object_set_new(rec, "kind", json_string(ipcl_transport_kind(t)));
 	json_object_set_new(rec, "pattern", json_string(ipcl_pattern_name(c->pattern)));
 	json_object_set_new(rec, "params", result_params(c, board));
 	/* Written and read in place (a loan transport) or copied by send/recv. */
@@ -728,6 +729,64 @@ static void record_delivery(json_t *rec, const struct ipcl_runcfg *c,
 	}
 }
 
+/* ---- latency over time (engine/interval.h) ------------------------------
+ * "intervals": the measured latency per interval of the roles that measure
+ * "latency" (the pinger; stream and rate: every consumer), aligned on the
+ * earliest first sample: [t_s, count, p50, p99, max] per interval, t_s the
+ * interval's start in seconds. With more than one consumer, counts add up
+ * and p50, p99 and max are the largest of the consumers' (an upper bound). */
+static void record_intervals(json_t *rec, const struct ipcl_runcfg *c,
+			     const struct ipcl_board *board)
+{
+	struct ipcl_ivl_pt pt[IPCL_IVL_MAX];
+	int64_t t0 = 0, w = 0;
+	int n = 0, roles = 0;
+	json_t *a;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < ipcl_board_roles(board); i++) {
+			struct ipcl_slot_view s;
+			const struct ipcl_ivl *v;
+
+			ipcl_board_slot(board, i, &s);
+			v = s.ivl;
+			if (!v->t0 || !v->n ||
+			    (c->pattern == IPCL_PINGPONG) != (s.sender != 0))
+				continue;
+			if (pass == 0) { /* the common start and the widest interval */
+				t0 = !t0 || v->t0 < t0 ? v->t0 : t0;
+				w = v->width > w ? v->width : w;
+				continue;
+			}
+			roles++;
+			for (int k = 0; k < v->n; k++) {
+				const struct ipcl_ivl_pt *p = &v->pt[k];
+				int64_t j = (v->t0 - t0 + (int64_t)k * v->width) / w;
+
+				if (j >= IPCL_IVL_MAX)
+					break;
+				while (n <= j)
+					pt[n++] = (struct ipcl_ivl_pt){0};
+				pt[j].count += p->count;
+				pt[j].p50 = p->p50 > pt[j].p50 ? p->p50 : pt[j].p50;
+				pt[j].p99 = p->p99 > pt[j].p99 ? p->p99 : pt[j].p99;
+				pt[j].max = p->max > pt[j].max ? p->max : pt[j].max;
+			}
+		}
+	if (!n)
+		return;
+	a = json_array();
+	for (int k = 0; k < n; k++)
+		json_array_append_new(
+		    a, json_pack("[f,I,I,I,I]", (double)(k * w) / 1e9,
+				 (json_int_t)pt[k].count, (json_int_t)pt[k].p50,
+				 (json_int_t)pt[k].p99, (json_int_t)pt[k].max));
+	json_object_set_new(rec, "intervals",
+			    json_pack("{s:f,s:i,s:[s,s,s,s,s],s:o}", "width_s",
+				      (double)w / 1e9, "roles", roles, "columns", "t_s",
+				      "count", "p50", "p99", "max", "points", a));
+}
+
 json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transport *t,
 			   const struct ipcl_probe *probe, const struct ipcl_board *board,
 			   const char *error)
@@ -750,6 +809,7 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 	record_verify(rec, c, board, &m);
 	record_figures(rec, c, board, &m);
 	record_delivery(rec, c, t, probe, board);
+	record_intervals(rec, c, board);
 	return rec;
 }
 

@@ -295,6 +295,7 @@ static int run_pinger(struct ipcl_role_ctx *x, struct ipcl_ep *out, struct ipcl_
 		}
 		if (seq >= b->cfg.warmup) {
 			ipcl_hist_record(&s->lat, (uint64_t)(t1 - t0));
+			ipcl_ivl_record(&s->ivl, t1, (uint64_t)(t1 - t0));
 			s->measured++;
 			s->t_last = t1;
 		}
@@ -672,8 +673,10 @@ static void consumer_count(struct ipcl_board *b, struct ipcl_slot *s, uint64_t s
 			   size_t len, int64_t sent, int64_t now)
 {
 	if (seq >= b->cfg.warmup) {
-		if (!b->mini && sent) /* a mini or unstamped frame has no send time */
+		if (!b->mini && sent) { /* a mini or unstamped frame has no send time */
 			ipcl_hist_record(&s->lat, (uint64_t)(now - sent));
+			ipcl_ivl_record(&s->ivl, now, (uint64_t)(now - sent));
+		}
 		s->measured++;
 		s->bytes += len;
 		if (now)
@@ -864,6 +867,7 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 	s->cpu = role_pin(&b->cfg, x->slot);
 	ipcl_hist_init(&s->lat);
 	ipcl_hist_init(&s->lag);
+	ipcl_ivl_init(&s->ivl);
 
 	/* Open in channel order, so blocking opens (FIFOs) pair up. */
 	switch (kind) {
@@ -913,6 +917,7 @@ void ipcl_role_run(struct ipcl_role_ctx *x)
 		break;
 	}
 	role_cpu(b, &r1);
+	ipcl_ivl_flush(&s->ivl);
 	s->cpu_user_ns = cpu_ns(&r1.ru_utime) - cpu_ns(&r0.ru_utime);
 	s->cpu_sys_ns = cpu_ns(&r1.ru_stime) - cpu_ns(&r0.ru_stime);
 	s->minflt = r1.ru_minflt - r0.ru_minflt;

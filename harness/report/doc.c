@@ -45,3 +45,13 @@ void ipcl_doc_figure(struct ipcl_doc *d, const char *title, const char *file,
 	ipcl_md_image(d->md, title, file);
 	ipcl_html_figure(d->html, svg, title);
 }
+
+void ipcl_doc_figures_begin(struct ipcl_doc *d)
+{
+	ipcl_html_figures(d->html, 1);
+}
+
+void ipcl_doc_figures_end(struct ipcl_doc *d)
+{
+	ipcl_html_figures(d->html, 0);
+}

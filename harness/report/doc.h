@@ -20,6 +20,9 @@ void ipcl_doc_table_begin(struct ipcl_doc *d, int n, const char **head);
 /* One row of n cells; cls, if not NULL, is the HTML row's class ("flag"). */
 void ipcl_doc_row(struct ipcl_doc *d, const char *cls, int n, const char **cells);
 void ipcl_doc_table_end(struct ipcl_doc *d);
+/* A run of charts side by side (HTML: a wrapping grid; Markdown: nothing). */
+void ipcl_doc_figures_begin(struct ipcl_doc *d);
+void ipcl_doc_figures_end(struct ipcl_doc *d);
 /* A chart: an image link to file in Markdown, svg inline in HTML. */
 void ipcl_doc_figure(struct ipcl_doc *d, const char *title, const char *file,
 		     const char *svg);

@@ -13,7 +13,9 @@
  * character references. */
 void ipcl_html_text(FILE *f, const char *s);
 
-/* The page up to <body> (charset, title, style sheet), and its end. */
+/* The page up to <body> (charset, title, style sheet, print style), and its
+ * end: the one script of the page, which sorts a table when its column head
+ * is clicked (numbers by value, "-" last, other text alphabetically). */
 void ipcl_html_begin(FILE *f);
 void ipcl_html_end(FILE *f);
 
@@ -26,6 +28,8 @@ void ipcl_html_table_begin(FILE *f, int text_table);
 /* One row of n cells, <th> when head; cls, if not NULL, is the row's class. */
 void ipcl_html_row(FILE *f, int head, const char *cls, int n, const char **cells);
 void ipcl_html_table_end(FILE *f);
+/* Opens (begin 1) or closes the grid that holds a run of figures. */
+void ipcl_html_figures(FILE *f, int begin);
 /*
  * <figure> with svg inline and caption under it. svg is gnuplot's output
  * (from "<svg" on) and goes in as it is: gnuplot writes the text of titles,

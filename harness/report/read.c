@@ -122,6 +122,7 @@ void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->zl_search = json_is_object(zl);
 	if (r->zl_search)
 		r->pattern = "stream"; /* its best trial may be a rate run */
+	r->kind = ipcl_report_str(j, "kind", NULL, "");
 	read_setup(r, j);
 	r->status = ipcl_report_str(j, "status", NULL, "?");
 	r->size = ipcl_report_int(j, "params", "size");
@@ -156,18 +157,42 @@ void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 		r->spectrum = NULL;
 }
 
-/* Takes j into set: a fault run into set->fault, any other into set->r.
- * Returns 0, or -1 (out of memory; j is released). */
+int ipcl_report_has_cap(json_t *j, const char *cap)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(j, "caps"), i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), cap))
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends j to the array *a of *n records; 0 or -1 (out of memory). */
+static int read_push(json_t ***a, int *n, json_t *j)
+{
+	json_t **na = realloc(*a, sizeof *na * (size_t)(*n + 1));
+
+	if (!na)
+		return -1;
+	*a = na;
+	(*a)[(*n)++] = j;
+	return 0;
+}
+
+/* Takes j into set: a hiccup record into set->floor, a fault run into
+ * set->fault, any other into set->r. Returns 0, or -1 (out of memory; j is
+ * released). */
 static int read_add(struct ipcl_report_set *set, json_t *j)
 {
 	/* A hiccup record (compare's bare paced loop, issue 12) is the machine's
-	 * floor, not a transport's row: kept out of the tables. */
-	if (json_is_string(json_object_get(j, "pattern")) &&
-	    strcmp(json_string_value(json_object_get(j, "pattern")), "hiccup") == 0) {
-		json_decref(j);
-		return 0;
-	}
-	if (json_is_object(json_object_get(j, "fault"))) {
+	 * floor, not a transport's row: kept apart, for the charts' floor line. */
+	if (!strcmp(ipcl_report_str(j, "pattern", NULL, ""), "hiccup")) {
+		if (read_push(&set->floor, &set->nfloor, j))
+			goto fail;
+	} else if (json_is_object(json_object_get(j, "fault"))) {
 		json_t **nf = realloc(set->fault, sizeof *nf * (size_t)(set->nfault + 1));
 
 		if (!nf)
@@ -311,8 +336,11 @@ void ipcl_report_set_free(struct ipcl_report_set *set)
 		json_decref(set->r[i].j);
 	for (int i = 0; i < set->nfault; i++)
 		json_decref(set->fault[i]);
+	for (int i = 0; i < set->nfloor; i++)
+		json_decref(set->floor[i]);
 	free(set->r);
 	free(set->fault);
+	free(set->floor);
 }
 
 /* a < b for doubles with NaN first; -1, 0 or 1. */

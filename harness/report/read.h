@@ -18,7 +18,8 @@ struct ipcl_report_rec {
 	json_t *j;
 	int idx; /* its place in the input, which keeps the sort stable */
 	const char *transport, *pattern, *status;
-	char setup[160]; /* mode plus whatever else makes runs incomparable */
+	const char *kind; /* "kernel", "library", "broker", or "" (not recorded) */
+	char setup[160];  /* mode plus whatever else makes runs incomparable */
 	long long size, count;
 	double min, p50, p90, p99, p999, p9999, max, msgs_s, mb_s;
 	double cpu_rx, cpu_tx, cpu; /* ns/msg: receiver, sender, their sum */
@@ -48,14 +49,21 @@ struct ipcl_report_rec {
  * but takes no reference); idx is its place in the input. */
 void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx);
 
+/* Does record j list cap (a name of docs/results.md's "caps") in its caps? */
+int ipcl_report_has_cap(json_t *j, const char *cap);
+
 /* The records of one or more files: measured runs in r, fault runs (records
- * with a "fault" object, which make the failure matrix) in fault. */
+ * with a "fault" object, which make the failure matrix) in fault, and the
+ * machine's floor (records with "pattern": "hiccup", the bare paced loop
+ * compare runs beside rate runs) in floor: they are not transports' rows. */
 struct ipcl_report_set {
 	struct ipcl_report_rec *r;
 	int nr;
 	json_t **fault;
 	int nfault;
 	long skipped; /* lines that were not a readable record */
+	json_t **floor;
+	int nfloor;
 };
 
 /* The only record schema the report reads (the engine's IPCL_SCHEMA). */

@@ -1,17 +1,18 @@
 /*
  * report.c - `ipclab report`: the driver. Parses the options, reads the
  * result files (read.c), reduces them to summary rows (summary.c), writes
- * DIR/hgrm/ (hgrm.c), the charts (charts.c), then DIR/report.md and
- * DIR/report.html (sections.c, baseline.c through doc.c) and with --csv
- * DIR/summary.csv and DIR/baseline.csv (csv.c). Everything is written into a
- * private staging directory DIR/.report-XXXXXX (mkdtemp) and renamed into DIR
- * only once all of it was written, so a report that fails or is interrupted
- * leaves the previous one as it was (a killed one leaves its staging
- * directory). DIR must be the caller's and not writable by others
- * (ipcl_report_dir_check): another user's directory could hold planted names. Errors are
- * one line on stderr and exit status 2; a skipped input line is one "FILE:LINE: skipped:
- * why" line each. Leaves out: everything about a record's content (see the files above)
- * and running anything (compare does that).
+ * DIR/hgrm/ (hgrm.c), works out "What to use" (answer.c), draws the charts
+ * (charts.c), then DIR/report.md and DIR/report.html (answer.c, sections.c,
+ * baseline.c through doc.c) and with --csv DIR/summary.csv and
+ * DIR/baseline.csv (csv.c). Everything is written into a private staging
+ * directory DIR/.report-XXXXXX (mkdtemp) and renamed into DIR only once all of
+ * it was written, so a report that fails or is interrupted leaves the previous
+ * one as it was (a killed one leaves its staging directory). DIR must be the
+ * caller's and not writable by others (ipcl_report_dir_check): another user's
+ * directory could hold planted names. Errors are one line on stderr and exit
+ * status 2; a skipped input line is one "FILE:LINE: skipped: why" line each.
+ * Leaves out: everything about a record's content (see the files above) and
+ * running anything (compare does that).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "report/answer.h"
 #include "report/baseline.h"
 #include "report/charts.h"
 #include "report/csv.h"
@@ -43,7 +45,10 @@ static const char report_help[] =
     "                     [--ranking]\n"
     "\n"
     "Reads result records (JSON lines from `ipclab run --json` or `ipclab compare`)\n"
-    "and writes DIR/report.md and DIR/report.html: environment, one summary table\n"
+    "and writes DIR/report.md and DIR/report.html: first \"What to use\" (per need\n"
+    "the winner and runner-up from the records; flagged rows never win), charts\n"
+    "(small multiples by family, latency over time of runs over 1 s), overview\n"
+    "tables, then the details: environment, one summary table\n"
     "per pattern (repeated runs of the same transport, pattern, size and set-up\n"
     "are reduced to one row: percentiles from their histograms merged, msgs/s and\n"
     "CPU per message of receiver and sender the median, with the spread; target and\n"
@@ -82,6 +87,7 @@ struct rep {
 	struct ipcl_report_set now, old;
 	struct ipcl_report_rows rnow, rold;
 	struct ipcl_report_charts charts;
+	struct ipcl_answer anow, aold; /* "What to use" of each set */
 	struct ipcl_doc doc;
 	FILE *csv, *bcsv; /* summary.csv and baseline.csv, or NULL */
 	char stage[4096]; /* DIR/.report-XXXXXX, or "" before it exists */
@@ -192,7 +198,7 @@ static int report_load(struct rep *rep, const struct opts *o, int argc, char **a
 	for (int i = first; i < argc; i++)
 		if ((rc = report_read(&rep->now, argv[i])))
 			return rc;
-	if (!rep->now.nr && !rep->now.nfault)
+	if (!rep->now.nr && !rep->now.nfault && !rep->now.nfloor)
 		return report_fail("no usable result records in the given files%s",
 				   rep->now.skipped ? " (every line was skipped)" : "");
 	if (ipcl_report_group(&rep->now, &rep->rnow) ||
@@ -307,22 +313,31 @@ static int report_publish(const char *from, const char *to, int publish)
 	return rc;
 }
 
-/* The report itself, in reading order; nfiles is how many files were read. */
+/* The report itself, in reading order: the answer first, then the charts,
+ * the overview tables, the ranking, and the details; nfiles is how many files
+ * were read. */
 static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 {
 	struct ipcl_doc *d = &rep->doc;
-	char line[256];
+	char line[320];
 
 	ipcl_html_begin(d->html);
 	ipcl_doc_heading(d, 1, "ipclab report");
 	snprintf(line, sizeof line,
-		 "%d records (%d of them fault runs) from %d file(s). Latencies in "
-		 "microseconds; repeated runs are reduced to one row (percentiles from "
-		 "their merged histograms, other figures the median).",
-		 rep->now.nr + rep->now.nfault, rep->now.nfault, nfiles);
+		 "%d records (%d of them fault runs, %d machine-floor runs) from %d "
+		 "file(s)%s. Latencies in microseconds; repeated runs are reduced to one "
+		 "row (percentiles from their merged histograms, other figures the "
+		 "median).",
+		 rep->now.nr + rep->now.nfault + rep->now.nfloor, rep->now.nfault,
+		 rep->now.nfloor, nfiles, o->base ? ", compared with a baseline" : "");
 	ipcl_doc_para(d, line);
+	ipcl_answer_section(d, &rep->anow);
+	if (o->base)
+		ipcl_answer_compare(d, &rep->anow, &rep->aold);
+	ipcl_report_chart_section(d, &rep->charts);
 	if (rep->now.nr) {
-		ipcl_report_env(d, &rep->now);
+		ipcl_report_overview(d, &rep->rnow);
+		ipcl_report_ranking(d, &rep->rnow);
 		if (o->base) {
 			struct ipcl_report_side now = {&rep->now, &rep->rnow},
 						old = {&rep->old, &rep->rold};
@@ -333,11 +348,11 @@ static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 		ipcl_report_summary(d, &rep->rnow);
 		if (rep->csv)
 			ipcl_csv_summary(rep->csv, &rep->rnow);
-		ipcl_report_ranking(d, &rep->rnow);
 		ipcl_report_verify(d, &rep->rnow);
 	}
 	ipcl_report_faults(d, &rep->now);
-	ipcl_report_chart_section(d, &rep->charts);
+	if (rep->now.nr)
+		ipcl_report_env(d, &rep->now);
 	ipcl_html_end(d->html);
 }
 
@@ -365,7 +380,14 @@ int ipcl_cmd_report(int argc, char **argv)
 		rc = report_fail("cannot write '%s/hgrm': %s", o.dir, strerror(errno));
 		goto out;
 	}
-	ipcl_report_charts(&rep.charts, &rep.rnow, rep.stage);
+	if (ipcl_answer_make(&rep.anow, &rep.now, &rep.rnow) ||
+	    (o.base && ipcl_answer_make(&rep.aold, &rep.old, &rep.rold))) {
+		rc = report_fail("out of memory");
+		goto out;
+	}
+	ipcl_report_charts(&rep.charts, &rep.rnow,
+			   rep.now.nfloor ? rep.now.floor[rep.now.nfloor - 1] : NULL,
+			   rep.stage);
 	report_write(&rep, &o, argc - first);
 	if (o.ranking)
 		ipcl_report_print_ranking(stdout, &rep.rnow);

@@ -251,13 +251,198 @@ void ipcl_report_verify(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
 	ipcl_doc_table_end(d);
 }
 
+/* Which group of the chart section the chart file belongs to. */
+static int sections_chart_group(const char *file)
+{
+	static const char *const pre[] = {"latency-", "throughput-", "cpu-",
+					  "over-time-"};
+
+	for (int k = 0; k < 4; k++)
+		if (!strncmp(file, pre[k], strlen(pre[k])))
+			return k;
+	return 4;
+}
+
 void ipcl_report_chart_section(struct ipcl_doc *d, const struct ipcl_report_charts *c)
 {
+	static const char *const head[] = {
+	    "Latency by percentile", "Stream throughput by message size",
+	    "CPU per message", "Latency over time (runs longer than 1 s)", "Other"};
+
 	ipcl_doc_heading(d, 2, "Charts");
+	ipcl_doc_para(d,
+		      "Small multiples: one chart per family (kernel, library, broker) "
+		      "and at most 8 series each. A transport has the same colour and "
+		      "marker in every chart; a dashed line is a set-up other than "
+		      "\"process\"; hollow markers are flagged points (the key names "
+		      "the flag). The grey dotted line is the machine's floor, the "
+		      "hiccup meter's bare paced loop, where the records have one.");
 	if (c->note)
 		ipcl_doc_para(d, c->note);
-	for (int i = 0; i < c->nch; i++)
-		ipcl_doc_figure(d, c->ch[i].title, c->ch[i].file, c->ch[i].svg);
+	for (int k = 0, i = 0; k < 5; k++) {
+		int any = 0;
+
+		for (i = 0; i < c->nch; i++) {
+			if (sections_chart_group(c->ch[i].file) != k)
+				continue;
+			if (!any++) {
+				ipcl_doc_heading(d, 3, head[k]);
+				ipcl_doc_figures_begin(d);
+			}
+			ipcl_doc_figure(d, c->ch[i].title, c->ch[i].file, c->ch[i].svg);
+		}
+		if (any)
+			ipcl_doc_figures_end(d);
+	}
+}
+
+/* ---- overview: a row per transport, sizes as column groups ---------------- */
+
+/* A series of the overview: a transport and set-up of one pattern. */
+struct ov_series {
+	const struct ipcl_report_rec *r;
+	int order; /* its place in the ranking of the first group (big: absent) */
+	int flagged;
+};
+
+static int ov_cmp(const void *a, const void *b)
+{
+	const struct ov_series *x = a, *y = b;
+	int c = (x->order > y->order) - (x->order < y->order);
+
+	if (!c)
+		c = strcmp(x->r->transport, y->r->transport);
+	return c ? c : strcmp(x->r->setup, y->r->setup);
+}
+
+/* The overview of the pattern rows [a, e): columns per group (size, rate). */
+static void sections_overview_one(struct ipcl_doc *d, const struct ipcl_report_rows *rows,
+				  int a, int e)
+{
+	const struct ipcl_report_figdef *fd[IPCL_REPORT_MAX_FIGS];
+	const char *pattern = rows->g[a].runs->pattern;
+	int nf = ipcl_report_figs(pattern, fd) - 1; /* CPU stays in the details */
+	int ng = 0, ns = 0, ncol, *gs = calloc((size_t)(e - a) + 1, sizeof *gs),
+	    *ord = calloc((size_t)(e - a) + 1, sizeof *ord),
+	    *rank = calloc((size_t)(e - a) + 1, sizeof *rank);
+	struct ov_series *se = calloc((size_t)(e - a) + 1, sizeof *se);
+	char(*hb)[160] = NULL, (*cb)[200] = NULL, t[128];
+	const char **cells = NULL;
+
+	if (!gs || !ord || !rank || !se)
+		goto out;
+	for (int g = a; g < e; g = ipcl_report_block(rows, g, 1))
+		gs[ng++] = g;
+	for (int g = a; g < e; g++) {
+		int k;
+
+		for (k = 0;
+		     k < ns && (strcmp(se[k].r->transport, rows->g[g].runs->transport) ||
+				strcmp(se[k].r->setup, rows->g[g].runs->setup));
+		     k++)
+			;
+		if (k == ns)
+			se[ns++] = (struct ov_series){rows->g[g].runs, 1 << 20, 0};
+		se[k].flagged |= rows->g[g].flags != 0;
+	}
+	{
+		int n = ipcl_report_rank(rows, gs[0], ipcl_report_block(rows, gs[0], 1),
+					 fd[0], ord, rank);
+
+		for (int i = 0; i < n; i++)
+			for (int k = 0; k < ns; k++)
+				if (!strcmp(se[k].r->transport,
+					    rows->g[ord[i]].runs->transport) &&
+				    !strcmp(se[k].r->setup, rows->g[ord[i]].runs->setup))
+					se[k].order = i;
+	}
+	qsort(se, (size_t)ns, sizeof *se, ov_cmp);
+	ncol = 2 + ng * nf + 1;
+	hb = calloc((size_t)ncol, sizeof *hb);
+	cb = calloc((size_t)ncol, sizeof *cb);
+	cells = calloc((size_t)ncol, sizeof *cells);
+	if (!hb || !cb || !cells)
+		goto out;
+	cells[0] = "transport";
+	cells[1] = "mode";
+	for (int i = 0; i < ng; i++)
+		for (int k = 0; k < nf; k++) {
+			char rg[96];
+			const struct ipcl_report_row *G = &rows->g[gs[i]];
+
+			ipcl_report_fmt_rategroup(rg, sizeof rg, G);
+			snprintf(hb[2 + i * nf + k], 160, "%lld B%s %s%s%s%s",
+				 G->runs->size, rg, fd[k]->name,
+				 strcmp(fd[k]->unit, "msgs/s") ? " (" : "",
+				 strcmp(fd[k]->unit, "msgs/s") ? fd[k]->unit : "",
+				 strcmp(fd[k]->unit, "msgs/s") ? ")" : "");
+			cells[2 + i * nf + k] = hb[2 + i * nf + k];
+		}
+	cells[ncol - 1] = "loss and flags";
+	snprintf(t, sizeof t, "Overview: %s", pattern);
+	ipcl_doc_heading(d, 2, t);
+	snprintf(t, sizeof t,
+		 "A row per transport, sorted by %s at the first size (clean rows "
+		 "first); click a column head to sort by it.",
+		 fd[0]->name);
+	ipcl_doc_para(d, t);
+	ipcl_doc_table_begin(d, ncol, cells);
+	for (int k = 0; k < ns; k++) {
+		size_t fl = 0;
+
+		cells[0] = se[k].r->transport;
+		cells[1] = se[k].r->setup;
+		cb[ncol - 1][0] = 0;
+		for (int i = 0; i < ng; i++) {
+			const struct ipcl_report_row *G = NULL;
+			int end = ipcl_report_block(rows, gs[i], 1);
+
+			for (int g = gs[i]; g < end && !G; g++)
+				if (!strcmp(rows->g[g].runs->transport,
+					    se[k].r->transport) &&
+				    !strcmp(rows->g[g].runs->setup, se[k].r->setup))
+					G = &rows->g[g];
+			for (int m = 0; m < nf; m++) {
+				char *c = cb[2 + i * nf + m];
+
+				if (G)
+					ipcl_report_fmt_fig(
+					    c, 200, fd[m],
+					    ipcl_report_rowfig(G, fd[m])->med);
+				else
+					snprintf(c, 200, "-");
+				cells[2 + i * nf + m] = c;
+			}
+			if (G && G->flags && fl < 190) {
+				char why[200], rg[96];
+
+				ipcl_report_flag_text(G, why, sizeof why);
+				fl += (size_t)snprintf(
+				    cb[ncol - 1] + fl, 200 - fl, "%s%lld B%s: %s",
+				    fl ? "; " : "", G->runs->size,
+				    ipcl_report_fmt_rategroup(rg, sizeof rg, G), why);
+			}
+		}
+		cells[ncol - 1] = cb[ncol - 1];
+		ipcl_doc_row(d, se[k].flagged ? "flag" : NULL, ncol, cells);
+	}
+	ipcl_doc_table_end(d);
+out:
+	free(gs);
+	free(ord);
+	free(rank);
+	free(se);
+	free(hb);
+	free(cb);
+	free(cells);
+}
+
+void ipcl_report_overview(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
+{
+	for (int a = 0, e; a < rows->ng; a = e) {
+		e = ipcl_report_block(rows, a, 0);
+		sections_overview_one(d, rows, a, e);
+	}
 }
 
 /* ---- the failure matrix ---------------------------------------------------- */

@@ -12,6 +12,10 @@
 
 /* "Environment": a row per distinct kernel, CPU, cores and libraries. */
 void ipcl_report_env(struct ipcl_doc *d, const struct ipcl_report_set *set);
+/* "Overview: PATTERN": a row per transport and set-up, sorted by the ranked
+ * figure of the first size, the sizes (and rates) as column groups, a column
+ * for loss and flags. */
+void ipcl_report_overview(struct ipcl_doc *d, const struct ipcl_report_rows *rows);
 /* "Summary: PATTERN": a table per pattern, a row per summary row. */
 void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows);
 /* "Ranking": per pattern and size, by the pattern's ranking figure. */

@@ -36,8 +36,11 @@ check "report --baseline exits 0 ($(cat "$tmp/err"))" test $? -eq 0
 check "baseline section in report.md" grep -q "^## Change against baseline$" "$out/report.md"
 check "baseline section in report.html" \
 	grep -q "<h2>Change against baseline</h2>" "$out/report.html"
-check "baseline section comes right after the environment" \
-	test "$(grep '^## ' "$out/report.md" | sed -n 2p)" = "## Change against baseline"
+check "the answers side by side come right after the answer" \
+	test "$(grep '^## ' "$out/report.md" | sed -n 2p)" = "## What to use: baseline and new"
+check "the change table comes right after the ranking" \
+	test "$(grep '^## ' "$out/report.md" | grep -A1 '^## Ranking$' | sed -n 2p)" = \
+	"## Change against baseline"
 check "baseline.csv exists" test -s "$out/baseline.csv"
 
 # FIELD of the representative run (the one whose p50 is the median; odd

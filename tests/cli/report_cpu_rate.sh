@@ -75,15 +75,16 @@ for t in pipe:20000 fifo:10000; do
 done
 
 if command -v gnuplot >/dev/null; then
-	check "CPU chart file" test -s "$out/cpu-stream-64.svg"
+	check "CPU chart file" test -s "$out/cpu-stream-64-kernel.svg"
 	check "CPU chart in report.html" \
 		grep -q "<figcaption>stream CPU per message by transport, 64 B" "$out/report.html"
 	check "CPU chart names both transports" \
-		bash -c "grep -q '>pipe<' '$out/cpu-stream-64.svg' && grep -q '>fifo<' '$out/cpu-stream-64.svg'"
+		bash -c "grep -q '>pipe<' '$out/cpu-stream-64-kernel.svg' && grep -q '>fifo<' '$out/cpu-stream-64-kernel.svg'"
 	check "CPU chart shows sender and receiver" \
-		bash -c "grep -q '>sender<' '$out/cpu-stream-64.svg' && grep -q '>receiver<' '$out/cpu-stream-64.svg'"
-	check "rate latency chart file" test -s "$out/latency-rate-64.svg"
-	check "CPU chart in report.md" grep -qF "](cpu-stream-64.svg)" "$out/report.md"
+		bash -c "grep -q '>sender<' '$out/cpu-stream-64-kernel.svg' && grep -q '>receiver<' '$out/cpu-stream-64-kernel.svg'"
+	check "rate latency chart files, one per rate" \
+		test -s "$out/latency-rate-64-10000-kernel.svg" -a -s "$out/latency-rate-64-20000-kernel.svg"
+	check "CPU chart in report.md" grep -qF "](cpu-stream-64-kernel.svg)" "$out/report.md"
 fi
 
 finish

@@ -86,7 +86,8 @@ check "--no-report writes no report" bash -c "! grep -q '^report:' '$tmp/bout'"
 # capacity is not run for it, and the ranking says so.
 "$bin" compare --quick -t pipe -p stream,rate --rates 1k,1G -o "$tmp/a.jsonl" --no-report \
 	>"$tmp/aout" 2>"$tmp/aerr"
-check "--rates 1G is refused (over 100M)" test $? -eq 2
+rc=$?
+check "--rates 1G is refused (over 100M) (exit $rc)" test "$rc" -eq 2
 "$bin" compare --quick -t pipe -p stream,rate --rates 1k,90M -o "$tmp/a.jsonl" --no-report \
 	>"$tmp/aout" 2>"$tmp/aerr"
 rc=$?

@@ -15,7 +15,8 @@ check "two records in the results file" test "$(wc -l <"$res")" -eq 2
 
 out=$tmp/rep
 "$bin" report "$res" -o "$out" --csv >"$tmp/stdout" 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "report names its files" grep -q "^report: $out/report.html, $out/report.md$" "$tmp/stdout"
 check "report.html exists" test -s "$out/report.html"
 check "report.md exists" test -s "$out/report.md"
@@ -40,7 +41,8 @@ if command -v gnuplot >/dev/null; then
 	check "no XML prolog inside the HTML" bash -c "! grep -q '<?xml' '$out/report.html'"
 fi
 PATH=/nonexistent "$bin" report "$res" -o "$tmp/nognu" >/dev/null 2>&1
-check "report without gnuplot exits 0" test $? -eq 0
+rc=$?
+check "report without gnuplot exits 0 (exit $rc)" test "$rc" -eq 0
 check "report without gnuplot says so (md)" \
 	grep -q "charts skipped: gnuplot not installed" "$tmp/nognu/report.md"
 check "report without gnuplot says so (html)" \

@@ -32,7 +32,8 @@ check "7 records in NEW" test "$(wc -l <"$new")" -eq 7
 
 out=$tmp/rep
 "$bin" report --baseline "$old" "$new" -o "$out" --csv >"$tmp/stdout" 2>"$tmp/err"
-check "report --baseline exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report --baseline exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "baseline section in report.md" grep -q "^## Change against baseline$" "$out/report.md"
 check "baseline section in report.html" \
 	grep -q "<h2>Change against baseline</h2>" "$out/report.html"
@@ -83,13 +84,15 @@ check "stdout still ends with the report line" \
 	bash -c "tail -1 '$tmp/stdout' | grep -q '^report: '"
 
 "$bin" report --baseline "$old" "$old" -o "$tmp/same" >"$tmp/stdout" 2>&1
-check "same files: exit 0" test $? -eq 0
+rc=$?
+check "same files: exit 0 (exit $rc)" test "$rc" -eq 0
 check "same files: no change beyond the spread" \
 	grep -q "no change beyond the spread" "$tmp/stdout"
 
 # --min-change: pipe's +200% is beyond the spread but under 500%: a small change.
 "$bin" report --baseline "$old" "$new" --min-change 500% -o "$tmp/minc" >"$tmp/stdout" 2>&1
-check "--min-change 500%: exit 0" test $? -eq 0
+rc=$?
+check "--min-change 500%: exit 0 (exit $rc)" test "$rc" -eq 0
 check "--min-change 500%: pipe is a small change" \
 	bash -c "sed -n '/^## Change against baseline$/,/^## Summary/p' '$tmp/minc/report.md' |
 		grep -qE '^\| pipe \|.*\| small change \|$'"

@@ -21,7 +21,8 @@ jq -c --arg web "$web" --arg gp "$gp" \
 
 out=$tmp/rep
 "$bin" report "$tmp/bad.jsonl" -o "$out" --csv >/dev/null 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "gnuplot ran nothing from a record" test ! -e "$tmp/pwned"
 if command -v gnuplot >/dev/null; then
 	check "the stream chart was drawn all the same" test -s "$out/throughput-stream.svg"
@@ -42,6 +43,7 @@ check "CSV: the name is one quoted field" \
 
 echo '{"schema":"ipclab.result/1","transport":"x","pattern":"stream","fault":{"lost":1}}' >"$tmp/f.jsonl"
 "$bin" report "$tmp/f.jsonl" -o "$tmp/frep" >/dev/null 2>"$tmp/err"
-check "a fault record without scenario: exit 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "a fault record without scenario: exit 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "... and its cell says '?'" grep -qF '| x | lost 1 / dup 0, ?, ? |' "$tmp/frep/report.md"
 finish

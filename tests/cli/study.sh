@@ -66,7 +66,8 @@ check "no process of the study left ($left)" test -z "$left"
 
 # --only and bad input
 "$bin" study --quick --only pipes,5 -r "$tmp/o2" --no-progress >/dev/null 2>"$tmp/err2"
-check "--only pipes,5 exits 0 ($(cat "$tmp/err2"))" test $? -eq 0
+rc=$?
+check "--only pipes,5 exits 0 (exit $rc: $(cat "$tmp/err2"))" test "$rc" -eq 0
 check "--only pipes,5 makes two sections" test "$(grep -c '^## ' "$tmp/o2/study.md")" -eq 2
 check "--no-progress is quiet" test ! -s "$tmp/err2"
 expect2 "study --only nosuch" study --only nosuch -r "$tmp/o3"

@@ -38,8 +38,8 @@ for n in 1 2 3 4 5 6 7 8 9; do
 		grep -Eq '^\*\*Reproduce:\*\* `ipclab study --quick --only [a-z-]+`$' <<<"$sec"
 	check "section $n has its claim" grep -q '^\*\*Claim\.\*\* .' <<<"$sec"
 done
-check "no NaN or inf in study.md" bash -c "! grep -Eiw 'nan|-nan|inf' '$md'"
-check "no NaN or inf in study.html" bash -c "! grep -Eiw 'nan|-nan|inf' '$out/study.html'"
+check "no NaN or inf in study.md" lacks "$md" -Eiw 'nan|-nan|inf'
+check "no NaN or inf in study.html" lacks "$out/study.html" -Eiw 'nan|-nan|inf'
 check "nine study records, pattern study" \
 	test "$(jq -c 'select(.pattern == "study" and .schema == "ipclab.study/1")' "$out/study.jsonl" | wc -l)" -eq 9
 check "measured claims have only numeric figures" \

@@ -52,11 +52,13 @@ printf '%s\n' "$(head -1 "$res")" 'not json' >"$tmp/bad.jsonl"
 expect2 "no input files" report -o "$tmp/x"
 expect2 "missing file" report "$tmp/nope.jsonl" -o "$tmp/x"
 "$bin" report "$tmp/bad.jsonl" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "a non-JSON line is skipped: exit 0 (got $?)" test $? -eq 0
+rc=$?
+check "a non-JSON line is skipped: exit 0 (got $rc)" test "$rc" -eq 0
 check "... named by file and line" grep -q "bad.jsonl:2: skipped: " "$tmp/err"
 printf 'not json\n' >"$tmp/bad2.jsonl"
 "$bin" report "$tmp/bad2.jsonl" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "nothing usable left: exit 2 (got $?)" test $? -eq 2
+rc=$?
+check "nothing usable left: exit 2 (got $rc)" test "$rc" -eq 2
 check "... the skipped line, then the refusal" \
 	grep -qF "no usable result records in the given files" "$tmp/err"
 touch "$tmp/file"

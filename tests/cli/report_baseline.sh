@@ -103,7 +103,8 @@ printf 'not json\n' >"$tmp/bad.jsonl"
 : >"$tmp/empty.jsonl"
 expect2 "--baseline /nonexistent" report --baseline /nonexistent "$new" -o "$tmp/x"
 "$bin" report --baseline "$tmp/bad.jsonl" "$new" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "--baseline of a non-JSON file exits 2 (got $?)" test $? -eq 2
+rc=$?
+check "--baseline of a non-JSON file exits 2 (got $rc)" test "$rc" -eq 2
 check "... naming its line and refusing it" \
 	grep -q "bad.jsonl:1: skipped: .*no usable result records in the baseline" \
 	<(tr '\n' ' ' <"$tmp/err")

@@ -25,7 +25,8 @@ check "the compare started something of its own" test -n "$(compgen -G "/dev/shm
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 "$bin" clean >"$tmp/clean.out" 2>&1
-check "clean exits 0 ($(cat "$tmp/clean.out"))" test $? -eq 0
+rc=$?
+check "clean exits 0 (exit $rc: $(cat "$tmp/clean.out"))" test "$rc" -eq 0
 sleep 1 # a role blocked in a syscall takes a moment to notice its parent is gone
 
 left() { compgen -G "$1" 2>/dev/null | head -3; }

@@ -3,6 +3,9 @@
 # script's $1) and tmp (a private directory, removed on exit), and defines:
 #   check DESCRIPTION COMMAND...  counts a pass, or prints "FAIL: DESCRIPTION"
 #   expect2 DESCRIPTION ARGS...   `ipclab ARGS` must exit 2 with one stderr line
+#   lacks FILE GREP-ARGS...       FILE exists and `grep GREP-ARGS FILE` finds
+#                                 nothing (exit 1); a missing or unreadable
+#                                 FILE fails, where `! grep` would pass
 #   finish                        prints the counts; fails if any check failed
 set -u
 bin=$1
@@ -28,6 +31,15 @@ expect2() {
 	rc=$?
 	check "$what exits 2 (got $rc)" test $rc -eq 2
 	check "$what: one line on stderr" test "$(wc -l <"$tmp/err")" -eq 1
+}
+
+lacks() {
+	local file=$1 rc
+	shift
+	[ -f "$file" ] || { echo "  ($file does not exist)"; return 1; }
+	grep -q "$@" -- "$file"
+	rc=$?
+	[ "$rc" -eq 1 ]
 }
 
 finish() {

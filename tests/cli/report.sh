@@ -15,7 +15,8 @@ check "two records in the results file" test "$(wc -l <"$res")" -eq 2
 
 out=$tmp/rep
 "$bin" report "$res" -o "$out" --csv >"$tmp/stdout" 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "report names its files" grep -q "^report: $out/report.html, $out/report.md$" "$tmp/stdout"
 check "report.html exists" test -s "$out/report.html"
 check "report.md exists" test -s "$out/report.md"
@@ -37,10 +38,11 @@ done
 if command -v gnuplot >/dev/null; then
 	check "report.html has an inline chart" grep -q "<svg" "$out/report.html"
 	check "latency chart file" test -s "$out/latency-pingpong-64-kernel.svg"
-	check "no XML prolog inside the HTML" bash -c "! grep -q '<?xml' '$out/report.html'"
+	check "no XML prolog inside the HTML" lacks "$out/report.html" -F '<?xml'
 fi
 PATH=/nonexistent "$bin" report "$res" -o "$tmp/nognu" >/dev/null 2>&1
-check "report without gnuplot exits 0" test $? -eq 0
+rc=$?
+check "report without gnuplot exits 0 (exit $rc)" test "$rc" -eq 0
 check "report without gnuplot says so (md)" \
 	grep -q "charts skipped: gnuplot not installed" "$tmp/nognu/report.md"
 check "report without gnuplot says so (html)" \
@@ -50,11 +52,13 @@ printf '%s\n' "$(head -1 "$res")" 'not json' >"$tmp/bad.jsonl"
 expect2 "no input files" report -o "$tmp/x"
 expect2 "missing file" report "$tmp/nope.jsonl" -o "$tmp/x"
 "$bin" report "$tmp/bad.jsonl" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "a non-JSON line is skipped: exit 0 (got $?)" test $? -eq 0
+rc=$?
+check "a non-JSON line is skipped: exit 0 (got $rc)" test "$rc" -eq 0
 check "... named by file and line" grep -q "bad.jsonl:2: skipped: " "$tmp/err"
 printf 'not json\n' >"$tmp/bad2.jsonl"
 "$bin" report "$tmp/bad2.jsonl" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "nothing usable left: exit 2 (got $?)" test $? -eq 2
+rc=$?
+check "nothing usable left: exit 2 (got $rc)" test "$rc" -eq 2
 check "... the skipped line, then the refusal" \
 	grep -qF "no usable result records in the given files" "$tmp/err"
 touch "$tmp/file"

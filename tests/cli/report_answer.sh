@@ -36,7 +36,8 @@ jq -c 'select(.pattern == "stream" and .transport == "unix")
 	            recovery_ms: 3, guarantee: "at-most-once"}' "$res" >>"$tmp/f.jsonl"
 
 "$bin" report "$tmp/f.jsonl" -o "$tmp/rep" >/dev/null 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 md=$tmp/rep/report.md
 check "the first section is \"What to use\"" test "$(grep -m1 '^## ' "$md")" = "## What to use"
 row() { grep -F "| $1 |" "$md" | head -1; }
@@ -67,7 +68,8 @@ check "related processes only: pipe (its caps say related_only)" \
 check "the same table in report.html" grep -q '<h2>What to use</h2>' "$tmp/rep/report.html"
 
 "$bin" report "$tmp/f.jsonl" --baseline "$res" -o "$tmp/base" >/dev/null 2>"$tmp/err"
-check "report --baseline exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report --baseline exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 side=$(grep -F "| Lowest latency, one message in flight |" "$tmp/base/report.md" | sed -n 2p)
 check "side by side: the winner changed from $best to $second" \
 	grep -qF "| winner changed: $best -> $second |" <<<"$side"

@@ -32,7 +32,8 @@ check "7 records in NEW" test "$(wc -l <"$new")" -eq 7
 
 out=$tmp/rep
 "$bin" report --baseline "$old" "$new" -o "$out" --csv >"$tmp/stdout" 2>"$tmp/err"
-check "report --baseline exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report --baseline exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "baseline section in report.md" grep -q "^## Change against baseline$" "$out/report.md"
 check "baseline section in report.html" \
 	grep -q "<h2>Change against baseline</h2>" "$out/report.html"
@@ -86,13 +87,15 @@ check "stdout still ends with the report line" \
 	bash -c "tail -1 '$tmp/stdout' | grep -q '^report: '"
 
 "$bin" report --baseline "$old" "$old" -o "$tmp/same" >"$tmp/stdout" 2>&1
-check "same files: exit 0" test $? -eq 0
+rc=$?
+check "same files: exit 0 (exit $rc)" test "$rc" -eq 0
 check "same files: no change beyond the spread" \
 	grep -q "no change beyond the spread" "$tmp/stdout"
 
 # --min-change: pipe's +200% is beyond the spread but under 500%: a small change.
 "$bin" report --baseline "$old" "$new" --min-change 500% -o "$tmp/minc" >"$tmp/stdout" 2>&1
-check "--min-change 500%: exit 0" test $? -eq 0
+rc=$?
+check "--min-change 500%: exit 0 (exit $rc)" test "$rc" -eq 0
 check "--min-change 500%: pipe is a small change" \
 	bash -c "sed -n '/^## Change against baseline$/,/^## Summary/p' '$tmp/minc/report.md' |
 		grep -qE '^\| pipe \|.*\| small change \|$'"
@@ -103,7 +106,8 @@ printf 'not json\n' >"$tmp/bad.jsonl"
 : >"$tmp/empty.jsonl"
 expect2 "--baseline /nonexistent" report --baseline /nonexistent "$new" -o "$tmp/x"
 "$bin" report --baseline "$tmp/bad.jsonl" "$new" -o "$tmp/x" >/dev/null 2>"$tmp/err"
-check "--baseline of a non-JSON file exits 2 (got $?)" test $? -eq 2
+rc=$?
+check "--baseline of a non-JSON file exits 2 (got $rc)" test "$rc" -eq 2
 check "... naming its line and refusing it" \
 	grep -q "bad.jsonl:1: skipped: .*no usable result records in the baseline" \
 	<(tr '\n' ' ' <"$tmp/err")

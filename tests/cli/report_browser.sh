@@ -35,7 +35,8 @@ done
 	{ echo "FAIL: ipclab run stream: $(cat "$tmp/err")"; exit 1; }
 out=$tmp/rep
 "$bin" report "$res" -o "$out" >/dev/null 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 html=$out/report.html
 nsvg=$(find "$out" -maxdepth 1 -name '*.svg' | wc -l)
 check "charts were drawn ($nsvg)" test "$nsvg" -ge 4

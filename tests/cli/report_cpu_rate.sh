@@ -24,7 +24,8 @@ jq -c 'del(.late_sender)' "$res" >"$tmp/clean.jsonl" && mv "$tmp/clean.jsonl" "$
 
 out=$tmp/rep
 "$bin" report "$res" -o "$out" --csv >/dev/null 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 
 # rec PATTERN TRANSPORT JQ-EXPRESSION FORMAT: a record's figure, printed.
 rec() {

@@ -39,7 +39,8 @@ jq -c --arg bs "$bs" --arg br "$br" --arg bp "$bp" '
 	else . end' "$tmp/real.jsonl" >"$tmp/f.jsonl"
 
 "$bin" report "$tmp/f.jsonl" -o "$tmp/rep" --csv --ranking >"$tmp/term" 2>"$tmp/err"
-check "report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 
 # block FILE HEAD: the lines of FILE from the line starting with HEAD to the
 # next empty line.

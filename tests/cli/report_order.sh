@@ -88,7 +88,8 @@ done
 
 # baseline: each row's p50 and p99 lines come from the same merged histogram.
 "$bin" report --baseline "$res" "$res" -o "$tmp/base" --csv >/dev/null 2>"$tmp/err"
-check "report --baseline exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "report --baseline exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "baseline.csv: per row, old and new p50 <= p99" awk -F, '
 	NR > 1 && $7 == "p50" { k = $1 FS $2 FS $3 FS $4; o[k] = $9; n[k] = $10 }
 	NR > 1 && $7 == "p99" { k = $1 FS $2 FS $3 FS $4; seen++
@@ -104,7 +105,8 @@ old=$(jq -s '(map(.latency.p99) | sort | .[1]) as $p99
 check "fixture: median p99 is above the median-p50 run's max (the old crossing)" \
 	test "$old" = true
 "$bin" report "$fixture" -o "$tmp/fx" --csv --ranking >"$tmp/fxout" 2>"$tmp/err"
-check "fixture report exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "fixture report exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "fixture summary.csv in order" csv_ordered "$tmp/fx/summary.csv"
 check "fixture report.md in order" md_ordered "$tmp/fx/report.md"
 check "fixture report.html: the same rows" html_same "$tmp/fx/report.md" "$tmp/fx/report.html"

@@ -38,8 +38,8 @@ for n in 1 2 3 4 5 6 7 8 9; do
 		grep -Eq '^\*\*Reproduce:\*\* `ipclab study --quick --only [a-z-]+`$' <<<"$sec"
 	check "section $n has its claim" grep -q '^\*\*Claim\.\*\* .' <<<"$sec"
 done
-check "no NaN or inf in study.md" bash -c "! grep -Eiw 'nan|-nan|inf' '$md'"
-check "no NaN or inf in study.html" bash -c "! grep -Eiw 'nan|-nan|inf' '$out/study.html'"
+check "no NaN or inf in study.md" lacks "$md" -Eiw 'nan|-nan|inf'
+check "no NaN or inf in study.html" lacks "$out/study.html" -Eiw 'nan|-nan|inf'
 check "nine study records, pattern study" \
 	test "$(jq -c 'select(.pattern == "study" and .schema == "ipclab.study/1")' "$out/study.jsonl" | wc -l)" -eq 9
 check "measured claims have only numeric figures" \
@@ -66,7 +66,8 @@ check "no process of the study left ($left)" test -z "$left"
 
 # --only and bad input
 "$bin" study --quick --only pipes,5 -r "$tmp/o2" --no-progress >/dev/null 2>"$tmp/err2"
-check "--only pipes,5 exits 0 ($(cat "$tmp/err2"))" test $? -eq 0
+rc=$?
+check "--only pipes,5 exits 0 (exit $rc: $(cat "$tmp/err2"))" test "$rc" -eq 0
 check "--only pipes,5 makes two sections" test "$(grep -c '^## ' "$tmp/o2/study.md")" -eq 2
 check "--no-progress is quiet" test ! -s "$tmp/err2"
 expect2 "study --only nosuch" study --only nosuch -r "$tmp/o3"

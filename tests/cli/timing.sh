@@ -11,7 +11,8 @@
 j() { jq -e "$1" "$2" >/dev/null; }
 
 "$bin" run -t pipe -p rate -r 2000 -d 0.3s -w 100 --json -q >"$tmp/rate" 2>"$tmp/err"
-check "rate run exits 0 ($(cat "$tmp/err"))" test $? -eq 0
+rc=$?
+check "rate run exits 0 (exit $rc: $(cat "$tmp/err"))" test "$rc" -eq 0
 check "rate: sender_lag with p99 and bound_ns" j '.sender_lag.p99 >= 0 and .sender_lag.bound_ns >= 100000' "$tmp/rate"
 check "rate: late_sender is a boolean" j '.late_sender | type == "boolean"' "$tmp/rate"
 check "rate: late_sender agrees with p99 > bound" \

@@ -26,12 +26,14 @@ evil="redis://x'; touch $pwned; '"
 as "$ua" mkdir -m 0777 "/tmp/ipclab-brokers-$uidb"
 as "$ua" sh -c "printf '%s\n' \"IPCLAB_REDIS_URL=$evil\" 'IPCLAB_BROKER_redis=1 0 /' > /tmp/ipclab-brokers-$uidb/state.env; chmod 666 /tmp/ipclab-brokers-$uidb/state.env"
 as "$ub" "$tmp/ipclab" brokers env >"$tmp/env.out" 2>"$tmp/env.err"
-check "planted dir of another user: env refuses (exit 1)" test $? -eq 1
+rc=$?
+check "planted dir of another user: env refuses (exit 1) (exit $rc)" test "$rc" -eq 1
 check "planted dir: nothing printed to eval" test ! -s "$tmp/env.out"
 as "$ub" bash -c "eval \"\$('$tmp/ipclab' brokers env 2>/dev/null)\""
 check "planted dir: eval ran nothing" test ! -e "$pwned"
 as "$ub" "$tmp/ipclab" brokers down >/dev/null 2>&1
-check "planted dir: down refuses (exit 1)" test $? -eq 1
+rc=$?
+check "planted dir: down refuses (exit 1) (exit $rc)" test "$rc" -eq 1
 rm -rf "/tmp/ipclab-brokers-$uidb"
 
 # 2. B's own dir, but the file is A's, a symlink, or mode 0644: each refused.
@@ -47,7 +49,8 @@ for how in owner symlink mode; do
 	mode) printf 'x\n' >"$sd/state.env"; chown "$ub" "$sd/state.env"; chmod 644 "$sd/state.env" ;;
 	esac
 	runuser -u "$ub" -- env IPCLAB_BROKERS_STATE="$sd/state.env" "$tmp/ipclab" brokers status >/dev/null 2>&1
-	check "state file with wrong $how refused" test $? -eq 1
+	rc=$?
+	check "state file with wrong $how refused (exit $rc)" test "$rc" -eq 1
 done
 
 # 3. B's own valid state with a URL holding a quote: eval cannot break out.

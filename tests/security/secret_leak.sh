@@ -12,7 +12,8 @@ run_one() { # transport url
 	n=$((n + 1))
 	"$bin" run -t "$1" -n 20 -O url="$2" --json -o "$out/r$n.jsonl" \
 		>"$out/stdout$n" 2>"$out/stderr$n"
-	check "$1 run $n exits 0" test $? -eq 0
+	rc=$?
+	check "$1 run $n exits 0 (exit $rc)" test "$rc" -eq 0
 	check "$1 run $n wrote a record" test -s "$out/r$n.jsonl"
 }
 for t in $("$bin" list 2>/dev/null | awk '{print $1}' | grep -E '^(redis|rabbitmq)'); do

@@ -1,8 +1,16 @@
 /*
- * conn.c - a Redis connection by URL (conn.h), with hiredis's blocking API.
- * The URL parsing and the connect/AUTH/SELECT/PING sequence follow redis.c's
- * (which keeps its own static copy for now). Left out: TLS (rediss://),
- * percent-decoding in URLs, RESP3.
+ * conn.c - a Redis connection by URL (conn.h), shared by every transport in
+ * brokers/redis/: the URL, connect, AUTH/SELECT/PING, reading replies by
+ * deadline, the RESP writer for messages (writev from the caller's buffer),
+ * CONFIG GET, the server's version, and deleting a run's keys. hiredis's
+ * blocking API (0.14: redisConnectWithTimeout, redisAppendCommand,
+ * redisBufferRead) plus poll() and writev().
+ *
+ * Every connection sets reader->maxbuf = 0: hiredis frees its reader buffer
+ * whenever more than 16 KiB are spare, which with 64 KiB replies trims and
+ * regrows the heap per message (README.md, "Page faults").
+ *
+ * Left out: TLS (rediss://), percent-decoding in URLs, RESP3, reconnecting.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #include <ipclab/fdio.h>
 #include <ipclab/server.h>
@@ -76,8 +85,9 @@ static int conn_parse_url(const char *url, struct conn_url *u, const char *shown
 
 		if (p != auth_end || *p != '/' || n >= sizeof u->path)
 			return ipcl_seterr(err, IPCL_EINVAL,
-					   "redis URL '%s': want an absolute socket path",
-					   shown);
+					   "redis URL '%s': want an absolute socket path "
+					   "shorter than %zu bytes",
+					   shown, sizeof u->path);
 		snprintf(u->path, sizeof u->path, "%.*s", (int)n, p);
 		q = strstr(p + n, "db=");
 		u->db = q ? atoi(q + 3) : 0;
@@ -113,6 +123,7 @@ static int conn_parse_url(const char *url, struct conn_url *u, const char *shown
 	return 0;
 }
 
+/* The error code for a failed hiredis call, from the context's error kind. */
 static int conn_code(const redisContext *c, int saved_errno)
 {
 	switch (c ? c->err : REDIS_ERR_OOM) {
@@ -122,6 +133,8 @@ static int conn_code(const redisContext *c, int saved_errno)
 			return -ETIMEDOUT;
 		if (strstr(c->errstr, "refused"))
 			return -ECONNREFUSED;
+		if (strstr(c->errstr, "timed out"))
+			return -ETIMEDOUT;
 		return saved_errno > 0 ? -saved_errno : -EIO;
 	case REDIS_ERR_EOF:
 		return -ECONNRESET;
@@ -130,7 +143,7 @@ static int conn_code(const redisContext *c, int saved_errno)
 	case REDIS_ERR_OOM:
 		return -ENOMEM;
 	default:
-		return -EHOSTUNREACH;
+		return -EHOSTUNREACH; /* REDIS_ERR_OTHER: name resolution and the like */
 	}
 }
 
@@ -142,7 +155,7 @@ int ipcl_redis_fail(struct ipcl_redis *k, const char *what)
 			   what, k->ctx ? k->ctx->errstr : "out of memory");
 }
 
-int ipcl_redis_flush(struct ipcl_redis *k)
+int ipcl_redis_write(struct ipcl_redis *k)
 {
 	int done = 0;
 
@@ -150,6 +163,40 @@ int ipcl_redis_flush(struct ipcl_redis *k)
 		if (redisBufferWrite(k->ctx, &done) != REDIS_OK)
 			return ipcl_redis_fail(k, "write");
 	} while (!done);
+	return 0;
+}
+
+int ipcl_redis_write_msg(struct ipcl_redis *k, const char *const *args, int nargs,
+			 const void *msg, size_t len)
+{
+	char head[320];
+	struct iovec iov[3];
+	size_t n;
+	int m, rc;
+
+	rc = ipcl_redis_write(k); /* hiredis's own output buffer: empty it first */
+	if (rc)
+		return rc;
+	m = snprintf(head, sizeof head, "*%d\r\n", nargs + 1);
+	n = m > 0 ? (size_t)m : sizeof head;
+	for (int i = 0; i < nargs && n < sizeof head; i++) {
+		m = snprintf(head + n, sizeof head - n, "$%zu\r\n%s\r\n", strlen(args[i]),
+			     args[i]);
+		n += m > 0 ? (size_t)m : sizeof head;
+	}
+	if (n < sizeof head) {
+		m = snprintf(head + n, sizeof head - n, "$%zu\r\n", len);
+		n += m > 0 ? (size_t)m : sizeof head;
+	}
+	if (n >= sizeof head)
+		return ipcl_seterr(k->err, IPCL_EINVAL, "redis: key too long");
+	iov[0] = (struct iovec){head, n};
+	iov[1] = (struct iovec){(void *)msg, len};
+	iov[2] = (struct iovec){"\r\n", 2};
+	rc = ipcl_fd_writev_all(k->ctx->fd, iov, 3, IPCL_FOREVER);
+	if (rc)
+		return ipcl_seterr(k->err, rc, "redis %s: write: %s", k->shown,
+				   strerror(-rc));
 	return 0;
 }
 
@@ -164,7 +211,7 @@ int ipcl_redis_read(struct ipcl_redis *k, redisReply **out, int64_t deadline_ns)
 		*out = r;
 		return 0;
 	}
-	rc = ipcl_redis_flush(k);
+	rc = ipcl_redis_write(k);
 	if (rc)
 		return rc;
 	for (;;) {
@@ -184,6 +231,15 @@ int ipcl_redis_read(struct ipcl_redis *k, redisReply **out, int64_t deadline_ns)
 			return 0;
 		}
 	}
+}
+
+int ipcl_redis_reply_error(struct ipcl_redis *k, redisReply *r, const char *what)
+{
+	int rc = ipcl_seterr(k->err, IPCL_EBROKER, "redis %s: %s: %.*s", k->shown, what,
+			     (int)r->len, r->str);
+
+	freeReplyObject(r);
+	return rc;
 }
 
 int ipcl_redis_cmd(struct ipcl_redis *k, int64_t deadline_ns, redisReply **out,
@@ -206,12 +262,8 @@ int ipcl_redis_cmd(struct ipcl_redis *k, int64_t deadline_ns, redisReply **out,
 				   what);
 	if (rc)
 		return rc;
-	if (r->type == REDIS_REPLY_ERROR) {
-		rc = ipcl_seterr(k->err, IPCL_EBROKER, "redis %s: %s: %.*s", k->shown,
-				 what, (int)r->len, r->str);
-		freeReplyObject(r);
-		return rc;
-	}
+	if (r->type == REDIS_REPLY_ERROR)
+		return ipcl_redis_reply_error(k, r, what);
 	if (out)
 		*out = r;
 	else
@@ -260,6 +312,8 @@ int ipcl_redis_open(struct ipcl_redis *k, const char *url, long long ct_ms,
 		return ipcl_redis_fail(k, "connect");
 	if (redisSetTimeout(k->ctx, (struct timeval){0, 0}) != REDIS_OK)
 		return ipcl_redis_fail(k, "setsockopt");
+	/* Keep the reader's buffer however much of it is spare. */
+	k->ctx->reader->maxbuf = 0;
 	if (u.pass[0]) {
 		rc = u.user[0] ? ipcl_redis_cmd(k, end, NULL, "AUTH", "AUTH %s %s",
 						u.user, u.pass)
@@ -274,6 +328,52 @@ int ipcl_redis_open(struct ipcl_redis *k, const char *url, long long ct_ms,
 			return rc;
 	}
 	return ipcl_redis_cmd(k, end, NULL, "PING", "PING");
+}
+
+int ipcl_redis_config(struct ipcl_redis *k, const char *name, char *out, size_t cap,
+		      int64_t deadline_ns, int *refused)
+{
+	char saved[IPCL_ERR_MAX];
+	redisReply *r;
+	int rc;
+
+	snprintf(out, cap, "unknown");
+	memcpy(saved, k->err, sizeof saved);
+	rc = ipcl_redis_cmd(k, deadline_ns, &r, "CONFIG GET", "CONFIG GET %s", name);
+	if (rc == IPCL_EBROKER) {
+		if (refused)
+			*refused = 1;
+		memcpy(k->err, saved, sizeof saved);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		snprintf(out, cap, "%.*s", (int)r->element[1]->len, r->element[1]->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+int ipcl_redis_version(struct ipcl_redis *k, int64_t deadline_ns, char *ver, size_t cap,
+		       int *num)
+{
+	redisReply *r;
+	const char *v;
+	int maj = 0, min = 0;
+	int rc = ipcl_redis_cmd(k, deadline_ns, &r, "INFO", "INFO server");
+
+	*num = 0;
+	snprintf(ver, cap, "unknown");
+	if (rc)
+		return rc;
+	if (r->type == REDIS_REPLY_STRING && (v = strstr(r->str, "redis_version:"))) {
+		snprintf(ver, cap, "%.*s", (int)strcspn(v + 14, "\r\n"), v + 14);
+		if (sscanf(ver, "%d.%d", &maj, &min) == 2)
+			*num = maj * 100 + min;
+	}
+	freeReplyObject(r);
+	return 0;
 }
 
 int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,

@@ -151,54 +151,6 @@ static const char *kv_url(const struct ipcl_chan *c, const struct kv_addr *a)
 
 /* ---- server facts ---------------------------------------------------------- */
 
-/* CONFIG GET name into out; "unknown" (and 0) where CONFIG is refused. */
-static int kv_config(struct ipcl_redis *k, const char *name, char *out, size_t cap,
-		     int64_t deadline_ns, int *refused)
-{
-	char saved[IPCL_ERR_MAX];
-	redisReply *r;
-	int rc;
-
-	snprintf(out, cap, "unknown");
-	memcpy(saved, k->err, sizeof saved);
-	rc = ipcl_redis_cmd(k, deadline_ns, &r, "CONFIG GET", "CONFIG GET %s", name);
-	if (rc == IPCL_EBROKER) {
-		if (refused)
-			*refused = 1;
-		memcpy(k->err, saved, sizeof saved);
-		return 0;
-	}
-	if (rc)
-		return rc;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-	    r->element[1]->type == REDIS_REPLY_STRING)
-		snprintf(out, cap, "%.*s", (int)r->element[1]->len, r->element[1]->str);
-	freeReplyObject(r);
-	return 0;
-}
-
-/* The server's version as major * 100 + minor (0 if unknown); text in ver. */
-static int kv_version(struct ipcl_redis *k, int64_t deadline_ns, char *ver, size_t cap,
-		      int *num)
-{
-	redisReply *r;
-	const char *v;
-	int maj = 0, min = 0;
-	int rc = ipcl_redis_cmd(k, deadline_ns, &r, "INFO", "INFO server");
-
-	*num = 0;
-	snprintf(ver, cap, "unknown");
-	if (rc)
-		return rc;
-	if (r->type == REDIS_REPLY_STRING && (v = strstr(r->str, "redis_version:"))) {
-		snprintf(ver, cap, "%.*s", (int)strcspn(v + 14, "\r\n"), v + 14);
-		if (sscanf(ver, "%d.%d", &maj, &min) == 2)
-			*num = maj * 100 + min;
-	}
-	freeReplyObject(r);
-	return 0;
-}
-
 /* Do notify-keyspace-events flags deliver keyspace events for SET? */
 static int kv_events_ok(const char *flags)
 {
@@ -216,7 +168,7 @@ static int kv_check_server(struct ipcl_redis *k, struct kv_addr *a, int64_t end,
 	char ver[64], v[200], events[64];
 	int num, refused = 0, rc;
 
-	rc = kv_version(k, end, ver, sizeof ver, &num);
+	rc = ipcl_redis_version(k, end, ver, sizeof ver, &num);
 	if (rc)
 		return rc;
 	if (p)
@@ -226,7 +178,7 @@ static int kv_check_server(struct ipcl_redis *k, struct kv_addr *a, int64_t end,
 		    k->err, IPCL_EUNAVAIL,
 		    "redis-kv: %s runs Redis %s; GETDEL needs 6.2 or later", k->shown,
 		    ver);
-	rc = kv_config(k, "proto-max-bulk-len", v, sizeof v, end, NULL);
+	rc = ipcl_redis_config(k, "proto-max-bulk-len", v, sizeof v, end, NULL);
 	if (rc)
 		return rc;
 	a->max = strcmp(v, "unknown") ? strtoll(v, NULL, 10) : KV_MAX_DEFAULT;
@@ -236,7 +188,7 @@ static int kv_check_server(struct ipcl_redis *k, struct kv_addr *a, int64_t end,
 					  {"maxmemory-policy", "maxmemory_policy"}};
 
 		for (size_t i = 0; i < 3; i++) {
-			rc = kv_config(k, names[i][0], v, sizeof v, end, NULL);
+			rc = ipcl_redis_config(k, names[i][0], v, sizeof v, end, NULL);
 			if (rc)
 				return rc;
 			ipcl_fact(p, names[i][1], "%s", v);
@@ -244,7 +196,8 @@ static int kv_check_server(struct ipcl_redis *k, struct kv_addr *a, int64_t end,
 	}
 	if (a->notify != KV_KEYSPACE)
 		return 0;
-	rc = kv_config(k, "notify-keyspace-events", events, sizeof events, end, &refused);
+	rc = ipcl_redis_config(k, "notify-keyspace-events", events, sizeof events, end,
+			       &refused);
 	if (rc)
 		return rc;
 	if (refused)

@@ -376,6 +376,44 @@ int ipcl_redis_version(struct ipcl_redis *k, int64_t deadline_ns, char *ver, siz
 	return 0;
 }
 
+int ipcl_redis_scan(struct ipcl_redis *k, int64_t deadline_ns, char *cursor, size_t cap,
+		    const char *pattern, redisReply **out)
+{
+	redisReply *r;
+	int rc = ipcl_redis_cmd(k, deadline_ns, &r, "SCAN", "SCAN %s MATCH %s COUNT 1000",
+				cursor, pattern);
+
+	if (rc)
+		return rc;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return ipcl_seterr(k->err, IPCL_EPROTO, "redis %s: odd SCAN reply",
+				   k->shown);
+	}
+	snprintf(cursor, cap, "%s", r->element[0]->str);
+	*out = r;
+	return 0;
+}
+
+int ipcl_redis_timeout(const char *v, long long *ms, char *err)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = v ? strtod(v, &end) : -1;
+	if (!v || errno || end == v || *end || !(s > 0 && s <= 3600))
+		return ipcl_seterr(err, IPCL_EINVAL,
+				   "option connect_timeout=%s: want seconds in (0, 3600]",
+				   v ? v : "");
+	*ms = (long long)(s * 1000 + 0.5);
+	if (*ms < 1)
+		*ms = 1;
+	return 0;
+}
+
 int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
 			     int64_t deadline_ns)
 {
@@ -392,18 +430,9 @@ int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
 	do {
 		redisReply *r;
 
-		rc = ipcl_redis_cmd(k, deadline_ns, &r, "SCAN",
-				    "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		rc = ipcl_redis_scan(k, deadline_ns, cursor, sizeof cursor, pattern, &r);
 		if (rc)
 			return rc;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			return ipcl_seterr(k->err, IPCL_EPROTO,
-					   "redis %s: odd SCAN reply", k->shown);
-		}
-		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
 		for (size_t i = 0; !rc && i < r->element[1]->elements; i++) {
 			redisReply *e = r->element[1]->element[i];
 

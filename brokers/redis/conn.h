@@ -81,6 +81,17 @@ int ipcl_redis_config(struct ipcl_redis *k, const char *name, char *out, size_t 
 int ipcl_redis_version(struct ipcl_redis *k, int64_t deadline_ns, char *ver, size_t cap,
 		       int *num);
 
+/*
+ * One SCAN round: SCAN <cursor> MATCH pattern COUNT 1000. *out gets the reply
+ * (checked: [cursor, [keys]]; caller frees), cursor the next cursor ("0":
+ * done). 0, IPCL_EPROTO for an odd reply, or a command's error.
+ */
+int ipcl_redis_scan(struct ipcl_redis *k, int64_t deadline_ns, char *cursor, size_t cap,
+		    const char *pattern, redisReply **out);
+
+/* The connect_timeout option (seconds in (0, 3600]) in ms: 0 or IPCL_EINVAL. */
+int ipcl_redis_timeout(const char *v, long long *ms, char *err);
+
 /* Delete every key matching "prefix*" (SCAN + UNLINK), by deadline. */
 int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
 			     int64_t deadline_ns);

@@ -96,19 +96,11 @@ static int kv_settings(const struct ipcl_opts *o, struct kv_addr *a, char *err)
 	const char *ct = ipcl_opt(o, kv_options, "connect_timeout");
 	const char *nt = ipcl_opt(o, kv_options, "notify");
 	const char *sq = ipcl_opt(o, kv_options, "seq");
-	char *end;
-	double s;
 	int rc;
 
-	errno = 0;
-	s = ct ? strtod(ct, &end) : -1;
-	if (!ct || errno || end == ct || *end || !(s > 0 && s <= 3600))
-		return ipcl_seterr(err, IPCL_EINVAL,
-				   "option connect_timeout=%s: want seconds in (0, 3600]",
-				   ct ? ct : "");
-	a->ct_ms = (long long)(s * 1000 + 0.5);
-	if (a->ct_ms < 1)
-		a->ct_ms = 1;
+	rc = ipcl_redis_timeout(ct, &a->ct_ms, err);
+	if (rc)
+		return rc;
 	if (kv_pick(nt, kv_notify_names, 3, &a->notify))
 		return ipcl_seterr(err, IPCL_EINVAL,
 				   "option notify=%s: want poll, keyspace or list", nt);
@@ -385,18 +377,10 @@ static int kv_position(struct kv_ep *e, int64_t deadline_ns)
 		return rc;
 	snprintf(pattern, sizeof pattern, "%s:m:*", e->a.key);
 	do {
-		rc = ipcl_redis_cmd(&e->k, deadline_ns, &r, "SCAN",
-				    "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		rc = ipcl_redis_scan(&e->k, deadline_ns, cursor, sizeof cursor, pattern,
+				     &r);
 		if (rc)
 			return rc;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			return ipcl_seterr(e->k.err, IPCL_EPROTO,
-					   "redis %s: odd SCAN reply", e->k.shown);
-		}
-		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
 		for (size_t i = 0; i < r->element[1]->elements; i++) {
 			redisReply *x = r->element[1]->element[i];
 			long long n = x->type == REDIS_REPLY_STRING

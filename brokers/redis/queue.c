@@ -75,19 +75,11 @@ static enum redis_kind redis_kind_of(const struct ipcl_transport *t)
 static int redis_settings(const struct ipcl_opts *o, struct redis_addr *a, char *err)
 {
 	const char *ct = ipcl_opt(o, ipcl_redisq_options, "connect_timeout");
-	char *end;
-	double s;
 	int rc;
 
-	errno = 0;
-	s = ct ? strtod(ct, &end) : -1;
-	if (!ct || errno || end == ct || *end || !(s > 0 && s <= 3600))
-		return ipcl_seterr(err, IPCL_EINVAL,
-				   "option connect_timeout=%s: want seconds in (0, 3600]",
-				   ct ? ct : "");
-	a->ct_ms = (long long)(s * 1000 + 0.5);
-	if (a->ct_ms < 1)
-		a->ct_ms = 1;
+	rc = ipcl_redis_timeout(ct, &a->ct_ms, err);
+	if (rc)
+		return rc;
 	rc = ipcl_opt_int(o, ipcl_redisq_options, "pipeline", 1, 100000, &a->pipeline,
 			  err);
 	if (!rc)

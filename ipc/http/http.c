@@ -13,6 +13,10 @@
  * and resumes the connection. The client keeps up to `conns` requests in
  * flight, one per connection (libcurl does not pipeline POSTs).
  *
+ * Files: http.c (this: options, setup, open, send, recv, reply, close,
+ * teardown, the const table), server.c (libmicrohttpd), client.c (libcurl),
+ * http.h (what they share).
+ *
  * Left out: HTTP/2 (libmicrohttpd 0.9 speaks HTTP/1.x only; option http2=1 is
  * refused with that reason), TLS, several clients per channel, chunked uploads.
  */
@@ -35,12 +39,7 @@
 #include <ipclab/fdio.h>
 #include <ipclab/transport.h>
 
-#define HTTP_MAX_BODY    (16u << 20) /* bytes; larger bodies get 413, both ways */
-#define HTTP_TOKEN_BYTES 16          /* random bytes, sent as 32 hex digits */
-#define HTTP_TOKEN_HDR   "X-Ipclab-Token"
-#define HTTP_PATH        "/echo"
-#define HTTP_MAX_CONNS   64
-#define HTTP_LINGER_NS   (1000LL * 1000 * 1000) /* close() waits this for uploads */
+#include "http.h"
 
 static const struct ipcl_option http_options[] = {
     {"conns", "1",
@@ -52,77 +51,7 @@ static const struct ipcl_option http_options[] = {
     {NULL, NULL, NULL},
 };
 
-/* Everything open() needs, as written into chan->addr. */
-struct http_addr {
-	int fd;   /* the listening socket in the creating process */
-	int port; /* its port on 127.0.0.1 */
-	int conns;
-	char token[2 * HTTP_TOKEN_BYTES + 1];
-};
-
-struct http_chan {
-	int valid; /* fd was made by setup() in this process and is still open */
-	int fd;
-};
-
-/* ---- the server: libmicrohttpd ------------------------------------------- */
-
-/* One request, from its first byte until libmicrohttpd is done with it. */
-struct http_req {
-	struct http_ep *e;
-	struct MHD_Connection *conn;
-	struct http_req *next; /* in the queue of complete requests */
-	unsigned char *body;
-	size_t len, cap;
-	unsigned status;            /* != 0: refuse with this status */
-	int queued;                 /* complete, suspended, waiting for recv() */
-	int suspended;              /* its connection is suspended */
-	struct MHD_Response *reply; /* set by reply(): queue it when resumed */
-	int drop;                   /* resumed without a reply: close the connection */
-};
-
-/* One connection: does it belong to this run (a request carried the token)? */
-struct http_conn {
-	int member;
-};
-
-struct http_ep {
-	/* server */
-	struct MHD_Daemon *d;
-	int epfd;                     /* libmicrohttpd's epoll descriptor */
-	struct http_req *head, *tail; /* complete requests recv() has not taken */
-	struct http_req *call;        /* the request recv() returned last */
-	int members_seen, members_open;
-	int oom; /* an allocation failed inside a callback */
-	char token[2 * HTTP_TOKEN_BYTES + 1];
-
-	/* client */
-	CURLM *multi;
-	int curl_ok; /* curl_global_init succeeded (close() must undo it) */
-	int conns;   /* slots */
-	struct http_slot *slot;
-	struct curl_slist *hdrs;
-	char url[64];
-	int cerr; /* first failed transfer: -errno / IPCL_E*; sticky */
-	char cerr_text[IPCL_ERR_MAX];
-	/* replies that arrived and recv() has not taken: [size_t len][bytes] ... */
-	unsigned char *rq;
-	size_t rq_cap, rq_head, rq_tail;
-};
-
-/* A client transfer: one easy handle, reused (its connection stays alive). */
-struct http_slot {
-	struct http_ep *e;
-	CURL *h;
-	int busy; /* added to the multi handle, not done yet */
-	unsigned char *body;
-	size_t len, cap;
-	unsigned char *resp; /* the response body as it arrives */
-	size_t rlen, rcap;
-	int toobig; /* the response outgrew HTTP_MAX_BODY */
-};
-
-static int http_grow(unsigned char **buf, size_t *cap, size_t need)
+int ipcl_http_grow(unsigned char **buf, size_t *cap, size_t need)
 {
 	size_t n = *cap ? *cap : 4096;
 	unsigned char *p;
@@ -138,411 +67,6 @@ static int http_grow(unsigned char **buf, size_t *cap, size_t need)
 	*cap = n;
 	return 0;
 }
-
-/* Constant-time comparison of the token a request carries with ours. */
-static int http_token_ok(const char *got, const char *want)
-{
-	size_t n = strlen(want);
-	unsigned char diff = 0;
-
-	if (!got || strlen(got) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(got[i] ^ want[i]);
-	return diff == 0;
-}
-
-static enum MHD_Result http_respond(struct MHD_Connection *conn, unsigned status,
-				    const char *text)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-	    strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-	enum MHD_Result ok;
-
-	if (!r)
-		return MHD_NO;
-	ok = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ok;
-}
-
-/*
- * The access handler. libmicrohttpd calls it once with the headers (*rc NULL),
- * once per piece of body, and once more with *size 0 when the body is whole;
- * then, after a resume, again with *size 0. A whole request is queued for
- * recv() and its connection suspended until reply() has the answer.
- */
-static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn,
-				       const char *url, const char *method,
-				       const char *version, const char *data,
-				       size_t *size, void **rc)
-{
-	struct http_ep *e = cls;
-	struct http_req *q = *rc;
-
-	if (!q) {
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		struct http_conn *hc = ci ? ci->socket_context : NULL;
-		const char *cl =
-		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-
-		q = calloc(1, sizeof *q);
-		if (!q) {
-			e->oom = 1;
-			return MHD_NO;
-		}
-		q->e = e;
-		q->conn = conn;
-		*rc = q;
-		if (!http_token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							       HTTP_TOKEN_HDR),
-				   e->token))
-			q->status = MHD_HTTP_FORBIDDEN;
-		else if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			q->status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		else if (strcmp(url, HTTP_PATH) != 0)
-			q->status = MHD_HTTP_NOT_FOUND;
-		else if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
-			q->status = MHD_HTTP_CONTENT_TOO_LARGE;
-		if (!q->status && hc && !hc->member) {
-			hc->member = 1;
-			e->members_seen++;
-			e->members_open++;
-		}
-		return MHD_YES;
-	}
-	if (*size) { /* a piece of the body */
-		if (!q->status && q->len + *size > HTTP_MAX_BODY)
-			q->status = MHD_HTTP_CONTENT_TOO_LARGE;
-		if (!q->status) {
-			if (http_grow(&q->body, &q->cap, q->len + *size)) {
-				e->oom = 1;
-				return MHD_NO;
-			}
-			memcpy(q->body + q->len, data, *size);
-			q->len += *size;
-		}
-		*size = 0;
-		return MHD_YES;
-	}
-	if (q->status)
-		return http_respond(conn, q->status,
-				    q->status == MHD_HTTP_FORBIDDEN
-					? "not a peer of this run\n"
-					: "refused\n");
-	if (q->drop)
-		return MHD_NO;
-	if (q->reply) {
-		enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_OK, q->reply);
-
-		MHD_destroy_response(q->reply);
-		q->reply = NULL;
-		return ok;
-	}
-	if (!q->queued) { /* whole: hand it to recv() */
-		q->queued = 1;
-		if (e->tail)
-			e->tail->next = q;
-		else
-			e->head = q;
-		e->tail = q;
-		MHD_suspend_connection(conn);
-		q->suspended = 1;
-	}
-	return MHD_YES;
-}
-
-/* Unlink q from the queue of complete requests, wherever it is. */
-static void http_unqueue(struct http_ep *e, struct http_req *q)
-{
-	struct http_req **pp = &e->head, *prev = NULL;
-
-	while (*pp && *pp != q) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (!*pp)
-		return;
-	*pp = q->next;
-	if (e->tail == q)
-		e->tail = prev;
-	q->next = NULL;
-}
-
-/* libmicrohttpd is done with a request (answered, or its connection died). */
-static void http_on_completed(void *cls, struct MHD_Connection *conn, void **rc,
-			      enum MHD_RequestTerminationCode toe)
-{
-	struct http_ep *e = cls;
-	struct http_req *q = *rc;
-
-	if (!q)
-		return;
-	http_unqueue(e, q);
-	if (e->call == q)
-		e->call = NULL;
-	if (q->reply)
-		MHD_destroy_response(q->reply);
-	free(q->body);
-	free(q);
-	*rc = NULL;
-}
-
-static void http_on_connection(void *cls, struct MHD_Connection *conn, void **sc,
-			       enum MHD_ConnectionNotificationCode toe)
-{
-	struct http_ep *e = cls;
-	struct http_conn *hc = *sc;
-
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*sc = calloc(1, sizeof(struct http_conn));
-		if (!*sc)
-			e->oom = 1;
-		return;
-	}
-	if (hc && hc->member)
-		e->members_open--;
-	free(hc);
-	*sc = NULL;
-}
-
-/*
- * Run the server until ready(e) holds: 0 when it does, IPCL_EOF when it cannot
- * any more because every client of this run has gone, -ETIMEDOUT at the
- * deadline. One round is a poll() on libmicrohttpd's epoll descriptor, bounded
- * by the deadline and by libmicrohttpd's own timeout, then MHD_run().
- */
-static int http_serve(struct http_ep *e, int (*ready)(const struct http_ep *),
-		      int64_t deadline_ns)
-{
-	for (;;) {
-		MHD_UNSIGNED_LONG_LONG mt;
-		struct pollfd p = {.fd = e->epfd, .events = POLLIN};
-		int64_t left;
-		int ms = -1, n;
-
-		if (e->oom)
-			return -ENOMEM;
-		if (ready(e))
-			return 0;
-		if (e->members_seen && !e->members_open)
-			return IPCL_EOF;
-		if (deadline_ns != IPCL_FOREVER) {
-			left = deadline_ns - ipcl_now_ns();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			ms = (int)((left + 999999) / 1000000);
-		}
-		if (MHD_get_timeout(e->d, &mt) == MHD_YES &&
-		    (ms < 0 || mt < (unsigned)ms))
-			ms = (int)mt;
-		n = poll(&p, 1, ms);
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (MHD_run(e->d) != MHD_YES)
-			return IPCL_EPROTO;
-	}
-}
-
-static int http_has_request(const struct http_ep *e)
-{
-	return e->head != NULL;
-}
-
-/* Resume every suspended connection without an answer, so they can close. */
-static void http_drop_all(struct http_ep *e)
-{
-	struct http_req *q;
-
-	if (e->call && e->call->suspended) {
-		e->call->drop = 1;
-		e->call->suspended = 0;
-		MHD_resume_connection(e->call->conn);
-	}
-	e->call = NULL;
-	while ((q = e->head) != NULL) {
-		e->head = q->next;
-		q->next = NULL;
-		q->drop = 1;
-		q->suspended = 0;
-		MHD_resume_connection(q->conn);
-	}
-	e->tail = NULL;
-}
-
-/* ---- the client: libcurl multi ------------------------------------------ */
-
-static size_t http_on_body(char *p, size_t one, size_t n, void *arg)
-{
-	struct http_slot *s = arg;
-
-	if (s->rlen + n > HTTP_MAX_BODY) {
-		s->toobig = 1;
-		return 0; /* CURLE_WRITE_ERROR */
-	}
-	if (http_grow(&s->resp, &s->rcap, s->rlen + n))
-		return 0;
-	memcpy(s->resp + s->rlen, p, n);
-	s->rlen += n;
-	return n;
-}
-
-/* What a failed transfer means to the caller, as -errno / IPCL_E*. */
-static int http_curl_errno(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_SEND_ERROR:
-		return -EPIPE;
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-		return -ECONNRESET;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	default:
-		return IPCL_EPROTO;
-	}
-}
-
-/* Note the first failed transfer; it fails every later call of the client. */
-static void http_client_fail(struct http_ep *e, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void http_client_fail(struct http_ep *e, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e->cerr)
-		return;
-	e->cerr = rc;
-	va_start(ap, fmt);
-	vsnprintf(e->cerr_text, sizeof e->cerr_text, fmt, ap);
-	va_end(ap);
-}
-
-/* A transfer ended: queue its response body as a reply, or note the failure. */
-static void http_done(struct http_ep *e, struct http_slot *s, CURLcode res)
-{
-	long status = 0;
-
-	curl_multi_remove_handle(e->multi, s->h);
-	s->busy = 0;
-	if (res != CURLE_OK) {
-		if (s->toobig)
-			http_client_fail(e, IPCL_ETOOBIG, "response over %u bytes",
-					 HTTP_MAX_BODY);
-		else
-			http_client_fail(e, http_curl_errno(res), "POST: %s (curl %d)",
-					 curl_easy_strerror(res), (int)res);
-		return;
-	}
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		http_client_fail(e,
-				 status == 403   ? -EACCES
-				 : status == 413 ? IPCL_ETOOBIG
-						 : IPCL_EBROKER,
-				 "POST: the server answered HTTP %ld", status);
-		return;
-	}
-	if (http_grow(&e->rq, &e->rq_cap, e->rq_tail + sizeof(size_t) + s->rlen)) {
-		http_client_fail(e, -ENOMEM, "out of memory");
-		return;
-	}
-	memcpy(e->rq + e->rq_tail, &s->rlen, sizeof(size_t));
-	memcpy(e->rq + e->rq_tail + sizeof(size_t), s->resp, s->rlen);
-	e->rq_tail += sizeof(size_t) + s->rlen;
-}
-
-/* Let libcurl do what it can without waiting, and collect finished transfers. */
-static int http_perform(struct http_ep *e)
-{
-	CURLMsg *m;
-	int running, left;
-	CURLMcode mc = curl_multi_perform(e->multi, &running);
-
-	if (mc != CURLM_OK) {
-		http_client_fail(e, IPCL_EPROTO, "curl_multi_perform: %s",
-				 curl_multi_strerror(mc));
-		return e->cerr;
-	}
-	while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
-		struct http_slot *s = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-		if (s)
-			http_done(e, s, m->data.result);
-	}
-	return 0;
-}
-
-/*
- * Drive the client until ready(e) holds: 0, the first transfer error, or
- * -ETIMEDOUT at the deadline. Each round waits in curl_multi_poll() (at most
- * until the deadline, in ms) and then performs.
- */
-static int http_drive(struct http_ep *e, int (*ready)(const struct http_ep *),
-		      int64_t deadline_ns)
-{
-	for (;;) {
-		int64_t left;
-		int ms = 1000, rc;
-
-		rc = http_perform(e);
-		if (rc)
-			return rc;
-		if (ready(e))
-			return 0;
-		if (e->cerr)
-			return e->cerr;
-		if (deadline_ns != IPCL_FOREVER) {
-			left = deadline_ns - ipcl_now_ns();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			if (left < 1000LL * 1000000)
-				ms = (int)((left + 999999) / 1000000);
-		}
-		if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
-			return IPCL_EPROTO;
-	}
-}
-
-static int http_free_slot(const struct http_ep *e)
-{
-	for (int i = 0; i < e->conns; i++)
-		if (!e->slot[i].busy)
-			return 1;
-	return 0;
-}
-
-static int http_has_reply(const struct http_ep *e)
-{
-	return e->rq_head < e->rq_tail;
-}
-
-/* Every request's body has left (uploaded), or its transfer has ended. */
-static int http_uploaded(const struct http_ep *e)
-{
-	for (int i = 0; i < e->conns; i++) {
-		curl_off_t up = 0;
-
-		if (!e->slot[i].busy)
-			continue;
-		if (curl_easy_getinfo(e->slot[i].h, CURLINFO_SIZE_UPLOAD_T, &up) !=
-			CURLE_OK ||
-		    (size_t)up < e->slot[i].len)
-			return 0;
-	}
-	return 1;
-}
-
-/* ---- the ipclab transport ----------------------------------------------- */
 
 static int http_addr_parse(const char *s, struct http_addr *a)
 {
@@ -598,7 +122,7 @@ static int http_probe(const struct ipcl_opts *o, struct ipcl_probe *p, char *err
 }
 
 /* Is fd the channel's listening socket? (A role checks before adopting it.) */
-static int http_fd_is(int fd, int port)
+int ipcl_http_fd_is(int fd, int port)
 {
 	struct sockaddr_in in;
 	socklen_t l = sizeof in;
@@ -679,92 +203,6 @@ static void http_teardown(struct ipcl_chan *c)
 	http_detach(c);
 }
 
-static int http_open_server(struct ipcl_ep *ep, const struct http_addr *a, int made_here)
-{
-	struct http_ep *e = ep->state;
-	const union MHD_DaemonInfo *di;
-	int fd;
-
-	if (!http_fd_is(a->fd, a->port))
-		return ipcl_seterr(ep->err, -EBADF,
-				   "descriptor %d is not the channel's listener", a->fd);
-	/* libmicrohttpd closes the socket it was given: give it a copy in thread
-	 * mode, so that teardown() still closes the original. */
-	fd = made_here ? fcntl(a->fd, F_DUPFD_CLOEXEC, 0) : a->fd;
-	if (fd < 0 || (!made_here && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0))
-		return ipcl_seterr(ep->err, -errno, "fcntl: %s", strerror(errno));
-	e->d = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL,
-	    http_on_request, e, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-	    http_on_completed, e, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, e,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(HTTP_MAX_CONNS + 8), MHD_OPTION_END);
-	if (!e->d) {
-		close(fd);
-		return ipcl_seterr(ep->err, IPCL_EUNAVAIL,
-				   "MHD_start_daemon failed on port %d", a->port);
-	}
-	di = MHD_get_daemon_info(e->d, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!di)
-		return ipcl_seterr(ep->err, IPCL_EUNAVAIL,
-				   "libmicrohttpd has no epoll descriptor");
-	e->epfd = di->epoll_fd;
-	return 0;
-}
-
-static int http_open_client(struct ipcl_ep *ep, const struct http_addr *a, int made_here)
-{
-	struct http_ep *e = ep->state;
-	char hdr[64 + 2 * HTTP_TOKEN_BYTES];
-	struct curl_slist *l;
-
-	if (!made_here && http_fd_is(a->fd, a->port))
-		close(a->fd); /* an inherited copy of the listener is not the client's */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return ipcl_seterr(ep->err, IPCL_EUNAVAIL, "curl_global_init failed");
-	e->curl_ok = 1;
-	e->multi = curl_multi_init();
-	e->slot = calloc((size_t)a->conns, sizeof *e->slot);
-	if (!e->multi || !e->slot)
-		return ipcl_seterr(ep->err, -ENOMEM, "out of memory");
-	e->conns = a->conns;
-	snprintf(e->url, sizeof e->url, "http://127.0.0.1:%d" HTTP_PATH, a->port);
-	snprintf(hdr, sizeof hdr, HTTP_TOKEN_HDR ": %s", a->token);
-	/* "Expect:" turns off curl's 100-continue wait for bodies over 1 KiB. */
-	const char *hv[] = {hdr, "Content-Type: application/octet-stream", "Expect:"};
-	for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
-		l = curl_slist_append(e->hdrs, hv[i]);
-		if (!l)
-			return ipcl_seterr(ep->err, -ENOMEM, "out of memory");
-		e->hdrs = l;
-	}
-	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)a->conns);
-	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)a->conns);
-	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-	for (int i = 0; i < a->conns; i++) {
-		struct http_slot *s = &e->slot[i];
-
-		s->e = e;
-		s->h = curl_easy_init();
-		if (!s->h)
-			return ipcl_seterr(ep->err, -ENOMEM, "curl_easy_init failed");
-		if (curl_easy_setopt(s->h, CURLOPT_URL, e->url) ||
-		    curl_easy_setopt(s->h, CURLOPT_HTTP_VERSION,
-				     (long)CURL_HTTP_VERSION_1_1) ||
-		    curl_easy_setopt(s->h, CURLOPT_POST, 1L) ||
-		    curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, e->hdrs) ||
-		    curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, http_on_body) ||
-		    curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s) ||
-		    curl_easy_setopt(s->h, CURLOPT_PRIVATE, s) ||
-		    curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L) ||
-		    curl_easy_setopt(s->h, CURLOPT_TCP_NODELAY, 1L) ||
-		    curl_easy_setopt(s->h, CURLOPT_PROXY, "") ||
-		    curl_easy_setopt(s->h, CURLOPT_NOPROXY, "*"))
-			return ipcl_seterr(ep->err, IPCL_EUNAVAIL,
-					   "curl_easy_setopt refused an option");
-	}
-	return 0;
-}
-
 static int http_open(struct ipcl_ep *ep, int64_t deadline_ns)
 {
 	const struct http_chan *ch = ep->chan->state;
@@ -778,8 +216,8 @@ static int http_open(struct ipcl_ep *ep, int64_t deadline_ns)
 				   ep->chan->addr);
 	made_here = ch && ch->valid && ch->fd == a.fd;
 	memcpy(e->token, a.token, sizeof e->token);
-	return ep->role == IPCL_CONSUMER ? http_open_server(ep, &a, made_here)
-					 : http_open_client(ep, &a, made_here);
+	return ep->role == IPCL_CONSUMER ? ipcl_http_open_server(ep, &a, made_here)
+					 : ipcl_http_open_client(ep, &a, made_here);
 }
 
 static int http_errmsg(struct ipcl_ep *ep, int rc, const char *what)
@@ -807,13 +245,13 @@ static int http_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 		return ipcl_seterr(ep->err, IPCL_ETOOBIG,
 				   "%zu-byte message over the %u-byte body limit", len,
 				   HTTP_MAX_BODY);
-	rc = http_drive(e, http_free_slot, deadline_ns);
+	rc = ipcl_http_drive(e, ipcl_http_free_slot, deadline_ns);
 	if (rc)
 		return http_errmsg(ep, rc, "send");
 	for (int i = 0; i < e->conns && !s; i++)
 		if (!e->slot[i].busy)
 			s = &e->slot[i];
-	if (http_grow(&s->body, &s->cap, len ? len : 1))
+	if (ipcl_http_grow(&s->body, &s->cap, len ? len : 1))
 		return ipcl_seterr(ep->err, -ENOMEM, "out of memory");
 	if (len)
 		memcpy(s->body, msg, len);
@@ -825,7 +263,7 @@ static int http_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t de
 	    curl_multi_add_handle(e->multi, s->h) != CURLM_OK)
 		return ipcl_seterr(ep->err, IPCL_EPROTO, "curl refused the request");
 	s->busy = 1;
-	return http_errmsg(ep, http_perform(e), "send");
+	return http_errmsg(ep, ipcl_http_perform(e), "send");
 }
 
 /* Client: the next response body. Server: the body of the next request. */
@@ -838,7 +276,7 @@ static int http_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 	int rc;
 
 	if (ep->role == IPCL_PRODUCER) {
-		rc = http_drive(e, http_has_reply, deadline_ns);
+		rc = ipcl_http_drive(e, ipcl_http_has_reply, deadline_ns);
 		if (rc)
 			return http_errmsg(ep, rc, "response");
 		memcpy(&n, e->rq + e->rq_head, sizeof n);
@@ -852,7 +290,7 @@ static int http_recv(struct ipcl_ep *ep, void *buf, size_t cap, size_t *len,
 		if (e->call) /* recv() again without reply(): the old call stays open */
 			return ipcl_seterr(ep->err, -EINVAL,
 					   "recv: the last request has no reply yet");
-		rc = http_serve(e, http_has_request, deadline_ns);
+		rc = ipcl_http_serve(e, ipcl_http_has_request, deadline_ns);
 		if (rc)
 			return http_errmsg(ep, rc, "request");
 		q = e->head;
@@ -904,7 +342,8 @@ static int http_flush(struct ipcl_ep *ep, int64_t deadline_ns)
 
 	if (!e->multi)
 		return 0;
-	return http_errmsg(ep, http_drive(e, http_uploaded, deadline_ns), "flush");
+	return http_errmsg(ep, ipcl_http_drive(e, ipcl_http_uploaded, deadline_ns),
+			   "flush");
 }
 
 static void http_close(struct ipcl_ep *ep)
@@ -913,13 +352,13 @@ static void http_close(struct ipcl_ep *ep)
 
 	if (e->d) {
 		/* Suspended connections must be resumed before the daemon stops. */
-		http_drop_all(e);
+		ipcl_http_drop_all(e);
 		MHD_run(e->d);
 		MHD_stop_daemon(e->d);
 		e->d = NULL;
 	}
 	if (e->multi && !e->cerr)
-		http_drive(e, http_uploaded, ipcl_now_ns() + HTTP_LINGER_NS);
+		ipcl_http_drive(e, ipcl_http_uploaded, ipcl_now_ns() + HTTP_LINGER_NS);
 	for (int i = 0; e->slot && i < e->conns; i++) {
 		struct http_slot *s = &e->slot[i];
 

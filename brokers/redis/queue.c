@@ -649,19 +649,9 @@ int ipcl_redisq_sweep(const char *url, int dry, int (*dead)(long pid),
 	while (!rc) {
 		redisReply *r;
 
-		rc = ipcl_redis_cmd(&k, deadline, &r, "SCAN",
-				    "SCAN %s MATCH ipcl:* COUNT 1000", cursor);
+		rc = ipcl_redis_scan(&k, deadline, cursor, sizeof cursor, "ipcl:*", &r);
 		if (rc)
 			break;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			rc = ipcl_seterr(err, IPCL_EPROTO, "redis %s: odd SCAN reply",
-					 k.shown);
-			break;
-		}
-		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
 		for (size_t i = 0; !rc && i < r->element[1]->elements; i++) {
 			redisReply *e = r->element[1]->element[i];
 			long pid = e->type == REDIS_REPLY_STRING

@@ -642,10 +642,10 @@ static int compare_cmp_double(const void *a, const void *b)
  * The machine's own hiccups (issue 12), once per comparison with rate runs:
  * a bare paced loop on the same placement, at the median rate of the rate
  * points that ran, for one run's duration (100 ms at least). Appends its
- * record ("pattern": "hiccup", docs/results.md); returns how many records it
- * wrote (0 or 1).
+ * record ("pattern": "hiccup", docs/results.md) and returns it (a new
+ * reference, the caller's), or NULL when there were no rate runs or it failed.
  */
-static int compare_hiccup(const struct compare_state *st)
+static json_t *compare_hiccup(const struct compare_state *st)
 {
 	const struct ipcl_plan *pl = st->pl;
 	struct ipcl_runcfg cfg;
@@ -655,14 +655,14 @@ static int compare_hiccup(const struct compare_state *st)
 	int n = 0;
 
 	if (!rates)
-		return 0;
+		return NULL;
 	for (int i = 0; i < st->npts; i++)
 		if (st->pts[i].pattern == IPCL_RATE && st->pts[i].runs &&
 		    st->pts[i].target > 0)
 			rates[n++] = st->pts[i].target;
 	if (!n) {
 		free(rates);
-		return 0;
+		return NULL;
 	}
 	qsort(rates, (size_t)n, sizeof *rates, compare_cmp_double);
 	ipcl_runcfg_init(&cfg);
@@ -674,11 +674,10 @@ static int compare_hiccup(const struct compare_state *st)
 	rec = ipcl_hiccup(&cfg, err);
 	if (!rec) {
 		fprintf(stderr, "ipclab compare: hiccup meter: %s\n", err);
-		return 0;
+		return NULL;
 	}
 	ipcl_result_append(pl->output, rec);
-	json_decref(rec);
-	return 1;
+	return rec;
 }
 
 /* After the runs: the ranking, what the budget left out, then the failure
@@ -688,11 +687,14 @@ static int compare_finish(struct compare_state *st)
 	const struct ipcl_plan *pl = st->pl;
 	char el[16];
 	int rc = st->failures ? 1 : 0;
+	json_t *hiccup;
 
 	if (st->tty)
 		fprintf(stderr, "\r\033[K");
-	st->written += compare_hiccup(st);
-	ipcl_rank_print(pl, st->pts, st->npts);
+	hiccup = compare_hiccup(st);
+	st->written += hiccup != NULL;
+	ipcl_rank_print(pl, st->pts, st->npts, hiccup);
+	json_decref(hiccup);
 	fmt_secs(el, sizeof el, ipcl_budget_elapsed(&st->k));
 	printf("\nresults: %s (%d records in %s)\n", pl->output, st->written, el);
 	if (st->dropped)

@@ -687,21 +687,23 @@ static void gp_bar(FILE *f, double v, int logy)
 
 /* The CPU chart of the stream rows sel[0 .. n) of one size: per transport and
  * set-up a pair of bars, sender and receiver ns/msg of the representative
- * run (as in the summary table); flagged rows named so under their bars. The
- * y axis is log when the bars span more than 30x. */
+ * run (as in the summary table), and a third, the broker server's
+ * (cpu.server), when a row of the chart measured it; flagged rows named so under their
+ * bars. The y axis is log when the bars span more than 30x. */
 static void charts_cpu_one(struct plot *pl, const struct ipcl_report_rows *rows,
 			   const int *sel, int n, const char *fsuf, const char *tsuf)
 {
 	char title[200], file[128], lt[200];
 	double lo = INFINITY, hi = 0;
-	int logy, bars = 0;
+	int logy, bars = 0, srv = 0;
 	FILE *f;
 
 	for (int i = 0; i < n; i++) {
 		const struct ipcl_report_rec *m = rows->g[sel[i]].mid;
-		double v[2] = {m->cpu_tx, m->cpu_rx};
+		double v[3] = {m->cpu_tx, m->cpu_rx, m->cpu_srv};
 
-		for (int k = 0; k < 2; k++)
+		srv |= m->cpu_srv > 0;
+		for (int k = 0; k < 3; k++)
 			if (v[k] > 0) {
 				lo = fmin(lo, v[k]);
 				hi = fmax(hi, v[k]);
@@ -734,11 +736,14 @@ static void charts_cpu_one(struct plot *pl, const struct ipcl_report_rows *rows,
 		gp_quote(f, lt, '"');
 		gp_bar(f, G->mid->cpu_tx, logy);
 		gp_bar(f, G->mid->cpu_rx, logy);
+		if (srv)
+			gp_bar(f, G->mid->cpu_srv, logy);
 		fputs("\n", f);
 	}
 	fputs("EOD\nplot $d using 2:xtic(1) title 'sender' lc rgb '#4c72b0', $d using 3 "
-	      "title 'receiver' lc rgb '#dd8452'\n",
+	      "title 'receiver' lc rgb '#dd8452'",
 	      f);
+	fputs(srv ? ", $d using 4 title 'server' lc rgb '#55a868'\n" : "\n", f);
 	if (fclose(f) == 0)
 		charts_plot(pl, file, title);
 }

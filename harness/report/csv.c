@@ -39,13 +39,15 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 	      "us,p99_9_us,max_us,msgs_per_s,mb_per_s,cpu_receiver_ns_per_msg,"
 	      "lost,duplicated,cpu_sender_ns_per_msg,target_rate_msgs_per_s,"
 	      "p90_us,p99_99_us,min_us,p99_min_us,p99_max_us,percentiles_from,"
-	      "flags,msgs_per_s_is\n",
+	      "flags,latency_count,cpu_server_ns_per_msg,cpu_server_note,ranked,"
+	      "msgs_per_s_is\n",
 	      f);
 	for (int g = 0; g < rows->ng; g++) {
 		const struct ipcl_report_row *G = &rows->g[g];
 		const struct ipcl_report_rec *m = G->mid;
 		const struct ipcl_report_lat *l = &G->lat;
-		char b[16][48], from[48], fl[300];
+		const struct ipcl_report_figdef *fd[IPCL_REPORT_MAX_FIGS];
+		char b[16][48], from[48], fl[300], why[96];
 
 		csv_key(f, G->runs);
 		fprintf(f, ",%d,%s,", G->n, ipcl_report_fmt_us(b[0], 48, l->p50));
@@ -54,8 +56,8 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 		else
 			fputs("-,-,", f);
 		fprintf(f, "%s,%s,%s,%s,%s,%s,%lld,%lld,%s,",
-			ipcl_report_fmt_us(b[1], 48, l->p99),
-			ipcl_report_fmt_us(b[2], 48, l->p999),
+			ipcl_report_fmt_pct(b[1], 48, l->p99, l->count, 99),
+			ipcl_report_fmt_pct(b[2], 48, l->p999, l->count, 99.9),
 			ipcl_report_fmt_us(b[3], 48, l->max),
 			ipcl_report_fmt_f(b[4], 48, 0, G->msgs_s.med),
 			ipcl_report_fmt_f(b[5], 48, 2, m->mb_s),
@@ -67,12 +69,23 @@ void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows)
 			snprintf(from, sizeof from, "merged %d", l->merged);
 		else
 			snprintf(from, sizeof from, isnan(l->p50) ? "-" : "one run");
-		fprintf(f, "%s,%s,%s,%s,%s,%s,", ipcl_report_fmt_us(b[9], 48, l->p90),
-			ipcl_report_fmt_us(b[10], 48, l->p9999),
+		fprintf(f, "%s,%s,%s,%s,%s,%s,",
+			ipcl_report_fmt_pct(b[9], 48, l->p90, l->count, 90),
+			ipcl_report_fmt_pct(b[10], 48, l->p9999, l->count, 99.99),
 			ipcl_report_fmt_us(b[11], 48, l->min),
 			ipcl_report_fmt_us(b[12], 48, G->p99.n ? G->p99.min : NAN),
 			ipcl_report_fmt_us(b[13], 48, G->p99.n ? G->p99.max : NAN), from);
 		ipcl_csv_field(f, ipcl_report_flag_text(G, fl, sizeof fl));
+		fprintf(f, ",%lld,%s,", l->count,
+			ipcl_report_fmt_f(b[14], 48, 0, m->cpu_srv));
+		ipcl_csv_field(f, m->srv_note ? m->srv_note : "");
+		ipcl_report_figs(G->runs->pattern, fd);
+		if (ipcl_report_unranked(G, fd[0], why, sizeof why)) {
+			fputs(",", f);
+			snprintf(fl, sizeof fl, "no: %s", why);
+			ipcl_csv_field(f, fl);
+		} else
+			fputs(",yes", f);
 		/* what msgs_per_s is: "zero-loss" (RFC 2544) or "" (as measured) */
 		fprintf(f, ",%s\n", G->zl_fig ? "zero-loss" : "");
 	}

@@ -15,7 +15,8 @@
 void ipcl_csv_field(FILE *f, const char *s);
 
 /* summary.csv: the head line, then a line per row of rows (figures as the
- * summary table prints them, us with 2 decimals, "-" when missing). */
+ * summary table prints them, us with 2 decimals, "-" when missing or from
+ * too few samples), then n, the server CPU and whether the row is ranked. */
 void ipcl_csv_summary(FILE *f, const struct ipcl_report_rows *rows);
 
 /* baseline.csv's head line. */

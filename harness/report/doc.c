@@ -21,7 +21,7 @@ void ipcl_doc_para(struct ipcl_doc *d, const char *text)
 
 void ipcl_doc_table_begin(struct ipcl_doc *d, int n, const char **head)
 {
-	ipcl_html_table_begin(d->html, d->text_table);
+	ipcl_html_table_begin(d->html, d->text_table, n);
 	ipcl_md_row(d->md, n, head);
 	ipcl_html_row(d->html, 1, NULL, n, head);
 	ipcl_md_rule(d->md, n, d->text_table);

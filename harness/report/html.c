@@ -30,6 +30,12 @@ static const char html_head[] =
     "th{cursor:auto}th:after{content:none!important}tr,figure{break-inside:avoid}\n"
     "h2,h3{break-after:avoid}.charts{display:block}\n"
     "figure{display:inline-block;width:48%;vertical-align:top}}\n"
+    /* wide tables (the summaries: 20 columns) fit 1280 px: a smaller font and
+     * headers that wrap; .tw scrolls a table alone only as a last resort */
+    "table.wide{font-size:72%}table.wide th{white-space:normal;min-width:2em;"
+    "max-width:5em;padding:2px 4px}\n"
+    "table.wide td{padding:2px 4px}table.wide td:last-child{white-space:normal;"
+    "min-width:12em}\n"
     "</style></head><body>\n";
 
 /* The page's one script: click a column head to sort the table by it. */
@@ -105,11 +111,13 @@ void ipcl_html_para(FILE *f, const char *text)
 	fputs("</p>\n", f);
 }
 
-void ipcl_html_table_begin(FILE *f, int text_table)
+void ipcl_html_table_begin(FILE *f, int text_table, int ncols)
 {
-	fputs(text_table ? "<div class=\"tw\"><table class=\"text\">\n"
-			 : "<div class=\"tw\"><table>\n",
-	      f);
+	const char *cls = text_table
+			      ? (ncols > 10 ? " class=\"text wide\"" : " class=\"text\"")
+			      : (ncols > 10 ? " class=\"wide\"" : "");
+
+	fprintf(f, "<div class=\"tw\"><table%s>\n", cls);
 }
 
 void ipcl_html_row(FILE *f, int head, const char *cls, int n, const char **cells)

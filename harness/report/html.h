@@ -23,8 +23,10 @@ void ipcl_html_end(FILE *f);
 void ipcl_html_heading(FILE *f, int level, const char *text);
 /* <p>text</p> */
 void ipcl_html_para(FILE *f, const char *text);
-/* <table>, class "text" when every column is text (left-aligned). */
-void ipcl_html_table_begin(FILE *f, int text_table);
+/* <table> inside a <div class="tw"> that scrolls it sideways when it is still
+ * too wide; class "text" when every column is text (left-aligned), "wide"
+ * (smaller font, wrapping heads) for more than 10 columns. */
+void ipcl_html_table_begin(FILE *f, int text_table, int ncols);
 /* One row of n cells, <th> when head; cls, if not NULL, is the row's class. */
 void ipcl_html_row(FILE *f, int head, const char *cls, int n, const char **cells);
 void ipcl_html_table_end(FILE *f);

@@ -139,6 +139,9 @@ void ipcl_report_rec_fill(struct ipcl_report_rec *r, json_t *j, int idx)
 	r->cpu_rx = ipcl_report_num(cpu, "receiver", "total_ns_per_msg");
 	r->cpu_tx = ipcl_report_num(cpu, "sender", "total_ns_per_msg");
 	r->cpu = r->cpu_rx + r->cpu_tx;
+	r->cpu_srv =
+	    ipcl_report_num(json_object_get(cpu, "server"), "total_ns_per_msg", NULL);
+	r->srv_note = ipcl_report_str(json_object_get(cpu, "server"), "note", NULL, NULL);
 	r->rate = ipcl_report_num(j, "params", "rate");
 	r->rate_frac = ipcl_report_num(j, "params", "rate_fraction");
 	r->sent = ipcl_report_int(j, "verify", "sent");
@@ -222,7 +225,8 @@ static const char *const read_objects[] = {"params",  "env",        "verify", "l
 /*
  * Is j a record this report can read? Returns NULL, or what is wrong with it
  * as a short phrase. Wanted: an object of schema IPCL_REPORT_SCHEMA with a
- * non-empty transport and a known pattern, status a string where present, the
+ * non-empty transport and a known pattern (pingpong, stream, rate, or hiccup:
+ * compare's noise floor, whose cpu may be null), status a string where present, the
  * sections above objects where present, and latency.spectrum an array of
  * [percentile, ns] number pairs where present. Figures inside the sections
  * are checked where they are read (a mistyped one reads as missing).
@@ -248,7 +252,8 @@ static const char *read_check(json_t *j, char *why, size_t n)
 	pat = json_string_value(json_object_get(j, "pattern"));
 	if (!pat)
 		return "no \"pattern\" string";
-	if (strcmp(pat, "pingpong") && strcmp(pat, "stream") && strcmp(pat, "rate")) {
+	if (strcmp(pat, "pingpong") && strcmp(pat, "stream") && strcmp(pat, "rate") &&
+	    strcmp(pat, "hiccup")) {
 		snprintf(why, n, "unknown pattern '%.40s'", pat);
 		return why;
 	}
@@ -257,7 +262,9 @@ static const char *read_check(json_t *j, char *why, size_t n)
 	for (i = 0; i < sizeof read_objects / sizeof *read_objects; i++) {
 		json_t *v = json_object_get(j, read_objects[i]);
 
-		if (v && !json_is_object(v)) {
+		/* a hiccup record (no transport ran) has "cpu": null, "limits": null */
+		if (v && !json_is_object(v) &&
+		    !(json_is_null(v) && !strcmp(pat, "hiccup"))) {
 			snprintf(why, n, "\"%s\" is not an object", read_objects[i]);
 			return why;
 		}

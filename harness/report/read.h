@@ -23,7 +23,11 @@ struct ipcl_report_rec {
 	long long size, count;
 	double min, p50, p90, p99, p999, p9999, max, msgs_s, mb_s;
 	double cpu_rx, cpu_tx, cpu; /* ns/msg: receiver, sender, their sum */
-	double rate;                /* params.rate: the target msgs/s of a rate run */
+	/* cpu.server.total_ns_per_msg: the broker server's CPU (ns/msg), NaN when
+	 * not measured; srv_note: cpu.server.note (why not), or NULL */
+	double cpu_srv;
+	const char *srv_note;
+	double rate; /* params.rate: the target msgs/s of a rate run */
 	/* params.rate_fraction (compare --rate-fraction: the rate was that share
 	 * of the transport's own stream capacity), else NaN: the rate is absolute
 	 * and rate runs are grouped by it */

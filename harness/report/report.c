@@ -55,7 +55,7 @@ static const char report_help[] =
     "achieved rate of rate runs; flags for loss, duplicates, corruption, a late\n"
     "sender, a mock server), a ranking per pattern, size and rate (pingpong by p50,\n"
     "rate by p99 with ties, stream by msgs/s; flagged rows after clean ones),\n"
-    "verification counts,\n"
+    "the machine's noise floor (compare's hiccup record), verification counts,\n"
     "and gnuplot charts (latency percentile spectrum of pingpong and rate, stream\n"
     "throughput against message size, stream CPU per message) when gnuplot is\n"
     "installed. Per-run percentile distributions go to DIR/hgrm/. Latencies in us.\n"
@@ -338,6 +338,7 @@ static void report_write(struct rep *rep, const struct opts *o, int nfiles)
 	if (rep->now.nr) {
 		ipcl_report_overview(d, &rep->rnow);
 		ipcl_report_ranking(d, &rep->rnow);
+		ipcl_report_noise(d, &rep->now);
 		if (o->base) {
 			struct ipcl_report_side now = {&rep->now, &rep->rnow},
 						old = {&rep->old, &rep->rold};
@@ -389,8 +390,11 @@ int ipcl_cmd_report(int argc, char **argv)
 			   rep.now.nfloor ? rep.now.floor[rep.now.nfloor - 1] : NULL,
 			   rep.stage);
 	report_write(&rep, &o, argc - first);
-	if (o.ranking)
+	if (o.ranking) {
 		ipcl_report_print_ranking(stdout, &rep.rnow);
+		for (int i = 0; i < rep.now.nfloor; i++)
+			ipcl_report_print_hiccup(stdout, rep.now.floor[i]);
+	}
 out:
 	rc = report_close(rep.doc.md, rc, o.dir, "report.md");
 	rc = report_close(rep.doc.html, rc, o.dir, "report.html");

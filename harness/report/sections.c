@@ -43,10 +43,23 @@ void ipcl_report_env(struct ipcl_doc *d, const struct ipcl_report_set *set)
 	ipcl_report_env_free(keys, cnt, ns);
 }
 
-enum { SUM_NCOL = 18, SUM_MSGS = 11 };
+enum { SUM_NCOL = 20, SUM_MSGS = 12 };
+
+/* The server CPU cell of run m: ns/msg, "not measured" where the record
+ * says why not (the reasons are listed under the table), "-" for a
+ * transport without a server. */
+static const char *sections_srv(char *b, size_t n, const struct ipcl_report_rec *m)
+{
+	if (isnan(m->cpu_srv) && m->srv_note)
+		snprintf(b, n, "not measured");
+	else
+		ipcl_report_fmt_f(b, n, 0, m->cpu_srv);
+	return b;
+}
 
 /* One row of a summary table; with rate, the target rate goes in before the
- * achieved msgs/s. Every percentile comes from the row's one histogram. */
+ * achieved msgs/s. Every percentile comes from the row's one histogram of n
+ * samples, and one that n cannot support is "-" (ipcl_report_pct_min). */
 static void sections_summary_row(struct ipcl_doc *d, const struct ipcl_report_row *G,
 				 int rate)
 {
@@ -59,33 +72,60 @@ static void sections_summary_row(struct ipcl_doc *d, const struct ipcl_report_ro
 	snprintf(b[3], 48, "%d%s%s", G->n, G->failed ? " (failed)" : "",
 		 !l->merged && !isnan(l->p50) && G->n > 1 ? " (one run's percentiles)"
 							  : "");
-	ipcl_report_fmt_us(b[4], 48, l->p50);
-	if (G->p50.n)
-		snprintf(b[5], 48, "%.2f..%.2f", G->p50.min / 1000, G->p50.max / 1000);
+	if (isnan(l->p50))
+		snprintf(b[4], 48, "-");
 	else
-		snprintf(b[5], 48, "-");
-	ipcl_report_fmt_us(b[6], 48, l->p90);
-	ipcl_report_fmt_us(b[7], 48, l->p99);
-	ipcl_report_fmt_us(b[8], 48, l->p999);
-	ipcl_report_fmt_us(b[9], 48, l->p9999);
-	ipcl_report_fmt_us(b[10], 48, l->max);
-	ipcl_report_fmt_f(b[11], 48, 0, G->msgs_s.med);
+		snprintf(b[4], 48, "%lld", l->count);
+	ipcl_report_fmt_us(b[5], 48, l->p50);
+	if (G->p50.n)
+		snprintf(b[6], 48, "%.2f..%.2f", G->p50.min / 1000, G->p50.max / 1000);
+	else
+		snprintf(b[6], 48, "-");
+	ipcl_report_fmt_pct(b[7], 48, l->p90, l->count, 90);
+	ipcl_report_fmt_pct(b[8], 48, l->p99, l->count, 99);
+	ipcl_report_fmt_pct(b[9], 48, l->p999, l->count, 99.9);
+	ipcl_report_fmt_pct(b[10], 48, l->p9999, l->count, 99.99);
+	ipcl_report_fmt_us(b[11], 48, l->max);
+	ipcl_report_fmt_f(b[12], 48, 0, G->msgs_s.med);
 	if (G->zl_fig) /* the RFC 2544 zero-loss rate, not a survivors' count */
-		snprintf(b[11] + strlen(b[11]), sizeof b[11] - strlen(b[11]),
+		snprintf(b[12] + strlen(b[12]), sizeof b[12] - strlen(b[12]),
 			 " zero-loss");
-	ipcl_report_fmt_f(b[12], 48, 2, m->mb_s);
-	ipcl_report_fmt_f(b[13], 48, 0, m->cpu_rx);
-	snprintf(b[14], 48, "%lld", G->lost);
-	snprintf(b[15], 48, "%lld", G->dup);
-	ipcl_report_fmt_f(b[16], 48, 0, m->cpu_tx);
-	ipcl_report_flag_text(G, b[17], sizeof b[17]);
-	ipcl_report_fmt_rate(b[18], 48, &G->rate);
+	ipcl_report_fmt_f(b[13], 48, 2, m->mb_s);
+	ipcl_report_fmt_f(b[14], 48, 0, m->cpu_rx);
+	snprintf(b[15], 48, "%lld", G->lost);
+	snprintf(b[16], 48, "%lld", G->dup);
+	ipcl_report_fmt_f(b[17], 48, 0, m->cpu_tx);
+	sections_srv(b[18], 48, m);
+	ipcl_report_flag_text(G, b[19], sizeof b[19]);
+	ipcl_report_fmt_rate(b[20], 48, &G->rate);
 	for (int k = 0, i = 0; k < SUM_NCOL; k++) {
 		if (rate && k == SUM_MSGS)
-			c[i++] = b[18];
+			c[i++] = b[20];
 		c[i++] = k == 0 ? r->transport : k == 2 ? r->setup : b[k];
 	}
 	ipcl_doc_row(d, G->flags ? "flag" : NULL, SUM_NCOL + rate, c);
+}
+
+/* Under a summary table: why the server CPU of rows [a, e) was not measured,
+ * one line per distinct reason. */
+static void sections_srv_notes(struct ipcl_doc *d, const struct ipcl_report_rows *rows,
+			       int a, int e)
+{
+	for (int g = a; g < e; g++) {
+		const struct ipcl_report_rec *m = rows->g[g].mid;
+		char t[600];
+		int seen = 0;
+
+		if (!isnan(m->cpu_srv) || !m->srv_note)
+			continue;
+		for (int k = a; k < g && !seen; k++)
+			seen = rows->g[k].mid->srv_note &&
+			       !strcmp(rows->g[k].mid->srv_note, m->srv_note);
+		if (seen)
+			continue;
+		snprintf(t, sizeof t, "Server CPU of %s: %s.", m->transport, m->srv_note);
+		ipcl_doc_para(d, t);
+	}
 }
 
 void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
@@ -94,6 +134,7 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 				     "size",
 				     "mode",
 				     "runs",
+				     "n",
 				     "p50 (us)",
 				     "p50 min..max (us)",
 				     "p90 (us)",
@@ -107,6 +148,7 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 				     "lost",
 				     "duplicated",
 				     "CPU/msg sender (ns)",
+				     "CPU/msg server (ns)",
 				     "flags"};
 
 	for (int a = 0, e; a < rows->ng; a = e) {
@@ -124,7 +166,12 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 			    "runs' histograms merged (\"one run's percentiles\": a "
 			    "run had no buckets, so all come from the representative "
 			    "run), so p50 <= p90 <= p99 <= p99.9 <= p99.99 <= max. "
-			    "msgs/s and CPU are medians over the runs. A row with a "
+			    "n is how many latency samples that histogram holds; a "
+			    "percentile it cannot support is \"-\" (p90 needs 10 "
+			    "samples, p99 100, p99.9 1000, p99.99 10000). "
+			    "msgs/s and CPU are medians over the runs; the server's "
+			    "CPU (a broker's own process) is apart from its clients'. "
+			    "A row with a "
 			    "flag (loss, duplicates, corruption, a late sender, a mock "
 			    "server, a failed run) is never ranked above a clean one.");
 		for (int k = 0, i = 0; k < SUM_NCOL; k++) {
@@ -136,25 +183,70 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 		for (int g = a; g < e; g++)
 			sections_summary_row(d, &rows->g[g], rate);
 		ipcl_doc_table_end(d);
+		sections_srv_notes(d, rows, a, e);
 	}
+}
+
+/*
+ * The rows of block [a, b) that the ranking by f leaves out (ipcl_report_
+ * unranked), as a table of their own without rank or ratio: with mock, those
+ * of a mock server ("Not ranked: mock server"), else the others ("Not
+ * ranked", with why). Nothing when there are none.
+ */
+static void sections_unranked(struct ipcl_doc *d, const struct ipcl_report_rows *rows,
+			      int a, int b, const struct ipcl_report_figdef *f, int mock)
+{
+	static const char *head[] = {"transport", "mode",    "metric",
+				     "n",         "why not", "flags"};
+	int head_done = 0;
+
+	for (int g = a; g < b; g++) {
+		const struct ipcl_report_row *G = &rows->g[g];
+		char why[96], v[48], num[40], n[24], fl[200];
+		const char *c[6] = {G->runs->transport, G->runs->setup, v, n, why, fl};
+
+		if (!ipcl_report_unranked(G, f, why, sizeof why) ||
+		    ((G->flags & IPCL_RF_MOCK) != 0) != mock)
+			continue;
+		if (!head_done++) {
+			ipcl_doc_para(d, mock ? "Not ranked: mock server (a stand-in "
+						"inside the ipclab process, not a "
+						"broker's figures)."
+					      : "Not ranked:");
+			ipcl_doc_table_begin(d, 6, head);
+		}
+		snprintf(v, sizeof v, "%s %s",
+			 ipcl_report_fmt_fig(num, sizeof num, f,
+					     ipcl_report_rowfig(G, f)->med),
+			 f->unit);
+		snprintf(n, sizeof n, G->lat.count ? "%lld" : "-", G->lat.count);
+		ipcl_report_flag_text(G, fl, sizeof fl);
+		ipcl_doc_row(d, "flag", 6, c);
+	}
+	if (head_done)
+		ipcl_doc_table_end(d);
 }
 
 void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
 {
 	static const char *head[] = {"rank",        "transport", "mode", "metric",
-				     "runs' range", "x best",    "flags"};
+				     "runs' range", "x best",    "n",    "flags"};
 	int *ord = calloc((size_t)rows->ng + 1, sizeof *ord),
 	    *rank = calloc((size_t)rows->ng + 1, sizeof *rank);
 
 	ipcl_doc_heading(d, 2, "Ranking");
 	if (!ord || !rank)
 		goto out;
-	ipcl_doc_para(d,
-		      "Clean rows first, then flagged ones (loss, duplicates, "
-		      "corruption, a late sender, a mock server, a failed run), "
-		      "rows that lost messages last, each by the figure; \"x best\" "
-		      "is against the best clean row. "
-		      "Rate rows whose runs' p99 ranges overlap share a rank (\"=\").");
+	ipcl_doc_para(d, "Clean rows first, then flagged ones (loss, duplicates, "
+			 "corruption, a late sender, a failed run), "
+			 "rows that lost messages last, each by the figure; \"x best\" "
+			 "is against the best clean row. "
+			 "Rate rows whose runs' p99 ranges overlap share a rank (\"=\"). "
+			 "n: latency samples behind the percentiles. Not ranked at all, "
+			 "and listed apart without a rank: rows measured against a mock "
+			 "server (a stand-in, not a broker's figures), rows without the "
+			 "figure, and rows whose percentile rests on too few samples "
+			 "(p99 needs 100).");
 	for (int g = 0; g < rows->ng; g++)
 		if (rows->g[g].zl_fig) {
 			ipcl_doc_para(d, "A stream figure marked zero-loss is the RFC "
@@ -183,16 +275,16 @@ void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 			     ? "p99 latency of the merged runs; overlapping ranges tie"
 			     : "p50 latency of the merged runs");
 		ipcl_doc_heading(d, 3, t);
-		ipcl_doc_table_begin(d, 7, head);
+		ipcl_doc_table_begin(d, 8, head);
 		best = n ? ipcl_report_rowfig(&rows->g[ord[0]], f)->med : NAN;
 		for (int i = 0; i < n; i++) {
 			const struct ipcl_report_row *G = &rows->g[ord[i]];
 			const struct ipcl_report_fig *fg = ipcl_report_rowfig(G, f);
 			double v = fg->med;
-			char b0[16], b3[48], b4[64], b5[32], fl[200], num[40], n1[40],
-			    n2[40];
-			const char *c[7] = {
-			    b0, G->runs->transport, G->runs->setup, b3, b4, b5, fl};
+			char b0[16], b3[48], b4[64], b5[32], b6[24], fl[200], num[40],
+			    n1[40], n2[40];
+			const char *c[8] = {
+			    b0, G->runs->transport, G->runs->setup, b3, b4, b5, b6, fl};
 
 			snprintf(b0, sizeof b0, "%s%d",
 				 ipcl_report_tied(rank, n, i) ? "=" : "", rank[i]);
@@ -213,14 +305,65 @@ void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 			else
 				snprintf(b5, sizeof b5, "%.2f",
 					 f->higher_better ? best / v : v / best);
+			snprintf(b6, sizeof b6, G->lat.count ? "%lld" : "-",
+				 G->lat.count);
 			ipcl_report_flag_text(G, fl, sizeof fl);
-			ipcl_doc_row(d, G->flags ? "flag" : NULL, 7, c);
+			ipcl_doc_row(d, G->flags ? "flag" : NULL, 8, c);
 		}
 		ipcl_doc_table_end(d);
+		sections_unranked(d, rows, a, b, f, 1);
+		sections_unranked(d, rows, a, b, f, 0);
 	}
 out:
 	free(ord);
 	free(rank);
+}
+
+void ipcl_report_noise(struct ipcl_doc *d, const struct ipcl_report_set *set)
+{
+	static const char *head[] = {"paced at (wake-ups/s)",
+				     "placement",
+				     "n",
+				     "p50 (us)",
+				     "p90 (us)",
+				     "p99 (us)",
+				     "p99.9 (us)",
+				     "p99.99 (us)",
+				     "max (us)"};
+
+	if (!set->nfloor)
+		return;
+	ipcl_doc_heading(d, 2, "Machine noise");
+	ipcl_doc_para(d,
+		      "The hiccup meter (ipclab compare, once per comparison with rate "
+		      "runs): a bare loop with no transport that sleeps until each "
+		      "intended wake-up, paced like the rate runs, and records how late "
+		      "it woke. That lag is this machine's own floor, its scheduler and "
+		      "timer noise while the comparison ran: a rate run's latency at or "
+		      "below these percentiles cannot be told apart from the machine, "
+		      "and only the part above them is the transport's. A percentile "
+		      "from too few wake-ups is \"-\".");
+	ipcl_doc_table_begin(d, 9, head);
+	for (int i = 0; i < set->nfloor; i++) {
+		json_t *h = set->floor[i], *l = json_object_get(h, "latency");
+		long long n = ipcl_report_int(l, "count", NULL);
+		static const char *const key[] = {"p50", "p90", "p99", "p99_9", "p99_99"};
+		static const double pct[] = {50, 90, 99, 99.9, 99.99};
+		char b[9][48];
+		const char *c[9];
+
+		ipcl_report_fmt_f(b[0], 48, 0, ipcl_report_num(h, "params", "rate"));
+		snprintf(b[1], 48, "%s", ipcl_report_str(h, "params", "placement", "-"));
+		snprintf(b[2], 48, "%lld", n);
+		for (int k = 0; k < 5; k++)
+			ipcl_report_fmt_pct(b[3 + k], 48,
+					    ipcl_report_num(l, key[k], NULL), n, pct[k]);
+		ipcl_report_fmt_us(b[8], 48, ipcl_report_num(l, "max", NULL));
+		for (int k = 0; k < 9; k++)
+			c[k] = b[k];
+		ipcl_doc_row(d, NULL, 9, c);
+	}
+	ipcl_doc_table_end(d);
 }
 
 void ipcl_report_verify(struct ipcl_doc *d, const struct ipcl_report_rows *rows)
@@ -405,7 +548,10 @@ static void sections_overview_one(struct ipcl_doc *d, const struct ipcl_report_r
 			for (int m = 0; m < nf; m++) {
 				char *c = cb[2 + i * nf + m];
 
-				if (G)
+				if (G && fd[m]->pct > 0 &&
+				    G->lat.count < ipcl_report_pct_min(fd[m]->pct))
+					snprintf(c, 200, "-"); /* too few samples */
+				else if (G)
 					ipcl_report_fmt_fig(
 					    c, 200, fd[m],
 					    ipcl_report_rowfig(G, fd[m])->med);

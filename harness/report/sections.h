@@ -20,6 +20,9 @@ void ipcl_report_overview(struct ipcl_doc *d, const struct ipcl_report_rows *row
 void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows);
 /* "Ranking": per pattern and size, by the pattern's ranking figure. */
 void ipcl_report_ranking(struct ipcl_doc *d, const struct ipcl_report_rows *rows);
+/* "Machine noise": the hiccup records' wake-up lag percentiles, the rate
+ * each ran at, and what that floor means; nothing without hiccup records. */
+void ipcl_report_noise(struct ipcl_doc *d, const struct ipcl_report_set *set);
 /* "Verification (sums over runs)": sent, lost, duplicated ... per row. */
 void ipcl_report_verify(struct ipcl_doc *d, const struct ipcl_report_rows *rows);
 /* "Failure matrix": transport x scenario; nothing without fault runs. */

@@ -23,13 +23,15 @@ static const struct ipcl_report_figdef fig_p50 = {
     .unit = "us",
     .off = offsetof(struct ipcl_report_row, p50),
     .up = "slower",
-    .down = "faster"};
+    .down = "faster",
+    .pct = 50};
 static const struct ipcl_report_figdef fig_p99 = {
     .name = "p99",
     .unit = "us",
     .off = offsetof(struct ipcl_report_row, p99),
     .up = "slower",
-    .down = "faster"};
+    .down = "faster",
+    .pct = 99};
 /* The rate pattern's p99: ranked with ties where the runs' ranges overlap. */
 static const struct ipcl_report_figdef fig_rate_p99 = {
     .name = "p99",
@@ -37,7 +39,8 @@ static const struct ipcl_report_figdef fig_rate_p99 = {
     .off = offsetof(struct ipcl_report_row, p99),
     .up = "slower",
     .down = "faster",
-    .tie = 1};
+    .tie = 1,
+    .pct = 99};
 static const struct ipcl_report_figdef fig_msgs = {
     .name = "msgs/s",
     .unit = "msgs/s",
@@ -149,6 +152,7 @@ static void summary_lat_of(struct ipcl_report_lat *l, const struct ipcl_report_r
 	l->p9999 = m->p9999;
 	l->max = m->max;
 	l->merged = 0;
+	l->count = m->count;
 }
 
 /*
@@ -162,7 +166,7 @@ static int summary_lat(struct ipcl_report_row *row)
 	struct ipcl_report_lat *l = &row->lat;
 	int merged = 0, rc = 0;
 
-	*l = (struct ipcl_report_lat){NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0};
+	*l = (struct ipcl_report_lat){NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0};
 	if (!all || !one) {
 		rc = -ENOMEM;
 		goto out;
@@ -190,6 +194,7 @@ static int summary_lat(struct ipcl_report_row *row)
 		l->p9999 = (double)ipcl_hist_percentile(all, 99.99);
 		l->max = (double)all->max;
 		l->merged = merged;
+		l->count = (long long)all->count;
 	} else if (merged < 0 && summary_has_lat(row->mid))
 		summary_lat_of(l, row->mid);
 out:
@@ -249,6 +254,7 @@ int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 	}
 	row->cpu = summary_fig(r, n, offsetof(struct ipcl_report_rec, cpu), tmp);
 	row->rate = summary_fig(r, n, offsetof(struct ipcl_report_rec, rate), tmp);
+	row->cpu_srv = summary_fig(r, n, offsetof(struct ipcl_report_rec, cpu_srv), tmp);
 	row->mid = r;
 	for (int k = 0; k < n; k++)
 		if (!isnan(r[k].p50) && fabs(r[k].p50 - row->p50.med) < best) {
@@ -263,13 +269,37 @@ int ipcl_report_summarize(const struct ipcl_report_rec *r, int n,
 	return rc;
 }
 
-/* The figure of row g for a ranking by d, or NaN when it has none above 0. */
+long long ipcl_report_pct_min(double pct)
+{
+	return pct > 50 && pct < 100 ? (long long)ceil(100 / (100 - pct) - 1e-9) : 1;
+}
+
+const char *ipcl_report_unranked(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d, char *b, size_t n)
+{
+	double v = ipcl_report_rowfig(row, d)->med;
+
+	if (row->flags & IPCL_RF_MOCK)
+		snprintf(b, n, "mock server");
+	else if (isnan(v) || v <= 0)
+		snprintf(b, n, "no %s figure", d->name);
+	else if (d->pct > 0 && row->lat.count < ipcl_report_pct_min(d->pct))
+		snprintf(b, n, "too few samples for %s (n %lld; needs %lld)", d->name,
+			 row->lat.count, ipcl_report_pct_min(d->pct));
+	else
+		return NULL;
+	return b;
+}
+
+/* The figure of row g for a ranking by d, or NaN when it is not ranked. */
 static double summary_rank_value(const struct ipcl_report_rows *rows, int g,
 				 const struct ipcl_report_figdef *d)
 {
-	double v = ipcl_report_rowfig(&rows->g[g], d)->med;
+	char why[96];
 
-	return isnan(v) || v <= 0 ? NAN : v;
+	if (ipcl_report_unranked(&rows->g[g], d, why, sizeof why))
+		return NAN;
+	return ipcl_report_rowfig(&rows->g[g], d)->med;
 }
 
 /* The class of row in a ranking: 0 clean, 1 flagged but every message was
@@ -428,6 +458,11 @@ const char *ipcl_report_fmt_us(char *b, size_t n, double ns)
 	else
 		snprintf(b, n, "%.2f", ns / 1000.0);
 	return b;
+}
+
+const char *ipcl_report_fmt_pct(char *b, size_t n, double ns, long long count, double pct)
+{
+	return ipcl_report_fmt_us(b, n, count < ipcl_report_pct_min(pct) ? NAN : ns);
 }
 
 const char *ipcl_report_fmt_f(char *b, size_t n, int decimals, double v)

@@ -28,7 +28,16 @@ struct ipcl_report_fig {
 struct ipcl_report_lat {
 	double min, p50, p90, p99, p999, p9999, max;
 	int merged;
+	long long count; /* latency samples behind the percentiles (n) */
 };
+
+/*
+ * How many samples percentile pct (90, 99, 99.9, 99.99) needs before a table
+ * prints it: 100 / (100 - pct), so that at least one sample lies above it
+ * (p90: 10, p99: 100, p99.9: 1000, p99.99: 10000); 1 for p50 and below.
+ * From fewer samples the figure is just the largest one: tables print "-".
+ */
+long long ipcl_report_pct_min(double pct);
 
 /* What makes a row's figures unfit to rank beside clean ones (a bit each). */
 enum {
@@ -49,6 +58,7 @@ struct ipcl_report_row {
 	/* p50 and p99: .med is lat's (merged) figure, .min/.max the runs' own
 	 * spread; the others: the median of the runs' figures and their spread */
 	struct ipcl_report_fig p50, p99, msgs_s, cpu, rate;
+	struct ipcl_report_fig cpu_srv; /* the server's CPU, ns/msg (brokers) */
 	long long lost, dup, reord, corrupt, sent, expected; /* sums over the runs */
 	long long lost_after_ack;                            /* sum, where recorded */
 	int failed;     /* runs whose status is not "ok" */
@@ -98,8 +108,9 @@ struct ipcl_report_figdef {
 	size_t off;
 	int higher_better;
 	const char *up, *down;
-	int self; /* up and down already name the figure ("more CPU") */
-	int tie;  /* in a ranking, rows whose runs' ranges overlap are tied */
+	int self;   /* up and down already name the figure ("more CPU") */
+	double pct; /* a latency percentile: which (50, 99), else 0 */
+	int tie;    /* in a ranking, rows whose runs' ranges overlap are tied */
 };
 
 extern const struct ipcl_report_figdef ipcl_report_fig_cpu;
@@ -111,9 +122,11 @@ extern const struct ipcl_report_figdef ipcl_report_fig_cpu;
 int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f);
 
 /*
- * The order of rows [a, b) by figure d in a ranking: the rows with d above 0,
+ * The order of rows [a, b) by figure d in a ranking: the rows with d above 0
+ * that ipcl_report_unranked does not leave out (mock servers, percentiles
+ * from too few samples),
  * clean rows (flags 0) first, then rows flagged for something else than their
- * delivery (a late sender, a mock server), then rows that lost, duplicated or
+ * delivery (a late sender), then rows that lost, duplicated or
  * corrupted messages or had a failed run (so a row that lost messages is
  * never above one that lost none), each class best first (equal figures keep
  * their order), into ord; rank[i] is the rank ord[i] gets: 1 + how many rows
@@ -123,6 +136,16 @@ int ipcl_report_figs(const char *pattern, const struct ipcl_report_figdef **f);
  */
 int ipcl_report_rank(const struct ipcl_report_rows *rows, int a, int b,
 		     const struct ipcl_report_figdef *d, int *ord, int *rank);
+
+/*
+ * Why row is left out of a ranking by d, as one line into b (n bytes): "mock
+ * server" (a stand-in server's figures are not a broker's), "too few
+ * samples for p99 (n 40; needs 100)", "no p99 figure" (e.g. every message of
+ * a rate run lost); NULL when it is ranked. ipcl_report_rank leaves out
+ * exactly the rows this names.
+ */
+const char *ipcl_report_unranked(const struct ipcl_report_row *row,
+				 const struct ipcl_report_figdef *d, char *b, size_t n);
 
 /* Is ord[i] tied with another row of the ranking (rank[] from above)? */
 int ipcl_report_tied(const int *rank, int n, int i);
@@ -154,6 +177,10 @@ double ipcl_report_ratio(const struct ipcl_report_fig *o,
  * us for a latency figure, else whole; rate: a target rate, the median and
  * the range when the runs differ. */
 const char *ipcl_report_fmt_us(char *b, size_t n, double ns);
+/* Percentile pct of a histogram of count samples as us, "-" when count is
+ * below ipcl_report_pct_min(pct). */
+const char *ipcl_report_fmt_pct(char *b, size_t n, double ns, long long count,
+				double pct);
 const char *ipcl_report_fmt_f(char *b, size_t n, int decimals, double v);
 const char *ipcl_report_fmt_fig(char *b, size_t n, const struct ipcl_report_figdef *d,
 				double v);

@@ -25,13 +25,14 @@ check "hgrm for pipe" test -s "$out/hgrm/pipe-pingpong-64-1.hgrm"
 
 for t in pipe fifo; do
 	ns=$(jq -r --arg t "$t" 'select(.transport == $t) | .latency.p50' "$res")
+	n=$(jq -r --arg t "$t" 'select(.transport == $t) | .latency.count' "$res")
 	want=$(awk -v v="$ns" 'BEGIN { printf "%.2f", v / 1000 }')
 	got=$(awk -F, -v t="$t" '$1 == "pingpong" && $2 == t { print $6 }' "$out/summary.csv")
 	check "$t p50 in summary.csv: got '$got', want '$want'" test "$got" = "$want"
 	check "$t p50 in report.md is $want" \
-		grep -qF "| $t | 64 | process | 1 | $want |" "$out/report.md"
+		grep -qF "| $t | 64 | process | 1 | $n | $want |" "$out/report.md"
 	check "$t p50 in report.html is $want" \
-		grep -qF "<td>$t</td><td>64</td><td>process</td><td>1</td><td>$want</td>" \
+		grep -qF "<td>$t</td><td>64</td><td>process</td><td>1</td><td>$n</td><td>$want</td>" \
 		"$out/report.html"
 done
 

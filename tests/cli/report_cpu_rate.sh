@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `ipclab report`: CPU per message and the rate pattern. Real stream runs of
 # pipe and fifo and rate runs at two different target rates: the summary's
-# "CPU/msg sender (ns)" (last column) and receiver column must equal the
+# "CPU/msg sender (ns)" (before the server's, "-" for these) and receiver column must equal the
 # records, the rate summary must show the target rate (params.rate) and the
 # achieved msgs/s, rate must be ranked by p99 (lower first), and with gnuplot
 # installed the stream CPU chart and the rate latency chart must be drawn.
@@ -42,12 +42,13 @@ for t in pipe fifo; do
 	tx=$(rec stream $t .cpu.sender.total_ns_per_msg %.0f)
 	rx=$(rec stream $t .cpu.receiver.total_ns_per_msg %.0f)
 	row=$(mdrow stream $t)
-	check "$t sender CPU is column 17 of report.md (before flags): want $tx, row '$row'" \
-		test "$(cut -d'|' -f17 <<<"$row")" = "$tx"
-	check "$t receiver CPU in report.md (column 14): want $rx" \
-		test "$(cut -d'|' -f14 <<<"$row")" = "$rx"
+	check "$t sender CPU is column 18 of report.md (before server CPU): want $tx, row '$row'" \
+		test "$(cut -d'|' -f18 <<<"$row")" = "$tx"
+	check "$t has no server: column 19 is '-'" test "$(cut -d'|' -f19 <<<"$row")" = -
+	check "$t receiver CPU in report.md (column 15): want $rx" \
+		test "$(cut -d'|' -f15 <<<"$row")" = "$rx"
 	check "$t sender CPU in report.html" \
-		grep -qE "<td>$t</td><td>64</td>.*<td>$tx</td><td></td></tr>" "$out/report.html"
+		grep -qE "<td>$t</td><td>64</td>.*<td>$tx</td><td>-</td><td></td></tr>" "$out/report.html"
 	check "$t sender CPU in summary.csv (column 17)" test \
 		"$(awk -F, -v t=$t '$1 == "stream" && $2 == t { print $17 }' "$out/summary.csv")" = "$tx"
 	check "$t stream has no target rate in summary.csv" test \

@@ -28,15 +28,16 @@ csv_ordered() {
 		}
 	} END { exit bad }' "$1"
 }
-# md_ordered FILE: every row of the "Summary:" tables (p50 col 5, p90 7, p99
-# 8, p99.9 9, p99.99 10, max 11) in order, and at least one row seen.
+# md_ordered FILE: every row of the "Summary:" tables (after runs and n: p50
+# col 6, p90 8, p99 9, p99.9 10, p99.99 11, max 12) in order, and at least one
+# row seen.
 md_ordered() {
 	awk -F'|' '/^## Summary: /{ s = 1; next } /^## /{ s = 0 }
 		s && /^\| / && $2 !~ /transport|---/ {
 		rows++
 		prev = -1
-		for (i = 6; i <= 12; i++) {
-			if (i == 7) continue
+		for (i = 7; i <= 13; i++) {
+			if (i == 8) continue
 			x = $i; gsub(/ /, "", x)
 			if (x == "-") continue
 			if (x + 0 < prev) { print "md row: " $0; bad = 1 }

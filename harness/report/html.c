@@ -35,7 +35,7 @@ static const char html_head[] =
     "table.wide{font-size:72%}table.wide th{white-space:normal;min-width:2em;"
     "max-width:5em;padding:2px 4px}\n"
     "table.wide td{padding:2px 4px}table.wide td:last-child{white-space:normal;"
-    "min-width:12em}\n"
+    "min-width:7em}\n"
     "</style></head><body>\n";
 
 /* The page's one script: click a column head to sort the table by it. */

@@ -172,8 +172,9 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 			    "msgs/s and CPU are medians over the runs; the server's "
 			    "CPU (a broker's own process) is apart from its clients'. "
 			    "A row with a "
-			    "flag (loss, duplicates, corruption, a late sender, a mock "
-			    "server, a failed run) is never ranked above a clean one.");
+			    "flag (loss, duplicates, corruption, a late sender, a failed "
+			    "run) is never ranked above a clean one; a mock server's "
+			    "row is not ranked at all.");
 		for (int k = 0, i = 0; k < SUM_NCOL; k++) {
 			if (rate && k == SUM_MSGS)
 				h[i++] = "target msgs/s";

@@ -181,7 +181,7 @@ static void test_unix_socket(void **state)
 	if (!srv.dir[0])
 		skip();
 	/* The same password as the TCP URL: redis+unix://:SECRET@/dir/redis.sock */
-	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis.sock",
+	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis/redis.sock",
 		 at ? (int)(at + 1 - auth) : 0, auth, srv.dir);
 	round_trip(t, u, NULL, NULL);
 }
@@ -361,7 +361,7 @@ static void test_launcher(void **state)
 	fd = ipcl_connect_tcp("127.0.0.1", s.port, ipcl_now_ns() + 5 * SEC);
 	assert_true(fd >= 0);
 	close(fd);
-	snprintf(sock, sizeof sock, "%s/redis.sock", s.dir);
+	snprintf(sock, sizeof sock, "%s/redis/redis.sock", s.dir);
 	fd = ipcl_connect_unix(sock, ipcl_now_ns() + 5 * SEC);
 	assert_true(fd >= 0);
 	close(fd);

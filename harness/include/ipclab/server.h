@@ -77,8 +77,11 @@ void ipcl_server_detach(struct ipcl_server *s);
 void ipcl_server_stop(struct ipcl_server *s);
 
 /*
- * 1 if process pid belongs to the server in dir: its working directory or its
- * command line lies inside dir (resolved). 0 otherwise, also when it is gone.
+ * 1 if process pid belongs to the server in dir: its working directory lies
+ * inside dir (resolved), and its real and effective uids are the dir's owner
+ * (us) or the owner of one of the dir's subdirectories (the server's system
+ * account, see ipcl_server_user_dir). A command line naming dir is not enough.
+ * 0 otherwise, also when it is gone.
  */
 int ipcl_server_owns_pid(const char *dir, pid_t pid);
 

@@ -68,8 +68,15 @@ int ipcl_output_dir_openat(int dirfd, const char *name, char *err, size_t errlen
 	if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
 		return safefile_open_err(-errno, err, errlen);
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return safefile_open_err(-errno, err, errlen);
+	if (fd < 0) {
+		rc = -errno;
+		/* With O_DIRECTORY a link fails as ENOTDIR: name it as a link. */
+		if (rc == -ENOTDIR &&
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			rc = -ELOOP;
+		return safefile_open_err(rc, err, errlen);
+	}
 	if (fstat(fd, &st) < 0)
 		rc = safefile_open_err(-errno, err, errlen);
 	else
@@ -105,6 +112,8 @@ int ipcl_output_open_append(const char *path, int *created, char *err, size_t er
 	/* O_NONBLOCK: a FIFO at the name must not hang the open; it is refused
 	 * below as not a regular file. */
 	fd = open(path, fl | O_NONBLOCK);
+	if (fd < 0 && errno == ENXIO) /* a FIFO without a reader, a socket */
+		return safefile_err(err, errlen, -EINVAL, "it is not a regular file");
 	if (fd < 0)
 		return safefile_open_err(-errno, err, errlen);
 	if (fstat(fd, &st) < 0)

@@ -118,6 +118,8 @@ int ipcl_output_open_append(const char *path, int *created, char *err, size_t er
 		return safefile_open_err(-errno, err, errlen);
 	if (fstat(fd, &st) < 0)
 		rc = safefile_open_err(-errno, err, errlen);
+	else if (S_ISCHR(st.st_mode))
+		rc = 0; /* /dev/null, /dev/full: only root makes device nodes */
 	else if (!S_ISREG(st.st_mode))
 		rc = safefile_err(err, errlen, -EINVAL, "it is not a regular file");
 	else if ((rc = safefile_owned(&st, 0, err, errlen)) == 0 && st.st_nlink != 1)

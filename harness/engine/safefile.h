@@ -42,7 +42,9 @@ int ipcl_output_dir_openat(int dirfd, const char *name, char *err, size_t errlen
 /*
  * Opens path for appending (O_APPEND|O_NOFOLLOW|O_CLOEXEC): creates it (mode
  * 0644 before the umask, O_EXCL) when absent, or accepts an existing regular
- * file owned by the caller with a single link. *created (may be NULL) says
+ * file owned by the caller with a single link, or a character device
+ * (/dev/null, /dev/full: only root can make one, and the last component is
+ * never a link). *created (may be NULL) says
  * whether this call made the file. Returns the descriptor, or -ELOOP (a
  * symbolic link), -EPERM (another user's file, or a file with other names),
  * -EINVAL (not a regular file), or another -errno.

@@ -225,7 +225,11 @@ int ipcl_report_dir_check(const char *dir, char *err, size_t n)
 	int fd = ipcl_output_dir_open(dir, why, sizeof why);
 
 	if (fd < 0) {
-		snprintf(err, n, "cannot write the report into '%s': %s", dir, why);
+		if (fd == -EPERM || fd == -ELOOP)
+			snprintf(err, n, "refusing the report directory '%s': %s", dir,
+				 why);
+		else
+			snprintf(err, n, "cannot create '%s': %s", dir, why);
 		return -1;
 	}
 	close(fd);

@@ -477,23 +477,33 @@ static void pgsrv_log_tail(const char *log, const char *prefix, char *err)
  * data/postmaster.pid. So when that file is still there, remove the segment it
  * names (line 7: key and shmid), once no process is attached any more (the
  * backends exit within moments of the postmaster) and only if our postmaster
- * (line 1) created it. Call after the postmaster has exited, before the dir
- * is removed. Waits at most 2 s.
+ * (line 1) created it. The file is the postgres account's to write, so it is
+ * not trusted: the segment must also belong to the server's account
+ * (shm_perm.uid: postgres as root, else us) and carry the key the file names.
+ * Call after the postmaster has exited, before the dir is removed. Waits at
+ * most 2 s.
  */
 static void pgsrv_cleanup(const struct ipcl_server *s)
 {
-	char path[160], line[256];
+	char path[160], line[256], why[IPCL_ERR_MAX];
 	long pid = 0, key = 0;
-	int shmid = -1, n = 0;
+	int shmid = -1, n = 0, fd;
+	struct pgsrv_user u;
 	struct shmid_ds ds;
+	uid_t owner;
 	FILE *f;
 
-	if (!s->dir[0])
+	if (!s->dir[0] || pgsrv_user_lookup(&u, why))
 		return;
+	owner = u.drop ? u.uid : geteuid();
 	snprintf(path, sizeof path, "%s/data/postmaster.pid", s->dir);
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return; /* clean shutdown, or never started */
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		return;
+	}
 	while (fgets(line, sizeof line, f)) {
 		n++;
 		if (n == 1)
@@ -505,7 +515,8 @@ static void pgsrv_cleanup(const struct ipcl_server *s)
 	if (shmid < 0 || pid <= 0)
 		return;
 	for (int i = 0; i < 200; i++) {
-		if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid != (pid_t)pid)
+		if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_cpid != (pid_t)pid ||
+		    ds.shm_perm.uid != owner || (long)ds.shm_perm.__key != key)
 			return; /* gone already, or not ours */
 		if (ds.shm_nattch == 0) {
 			shmctl(shmid, IPC_RMID, NULL);

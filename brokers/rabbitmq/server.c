@@ -23,6 +23,15 @@
  * SIGKILL after a stuck stop leaves no VM behind. The script's -noinput is given
  * back through RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS. A SIGINT (Ctrl-C on the
  * terminal) makes the VM abort at once: a throwaway node is never orphaned.
+ *
+ * Account: as root, epmd and the node run as the `rabbitmq` system account
+ * (setresuid in the child, <ipclab/server.h>); everything the node reads or
+ * writes (config, Mnesia, logs, pid file, HOME with the Erlang cookie) lives
+ * in DIR/node/, a 0700 subdir owned by that account, while DIR itself stays
+ * ours (0711) with the console log and epmd.pid. The cookie is written here,
+ * before the node starts: 32 random bytes (getrandom) as 64 hex characters,
+ * mode 0400, the node's account's. Without a `rabbitmq` account the node
+ * keeps root (the Debian package always creates one). Not root: it runs as us.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -79,18 +88,22 @@ static int rabbitmq_env(struct rabbitmq_exec *x, const char *fmt, ...)
 	return 0;
 }
 
-/* Write a small file of the node's configuration, mode 0600. */
-static int rabbitmq_write_file(const char *dir, const char *name, const char *text)
+/* Write a new small file of the node's (mode, then owned by u when u->drop:
+ * NULL for ours). */
+static int rabbitmq_write_file(const char *dir, const char *name, const char *text,
+			       mode_t mode, const struct ipcl_server_user *u)
 {
 	char path[160];
 	size_t len = strlen(text), off = 0;
 	int fd, rc = 0;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
+	if (u && u->drop && fchown(fd, u->uid, u->gid) < 0)
+		rc = -errno;
+	while (!rc && off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
 		if (n < 0 && errno == EINTR)
@@ -107,11 +120,12 @@ static int rabbitmq_write_file(const char *dir, const char *name, const char *te
 }
 
 /*
- * fork + execve with stdin on /dev/null, stdout and stderr appended to outfd,
- * the working directory in dir, default signal handling and no other inherited
- * descriptors. Returns the child's pid or -errno.
+ * fork + execve as u with stdin on /dev/null, stdout and stderr appended to
+ * outfd, the working directory in dir, default signal handling and no other
+ * inherited descriptors. Returns the child's pid or -errno.
  */
-static pid_t rabbitmq_spawn(const struct rabbitmq_exec *x, const char *dir, int outfd)
+static pid_t rabbitmq_spawn(const struct rabbitmq_exec *x, const char *dir, int outfd,
+			    const struct ipcl_server_user *u)
 {
 	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pid_t pid;
@@ -136,7 +150,7 @@ static pid_t rabbitmq_spawn(const struct rabbitmq_exec *x, const char *dir, int 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0 ||
-		    chdir(dir) < 0)
+		    ipcl_server_user_drop(u) < 0 || chdir(dir) < 0)
 			_exit(127);
 		close_range(3, ~0u, 0);
 		execve(x->path, x->argv, x->envp);
@@ -342,7 +356,7 @@ static void rabbitmq_last_line(const char *path, char *out, size_t cap)
 	char buf[2048];
 	ssize_t n = 0;
 	off_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); /* the node's dir */
 
 	out[0] = 0;
 	if (fd < 0)
@@ -376,7 +390,7 @@ static void rabbitmq_log_tail(const struct ipcl_server *s, const char *node, cha
 {
 	char path[200];
 
-	snprintf(path, sizeof path, "%s/log/%s.log", s->dir, node);
+	snprintf(path, sizeof path, "%s/node/log/%s.log", s->dir, node);
 	rabbitmq_last_line(path, out, cap);
 	if (!out[0]) {
 		snprintf(path, sizeof path, "%s/console.log", s->dir);
@@ -422,14 +436,15 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 	static const char *const epmd_paths[] = {"/usr/bin/epmd",
 						 "/usr/lib/erlang/bin/epmd"};
 	struct rabbitmq_exec *ex = NULL, *rx = NULL;
-	char node[64], tail[160], how[48], secret[40], conf[256];
-	char eport_s[16], pidbuf[24], *logpath = NULL;
+	char node[64], tail[160], how[48], secret[40], conf[256], cookie[72];
+	char eport_s[16], pidbuf[24], *logpath = NULL, home[160];
+	struct ipcl_server_user u;
 	int port[3], outfd = -1, rc, status = 0;
 	const char *epmd = NULL;
 	int64_t epmd_deadline;
 
 	s->pid = s->aux_pid = 0;
-	secret[0] = 0;
+	secret[0] = cookie[0] = 0;
 	for (size_t i = 0; i < sizeof epmd_paths / sizeof epmd_paths[0]; i++)
 		if (!epmd && access(epmd_paths[i], X_OK) == 0)
 			epmd = epmd_paths[i];
@@ -446,6 +461,8 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 		goto out;
 	}
 	rc = ipcl_server_secret(secret, sizeof secret, 16);
+	if (!rc)
+		rc = ipcl_server_secret(cookie, sizeof cookie, 32);
 	if (rc) {
 		ipcl_seterr(err, rc, "rabbitmq: getrandom: %s", strerror(-rc));
 		goto out;
@@ -459,8 +476,24 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 	}
 	snprintf(node, sizeof node, "ipcl%ld@localhost", (long)getpid());
 
-	/* The node's files: no plugins, a loopback-only config, no env overrides. */
-	rc = rabbitmq_write_file(s->dir, "enabled_plugins", "[].\n");
+	/* The node's own dir (see the top): no `rabbitmq` account, and the node
+	 * keeps our uid. */
+	(void)ipcl_server_user("rabbitmq", &u);
+	rc = u.drop && chmod(s->dir, 0711) < 0 ? -errno : 0;
+	if (!rc)
+		rc = ipcl_server_user_dir(s->dir, "node", &u, home, sizeof home);
+	if (rc) {
+		ipcl_seterr(err, rc, "rabbitmq: making %s/node: %s", s->dir,
+			    strerror(-rc));
+		rc = rabbitmq_fail(s, rc);
+		goto out;
+	}
+	/* The node's files: no plugins, a loopback-only config, no env overrides,
+	 * the Erlang cookie in its HOME. */
+	rc = rabbitmq_write_file(home, ".erlang.cookie", cookie, 0400, &u);
+	explicit_bzero(cookie, sizeof cookie);
+	if (!rc)
+		rc = rabbitmq_write_file(home, "enabled_plugins", "[].\n", 0600, &u);
 	snprintf(conf, sizeof conf,
 		 "# ipclab throwaway node (brokers/rabbitmq/server.c)\n"
 		 "log.console = false\n"
@@ -470,13 +503,12 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 		 "default_user_tags.administrator = true\n",
 		 secret);
 	if (!rc)
-		rc = rabbitmq_write_file(s->dir, "rabbitmq.conf", conf);
+		rc = rabbitmq_write_file(home, "rabbitmq.conf", conf, 0600, &u);
 	explicit_bzero(conf, sizeof conf);
 	if (!rc)
-		rc = rabbitmq_write_file(s->dir, "rabbitmq-env.conf", "");
-	snprintf(logpath, 200, "%s/conf.d", s->dir); /* empty: no system conf.d */
-	if (!rc && mkdir(logpath, 0700) < 0)
-		rc = -errno;
+		rc = rabbitmq_write_file(home, "rabbitmq-env.conf", "", 0600, &u);
+	if (!rc) /* empty: no system conf.d */
+		rc = ipcl_server_user_dir(home, "conf.d", &u, logpath, 200);
 	if (rc) {
 		ipcl_seterr(err, rc, "rabbitmq: writing the config in %s: %s", s->dir,
 			    strerror(-rc));
@@ -484,7 +516,8 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 		goto out;
 	}
 	snprintf(logpath, 200, "%s/console.log", s->dir);
-	outfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	outfd =
+	    open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (outfd < 0) {
 		rc = ipcl_seterr(err, -errno, "rabbitmq: %s: %s", logpath,
 				 strerror(errno));
@@ -504,7 +537,7 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 	rc = rabbitmq_env(ex, "PATH=/usr/bin:/bin");
 	if (rc)
 		goto envfail;
-	s->aux_pid = rabbitmq_spawn(ex, s->dir, outfd);
+	s->aux_pid = rabbitmq_spawn(ex, home, outfd, &u);
 	if (s->aux_pid < 0) {
 		rc = s->aux_pid;
 		s->aux_pid = 0;
@@ -513,7 +546,8 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 		goto out;
 	}
 	snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)s->aux_pid);
-	rabbitmq_write_file(s->dir, "epmd.pid", pidbuf); /* for a crash clean-up */
+	rabbitmq_write_file(s->dir, "epmd.pid", pidbuf, 0600,
+			    NULL); /* for a crash clean-up */
 	epmd_deadline = ipcl_now_ns() + 5 * 1000000000LL;
 	if (epmd_deadline > deadline_ns)
 		epmd_deadline = deadline_ns;
@@ -549,38 +583,37 @@ static int rabbitmq_server_start(struct ipcl_server *s, int64_t deadline_ns, cha
 	rx->argv[0] = "rabbitmq-server";
 	rx->argv[1] = NULL;
 	rc = rabbitmq_env(rx, "PATH=/usr/local/bin:/usr/bin:/bin");
-	rc = rc ? rc : rabbitmq_env(rx, "HOME=%s", s->dir);
+	rc = rc ? rc : rabbitmq_env(rx, "HOME=%s", home);
 	rc = rc ? rc : rabbitmq_env(rx, "LANG=C.UTF-8");
 	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_NODENAME=%s", node);
 	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_NODE_IP_ADDRESS=%s", RABBITMQ_HOST);
 	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_NODE_PORT=%d", port[1]);
 	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_DIST_PORT=%d", port[2]);
-	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_MNESIA_BASE=%s/mnesia", s->dir);
-	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_LOG_BASE=%s/log", s->dir);
-	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_PID_FILE=%s/pid", s->dir);
+	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_MNESIA_BASE=%s/mnesia", home);
+	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_LOG_BASE=%s/log", home);
+	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_PID_FILE=%s/pid", home);
 	rc = rc ? rc
 		: rabbitmq_env(rx, "RABBITMQ_ENABLED_PLUGINS_FILE=%s/enabled_plugins",
-			       s->dir);
-	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_CONFIG_FILE=%s/rabbitmq.conf", s->dir);
-	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_CONFIG_FILES=%s/conf.d", s->dir);
+			       home);
+	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_CONFIG_FILE=%s/rabbitmq.conf", home);
+	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_CONFIG_FILES=%s/conf.d", home);
 	rc = rc ? rc
 		: rabbitmq_env(rx, "RABBITMQ_ADVANCED_CONFIG_FILE=%s/advanced.config",
-			       s->dir);
+			       home);
 	rc = rc ? rc
-		: rabbitmq_env(rx, "RABBITMQ_CONF_ENV_FILE=%s/rabbitmq-env.conf", s->dir);
-	rc =
-	    rc ? rc
-	       : rabbitmq_env(rx, "RABBITMQ_FEATURE_FLAGS_FILE=%s/feature_flags", s->dir);
+		: rabbitmq_env(rx, "RABBITMQ_CONF_ENV_FILE=%s/rabbitmq-env.conf", home);
+	rc = rc ? rc
+		: rabbitmq_env(rx, "RABBITMQ_FEATURE_FLAGS_FILE=%s/feature_flags", home);
 	rc = rc ? rc : rabbitmq_env(rx, "RABBITMQ_ALLOW_INPUT=1");
 	rc = rc ? rc
 		: rabbitmq_env(rx, "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-noinput -kernel "
 				   "inet_dist_use_interface {127,0,0,1}");
 	rc = rc ? rc : rabbitmq_env(rx, "ERL_EPMD_PORT=%d", port[0]);
 	rc = rc ? rc : rabbitmq_env(rx, "ERL_EPMD_ADDRESS=%s", RABBITMQ_HOST);
-	rc = rc ? rc : rabbitmq_env(rx, "ERL_CRASH_DUMP=%s/erl_crash.dump", s->dir);
+	rc = rc ? rc : rabbitmq_env(rx, "ERL_CRASH_DUMP=%s/erl_crash.dump", home);
 	if (rc)
 		goto envfail;
-	s->pid = rabbitmq_spawn(rx, s->dir, outfd);
+	s->pid = rabbitmq_spawn(rx, home, outfd, &u);
 	if (s->pid < 0) {
 		rc = s->pid;
 		s->pid = 0;
@@ -632,6 +665,7 @@ envfail:
 	rc = rabbitmq_fail(s, rc);
 out:
 	explicit_bzero(secret, sizeof secret);
+	explicit_bzero(cookie, sizeof cookie);
 	if (outfd >= 0)
 		close(outfd);
 	free(logpath);

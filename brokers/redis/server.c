@@ -15,6 +15,12 @@
  * ipcl_server_secret) written to a 0600 redis.conf in the dir, never on the
  * command line (which any local user can read); the URL carries it:
  * redis://:SECRET@127.0.0.1:P. Left out: TLS, ACL users, replicas.
+ *
+ * Account: as root the server runs as the `redis` system account (setresuid in
+ * the child, <ipclab/server.h>); what it writes (redis.conf, log, socket, AOF)
+ * lives in DIR/redis/, a 0700 subdir owned by that account, and DIR itself
+ * stays ours (0711). Without a `redis` account it keeps root (a Debian
+ * redis-server package always creates one). Not root: it runs as us.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,7 +70,7 @@ static void redis_log_tail(const char *path, char *tail, size_t cap, char *line,
 			   size_t lcap)
 {
 	ssize_t n = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC); /* the server's dir */
 	char *nl;
 
 	tail[0] = line[0] = 0;
@@ -85,11 +91,14 @@ static void redis_log_tail(const char *path, char *tail, size_t cap, char *line,
 }
 
 /*
- * Fork and exec redis-server for dir and port; stdout and stderr go to
- * dir/stdout.log (the server's own log is dir/log). Returns the pid or -errno.
+ * Fork and exec redis-server as u for dir and port; its files go to
+ * dir/redis/ (the log is dir/redis/log), stdout and stderr to dir/stdout.log
+ * (opened before the switch to u). Returns the pid or -errno.
  */
-static pid_t redis_spawn(const char *bin, const char *dir, int port)
+static pid_t redis_spawn(const char *bin, const char *dir, int port,
+			 const struct ipcl_server_user *u)
 {
+	char srv[160];
 	char portstr[16], sock[160], log[160], out[160], conf[160];
 	const char *aof = getenv("IPCLAB_REDIS_AOF");
 	const char *appendonly = "no", *fsync = "everysec";
@@ -100,10 +109,11 @@ static pid_t redis_spawn(const char *bin, const char *dir, int port)
 		fsync = aof;
 	}
 	snprintf(portstr, sizeof portstr, "%d", port);
-	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-	snprintf(log, sizeof log, "%s/log", dir);
+	snprintf(srv, sizeof srv, "%s/redis", dir);
+	snprintf(sock, sizeof sock, "%s/redis/redis.sock", dir);
+	snprintf(log, sizeof log, "%s/redis/log", dir);
 	snprintf(out, sizeof out, "%s/stdout.log", dir);
-	snprintf(conf, sizeof conf, "%s/redis.conf", dir);
+	snprintf(conf, sizeof conf, "%s/redis/redis.conf", dir);
 	char *const argv[] = {(char *)bin,
 			      conf,
 			      "--bind",
@@ -121,7 +131,7 @@ static pid_t redis_spawn(const char *bin, const char *dir, int port)
 			      "--appendfsync",
 			      (char *)fsync,
 			      "--dir",
-			      (char *)dir,
+			      srv,
 			      "--logfile",
 			      log,
 			      "--daemonize",
@@ -134,10 +144,12 @@ static pid_t redis_spawn(const char *bin, const char *dir, int port)
 	if (pid == 0) {
 		/* Child: only async-signal-safe calls until exec. */
 		int in = open("/dev/null", O_RDONLY);
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
 
 		if (in < 0 || fd < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 ||
 		    dup2(fd, 2) < 0)
+			_exit(126);
+		if (ipcl_server_user_drop(u) < 0 || chdir(srv) < 0)
 			_exit(126);
 		setsid(); /* no terminal signals; stopped by PID only */
 		execv(bin, argv);
@@ -249,7 +261,7 @@ static int redis_wait_ready(struct ipcl_server *s, const char *secret,
 			char logp[160];
 
 			s->pid = 0;
-			snprintf(logp, sizeof logp, "%s/log", s->dir);
+			snprintf(logp, sizeof logp, "%s/redis/log", s->dir);
 			redis_log_tail(logp, info, sizeof info, why, sizeof why);
 			if (!why[0]) {
 				snprintf(logp, sizeof logp, "%s/stdout.log", s->dir);
@@ -263,10 +275,10 @@ static int redis_wait_ready(struct ipcl_server *s, const char *secret,
 					   why[0] ? why : "no log");
 		}
 		if (now >= deadline_ns)
-			return ipcl_seterr(
-			    err, -ETIMEDOUT,
-			    "redis-server on port %d not ready in time (log: %s/log)",
-			    s->port, s->dir);
+			return ipcl_seterr(err, -ETIMEDOUT,
+					   "redis-server on port %d not ready in time "
+					   "(log: %s/redis/log)",
+					   s->port, s->dir);
 		fd = ipcl_connect_tcp("127.0.0.1", s->port,
 				      step < deadline_ns ? step : deadline_ns);
 		if (fd < 0)
@@ -302,19 +314,23 @@ static int redis_wait_ready(struct ipcl_server *s, const char *secret,
 	}
 }
 
-/* The config file: the password, where no other user can read it (0600). */
-static int redis_write_conf(const char *dir, const char *secret, char *err)
+/* The config file: the password, where no other user can read it (0600, the
+ * server's account's). */
+static int redis_write_conf(const char *dir, const char *secret,
+			    const struct ipcl_server_user *u, char *err)
 {
 	char path[160], text[128];
 	int fd, n, rc = 0;
 
-	snprintf(path, sizeof path, "%s/redis.conf", dir);
+	snprintf(path, sizeof path, "%s/redis/redis.conf", dir);
 	n = snprintf(text, sizeof text, "requirepass %s\n", secret);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ipcl_seterr(err, -errno, "%s: %s", path, strerror(errno));
 	if (write(fd, text, (size_t)n) != n)
 		rc = ipcl_seterr(err, -EIO, "writing %s", path);
+	else if (u->drop && fchown(fd, u->uid, u->gid) < 0)
+		rc = ipcl_seterr(err, -errno, "chown %s: %s", path, strerror(errno));
 	if (close(fd) < 0 && !rc)
 		rc = ipcl_seterr(err, -errno, "closing %s", path);
 	explicit_bzero(text, sizeof text);
@@ -325,6 +341,7 @@ static int redis_write_conf(const char *dir, const char *secret, char *err)
 static int redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *err)
 {
 	char bin[512], log[160], secret[40];
+	struct ipcl_server_user u;
 	int rc;
 
 	if (redis_find_binary(bin, sizeof bin) < 0)
@@ -334,7 +351,18 @@ static int redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *
 	rc = ipcl_server_secret(secret, sizeof secret, 16);
 	if (rc)
 		return ipcl_seterr(err, rc, "getrandom: %s", strerror(-rc));
-	rc = redis_write_conf(s->dir, secret, err);
+	/* No `redis` account (rc -ENOENT): the server keeps our uid (see the top). */
+	(void)ipcl_server_user("redis", &u);
+	if (u.drop && chmod(s->dir, 0711) < 0) {
+		rc = ipcl_seterr(err, -errno, "chmod %s: %s", s->dir, strerror(errno));
+		goto fail;
+	}
+	rc = ipcl_server_user_dir(s->dir, "redis", &u, log, sizeof log);
+	if (rc) {
+		ipcl_seterr(err, rc, "%s: %s", log, strerror(-rc));
+		goto fail;
+	}
+	rc = redis_write_conf(s->dir, secret, &u, err);
 	if (rc)
 		goto fail;
 	for (int attempt = 0; attempt < REDIS_PORT_TRIES; attempt++) {
@@ -349,9 +377,9 @@ static int redis_server_start(struct ipcl_server *s, int64_t deadline_ns, char *
 		if (s->port == REDIS_DEFAULT_PORT)
 			continue;
 		/* A fresh log per attempt: the reason to retry is read from it. */
-		snprintf(log, sizeof log, "%s/log", s->dir);
+		snprintf(log, sizeof log, "%s/redis/log", s->dir);
 		unlink(log);
-		pid = redis_spawn(bin, s->dir, s->port);
+		pid = redis_spawn(bin, s->dir, s->port, &u);
 		if (pid < 0) {
 			rc = ipcl_seterr(err, pid, "fork: %s", strerror(-pid));
 			goto fail;

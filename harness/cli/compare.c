@@ -37,6 +37,7 @@
 #include "engine/record.h"
 #include "engine/rfc2544.h"
 #include "engine/run.h"
+#include "engine/safefile.h"
 
 static const char compare_help[] =
     "usage: ipclab compare [--suite FILE] [--quick] [-t LIST] [-s SIZES] [-p LIST]\n"
@@ -479,21 +480,28 @@ static int compare_report_dir(const struct ipcl_plan *pl)
  * line on stderr. */
 static int compare_output(struct ipcl_plan *pl)
 {
+	char err[IPCL_OUTPUT_ERRLEN];
 	int fd;
 
 	if (!pl->output[0]) {
 		char stamp[32];
 		time_t now = time(NULL);
 
+		/* ./results must be the caller's own (engine/safefile.h). */
 		strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-		mkdir("results", 0755);
+		if ((fd = ipcl_output_dir_open("results", err, sizeof err)) < 0) {
+			fprintf(stderr,
+				"ipclab compare: cannot write into 'results': %s\n", err);
+			return 2;
+		}
+		close(fd);
 		snprintf(pl->output, sizeof pl->output, "results/compare-%s.jsonl",
 			 stamp);
 	}
-	fd = open(pl->output, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = ipcl_output_open_append(pl->output, NULL, err, sizeof err);
 	if (fd < 0) {
 		fprintf(stderr, "ipclab compare: cannot write --output '%s': %s\n",
-			pl->output, strerror(errno));
+			pl->output, err);
 		return 2;
 	}
 	close(fd);

@@ -23,6 +23,7 @@
 #include "engine/registry.h"
 #include "engine/record.h"
 #include "engine/run.h"
+#include "engine/safefile.h"
 #include "report/faultcell.h"
 #include <ipclab/server.h>
 
@@ -260,6 +261,7 @@ int ipcl_cmd_faults(int argc, char **argv)
 	};
 	struct plan *pl = calloc(1, sizeof *pl);
 	const char *bad;
+	char err[IPCL_OUTPUT_ERRLEN];
 	int c, rc = 2, fd;
 
 	if (!pl) {
@@ -345,13 +347,19 @@ int ipcl_cmd_faults(int argc, char **argv)
 		time_t now = time(NULL);
 
 		strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-		mkdir("results", 0755);
+		/* ./results must be the caller's own (engine/safefile.h). */
+		if ((fd = ipcl_output_dir_open("results", err, sizeof err)) < 0) {
+			rc = faults_usage("cannot write into 'results': %s", err);
+			goto out;
+		}
+		close(fd);
 		snprintf(pl->output, sizeof pl->output, "results/faults-%s.jsonl", stamp);
 	}
 	if (strcmp(pl->output, "-") != 0) {
-		fd = open(pl->output, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = ipcl_output_open_append(pl->output, NULL, err, sizeof err);
 		if (fd < 0) {
-			rc = faults_usage("cannot write --output '%s'", pl->output);
+			rc = faults_usage("cannot write --output '%s': %s", pl->output,
+					  err);
 			goto out;
 		}
 		close(fd);

@@ -26,6 +26,7 @@
 #include "engine/registry.h"
 #include "engine/rfc2544.h"
 #include "engine/run.h"
+#include "engine/safefile.h"
 
 static const char run_help[] =
     "usage: ipclab run -t TRANSPORT [OPTIONS]\n"
@@ -688,20 +689,17 @@ static int run_check_values(const struct ipcl_runcfg *c)
  * after one line. */
 static int run_check_output(struct run_args *ra)
 {
+	char err[IPCL_OUTPUT_ERRLEN];
 	int fd;
 
 	if (!ra->output || strcmp(ra->output, "-") == 0)
 		return -1;
-	/* O_NOFOLLOW: never through a link another user may have planted. */
-	fd = open(ra->output,
-		  O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		ra->created = 1;
-	else if (errno == EEXIST)
-		fd = open(ra->output, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	/* Never through a link another user may have planted, only into a
+	 * regular file of ours (engine/safefile.h). */
+	fd = ipcl_output_open_append(ra->output, &ra->created, err, sizeof err);
 	if (fd < 0)
 		return ipcl_usage_error("run", "cannot write --output '%s': %s",
-					ra->output, strerror(errno));
+					ra->output, err);
 	close(fd);
 	return -1;
 }

@@ -29,6 +29,7 @@
 #include "cli/study.h"
 #include "cli/usage.h"
 #include "engine/record.h"
+#include "engine/safefile.h"
 #include "study/harnessrun.h"
 #include "study/study.h"
 
@@ -116,22 +117,30 @@ static const char *study_select(char *list, int *sel)
 	return NULL;
 }
 
-/* mkdir -p with mode 0755; 0 or -errno. */
-static int study_mkdirs(const char *dir)
+/* mkdir -p with mode 0755; the last directory must be the caller's own and
+ * writable by nobody else (engine/safefile.h). 0, or -errno with err set. */
+static int study_mkdirs(const char *dir, char *err, size_t errlen)
 {
 	char buf[PATH_MAX];
+	int fd;
 
-	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+		snprintf(err, errlen, "%s", strerror(ENAMETOOLONG));
 		return -ENAMETOOLONG;
-	for (char *p = buf + 1;; p++)
-		if (*p == '/' || *p == 0) {
-			char c = *p;
+	}
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
 			*p = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
+			if (mkdir(buf, 0755) && errno != EEXIST) {
+				snprintf(err, errlen, "'%.400s': %s", buf,
+					 strerror(errno));
 				return -errno;
-			if (!(*p = c))
-				break;
+			}
+			*p = '/';
 		}
+	if ((fd = ipcl_output_dir_open(dir, err, errlen)) < 0)
+		return fd;
+	close(fd);
 	return 0;
 }
 
@@ -507,7 +516,8 @@ int ipcl_cmd_study(int argc, char **argv)
 					   {NULL, 0, NULL, 0}};
 	struct ipcl_study_opts o = {.quick = 0, .progress = 1};
 	const char *output = NULL, *dir = NULL;
-	char dirbuf[PATH_MAX], runs[PATH_MAX + 16], outbuf[PATH_MAX + 16], when[32];
+	char dirbuf[PATH_MAX], runs[PATH_MAX + 16], outbuf[PATH_MAX + 16], when[32],
+	    err[IPCL_OUTPUT_ERRLEN];
 	const char *bad;
 	int sel[NCLAIMS] = {0}, any = 0, c, failed = 0, rc;
 	json_t *secs = json_array(), *env = ipcl_env_json(), *x;
@@ -573,9 +583,9 @@ int ipcl_cmd_study(int argc, char **argv)
 		snprintf(dirbuf, sizeof dirbuf, "results/study-%s", stamp);
 		dir = dirbuf;
 	}
-	if ((rc = study_mkdirs(dir))) {
+	if ((rc = study_mkdirs(dir, err, sizeof err))) {
 		rc = ipcl_usage_error("study", "cannot create --report-dir '%s': %s", dir,
-				      strerror(-rc));
+				      err);
 		goto out;
 	}
 	if (!output) {

@@ -20,6 +20,7 @@
 #include "engine/frame.h"
 #include "engine/record.h"
 #include "engine/registry.h"
+#include "engine/safefile.h"
 #include <ipclab/server.h>
 
 static const char *const cap_names[] = {
@@ -835,13 +836,13 @@ int ipcl_result_append(const char *path, const json_t *rec)
 	int rc = 0;
 
 	if (strcmp(path, "-") != 0) {
-		/* Never through a symbolic link: a name in a shared directory may
-		 * have been planted by another user (docs/security.md). */
-		int fd = open(
-		    path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		/* Never through a symbolic link, and only into a regular file of
+		 * ours with one name: a name in a shared directory may have been
+		 * planted by another user (engine/safefile.h, docs/security.md). */
+		int fd = ipcl_output_open_append(path, NULL, NULL, 0);
 
 		if (fd < 0)
-			return -errno;
+			return fd;
 		f = fdopen(fd, "a");
 		if (!f) {
 			rc = -errno;

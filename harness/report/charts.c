@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/safefile.h"
 #include "report/charts.h"
 
 /* Where one drawing session works: the charts so far, the private temporary
@@ -94,18 +95,17 @@ static char *charts_slurp(const char *path)
 	return buf;
 }
 
-static int charts_write_file(const char *path, const char *text)
+/* Writes text as dir/name: dir must be the caller's own, the file goes to a
+ * temporary name and is renamed over name (engine/safefile.h). 0 or -1. */
+static int charts_write_file(const char *dir, const char *name, const char *text)
 {
-	FILE *f = fopen(path, "w");
-	int rc = 0;
+	int dfd = ipcl_output_dir_open(dir, NULL, 0), rc;
 
-	if (!f)
+	if (dfd < 0)
 		return -1;
-	if (fputs(text, f) < 0)
-		rc = -1;
-	if (fclose(f))
-		rc = -1;
-	return rc;
+	rc = ipcl_output_replace(dfd, name, text, strlen(text), NULL, 0);
+	close(dfd);
+	return rc ? -1 : 0;
 }
 
 int (*ipcl_report_gnuplot_hook)(const char *script);
@@ -143,7 +143,7 @@ static int charts_run(const char *gp)
 static int charts_plot(struct plot *pl, const char *file, const char *title)
 {
 	struct ipcl_report_charts *cs = pl->c;
-	char gp[4200], svg[4200], out[4200];
+	char gp[4200], svg[4200];
 	struct ipcl_report_chart *c;
 	char *text = NULL, *start;
 	int rc = -1;
@@ -155,8 +155,7 @@ static int charts_plot(struct plot *pl, const char *file, const char *title)
 	text = charts_slurp(svg);
 	if (!text || !(start = strstr(text, "<svg")))
 		goto out;
-	snprintf(out, sizeof out, "%s/%s", pl->dir, file);
-	if (charts_write_file(out, text))
+	if (charts_write_file(pl->dir, file, text))
 		goto out;
 	c = &cs->ch[cs->nch++];
 	snprintf(c->file, sizeof c->file, "%s", file);

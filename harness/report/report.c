@@ -7,9 +7,10 @@
  * DIR/baseline.csv (csv.c). Everything is written into a private staging
  * directory DIR/.report-XXXXXX (mkdtemp) and renamed into DIR only once all of
  * it was written, so a report that fails or is interrupted leaves the previous
- * one as it was (a killed one leaves its staging directory). DIR must be the
- * caller's and not writable by others (ipcl_report_dir_check): another user's
- * directory could hold planted names. Errors are one line on stderr and exit
+ * one as it was (a killed one leaves its staging directory). DIR (and
+ * DIR/hgrm) must be the caller's and not writable by group or others
+ * (ipcl_report_dir_check, engine/safefile.h): another user's directory could
+ * hold planted names. Errors are one line on stderr and exit
  * status 2; a skipped input line is one "FILE:LINE: skipped: why" line each.
  * Leaves out: everything about a record's content (see the files above) and
  * running anything (compare does that).
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/safefile.h"
 #include "report/answer.h"
 #include "report/baseline.h"
 #include "report/charts.h"
@@ -219,29 +221,18 @@ static int report_fopen(FILE **f, const char *stage, const char *name)
 
 int ipcl_report_dir_check(const char *dir, char *err, size_t n)
 {
-	struct stat st;
-	int fd;
+	char why[IPCL_OUTPUT_ERRLEN];
+	int fd = ipcl_output_dir_open(dir, why, sizeof why);
 
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		snprintf(err, n, "cannot create '%s': %s", dir, strerror(errno));
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		snprintf(err, n, "cannot use '%s' as the report directory: %s", dir,
-			 strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		if (fd == -EPERM || fd == -ELOOP)
+			snprintf(err, n, "refusing the report directory '%s': %s", dir,
+				 why);
+		else
+			snprintf(err, n, "cannot create '%s': %s", dir, why);
 		return -1;
 	}
 	close(fd);
-	if (st.st_uid != geteuid() || (st.st_mode & S_IWOTH)) {
-		snprintf(err, n,
-			 "refusing the report directory '%s': %s (uid %u, mode %03o)",
-			 dir, st.st_uid != geteuid() ? "not ours" : "writable by others",
-			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
-		return -1;
-	}
 	return 0;
 }
 
@@ -293,8 +284,13 @@ static int report_publish(const char *from, const char *to, int publish)
 		snprintf(src, sizeof src, "%s/%s", from, e->d_name);
 		snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
 		if (lstat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (publish && mkdir(dst, 0755) && errno != EEXIST)
-				rc = -1;
+			int dfd = publish ? ipcl_output_dir_open(dst, NULL, 0) : -1;
+
+			/* DIR/hgrm too must be ours, not a link (safefile.h). */
+			if (dfd >= 0)
+				close(dfd);
+			if (publish && dfd < 0)
+				errno = -dfd, rc = -1;
 			else if (report_publish(src, dst, publish && !rc))
 				rc = -1;
 		} else if (publish && !rc) {

@@ -4,17 +4,16 @@
  * that are built), the private dir, the watchdog that stops a server when its
  * owner dies, stopping by PID, and the small socket helpers of the launchers.
  *
- * Uses fork, pipe2, poll, kill, waitpid, /proc/PID/{cwd,cmdline,stat}, nftw
- * (FTW_PHYS: never follows a symlink), getrandom. Stopping is by PID only: the
- * kind's stop signal, then SIGKILL after 10 s. Leaves out: anything a broker
- * does beyond its table; this file names no broker symbol.
+ * Uses fork, pipe2, poll, kill, waitpid, /proc/PID/{cwd,status,stat},
+ * ipcl_remove_tree_at (openat/unlinkat: never follows a symlink), getrandom. Stopping is
+ * by PID only: the kind's stop signal, then SIGKILL after 10 s. Leaves out: anything a
+ * broker does beyond its table; this file names no broker symbol.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -104,42 +103,94 @@ static int server_path_in(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
 }
 
+/* The real and effective uid of pid (/proc/PID/status "Uid:"); 0 or -1. */
+static int server_pid_uids(pid_t pid, uid_t *ruid, uid_t *euid)
+{
+	char p[64], buf[4096], *u;
+	unsigned long r, e;
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof p, "/proc/%ld/status", (long)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%lu %lu", &r, &e) != 2)
+		return -1;
+	*ruid = (uid_t)r;
+	*euid = (uid_t)e;
+	return 0;
+}
+
+/*
+ * 1 if uid may run a server of the dir real: the dir's owner (us), or the
+ * owner of one of its immediate subdirectories, which the launcher made for
+ * the server's system account (nobody else can make entries in a dir that is
+ * not writable by group or others; such a dir trusts no subdirectory).
+ */
+static int server_uid_ok(const char *real, uid_t uid)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int fd, ok = 0;
+
+	fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return 0;
+	}
+	if (st.st_uid == uid) {
+		close(fd);
+		return 1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH) || !(d = fdopendir(fd))) {
+		close(fd);
+		return 0;
+	}
+	while (!ok && (e = readdir(d)) != NULL) {
+		struct stat sub;
+
+		if (e->d_name[0] == '.' &&
+		    (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		ok = fstatat(dirfd(d), e->d_name, &sub, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISDIR(sub.st_mode) && sub.st_uid == uid;
+	}
+	closedir(d);
+	return ok;
+}
+
 int ipcl_server_owns_pid(const char *dir, pid_t pid)
 {
-	char real[PATH_MAX], p[64], link[PATH_MAX], cmd[4096];
+	char real[PATH_MAX], p[64], link[PATH_MAX];
+	uid_t ruid, euid;
 	ssize_t n;
-	int fd, found = 0;
 
 	if (pid <= 0 || !dir || !*dir || !realpath(dir, real))
 		return 0;
+	/* Every process a launcher starts works in its dir (chdir before exec;
+	 * the servers stay there). A command line naming the dir is not enough:
+	 * anyone can run `sleep inf DIR`. */
 	snprintf(p, sizeof p, "/proc/%ld/cwd", (long)pid);
 	n = readlink(p, link, sizeof link - 1);
-	if (n > 0) {
-		link[n] = 0;
-		if (server_path_in(link, real))
-			return 1;
-	}
-	snprintf(p, sizeof p, "/proc/%ld/cmdline", (long)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (n <= 0)
 		return 0;
-	n = read(fd, cmd, sizeof cmd - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n && !found;) {
-		const char *arg = cmd + i;
-		size_t len = strnlen(arg, (size_t)(n - i));
-		char *hit = memmem(arg, len, real, strlen(real));
-
-		/* An argument naming a path in dir: "dir/...", "--dir=dir" ... */
-		if (hit) {
-			char c = hit[strlen(real)];
-
-			found = (size_t)(hit - cmd) + strlen(real) >= (size_t)n ||
-				c == 0 || c == '/';
-		}
-		i += (ssize_t)len + 1;
-	}
-	return found;
+	link[n] = 0;
+	if (!server_path_in(link, real))
+		return 0;
+	/* And it runs as us or as the server's account, with no other uid. */
+	if (server_pid_uids(pid, &ruid, &euid) < 0)
+		return 0;
+	return server_uid_ok(real, ruid) && (euid == ruid || server_uid_ok(real, euid));
 }
 
 int ipcl_servers_signal_dir(const char *dir, int sig)
@@ -186,17 +237,6 @@ int ipcl_servers_stop_dir(const char *dir, int sig)
 
 /* ---- the dir ------------------------------------------------------------- */
 
-static int server_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		rmdir(p);
-	else
-		unlink(p);
-	return 0;
-}
-
 int ipcl_server_dir_ok(const char *dir)
 {
 	char real[PATH_MAX], base[PATH_MAX];
@@ -235,8 +275,22 @@ int ipcl_server_dir_ok(const char *dir)
 
 void ipcl_servers_remove_dir(const char *dir)
 {
-	if (ipcl_server_dir_ok(dir))
-		nftw(dir, server_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	char real[PATH_MAX], *slash;
+	int pfd;
+
+	if (!ipcl_server_dir_ok(dir) || !realpath(dir, real))
+		return;
+	slash = strrchr(real, '/');
+	if (!slash || slash == real)
+		return;
+	*slash = 0;
+	pfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return;
+	/* By descriptor, never through a link, only if still ours: parts of the
+	 * tree belong to a server's account, which may have changed them. */
+	(void)ipcl_remove_tree_at(pfd, slash + 1, geteuid());
+	close(pfd);
 }
 
 /* The start time (clock ticks after boot) of pid, or 0 when it is gone. */

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 /* Send sig (0: none) to every process but us inside dir; returns how many.
- * Zombies have no cwd and no cmdline: they are not counted. */
+ * Zombies have no cwd: they are not counted. */
 int ipcl_servers_signal_dir(const char *dir, int sig);
 
 /* Signal every process inside dir with sig, wait up to 10 s for them to go,

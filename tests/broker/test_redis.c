@@ -181,7 +181,7 @@ static void test_unix_socket(void **state)
 	if (!srv.dir[0])
 		skip();
 	/* The same password as the TCP URL: redis+unix://:SECRET@/dir/redis.sock */
-	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis.sock",
+	snprintf(u, sizeof u, "redis+unix://%.*s%s/redis/redis.sock",
 		 at ? (int)(at + 1 - auth) : 0, auth, srv.dir);
 	round_trip(t, u, NULL, NULL);
 }
@@ -357,11 +357,30 @@ static void test_launcher(void **state)
 	assert_non_null(strstr(s.url, "@127.0.0.1:"));
 	assert_true(s.version[0] >= '1' && s.version[0] <= '9');
 	assert_int_equal(stat(s.dir, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(st.st_uid, geteuid()); /* the dir stays ours */
+	{
+		struct ipcl_server_user u;
+		struct stat sub, ps;
+		char p[200];
+
+		/* As root: the redis account runs the server and owns DIR/redis. */
+		if (ipcl_server_user("redis", &u) == 0 && u.drop) {
+			assert_int_equal(st.st_mode & 0777, 0711);
+			snprintf(p, sizeof p, "%s/redis", s.dir);
+			assert_int_equal(lstat(p, &sub), 0);
+			assert_int_equal(sub.st_uid, u.uid);
+			assert_int_equal(sub.st_mode & 0777, 0700);
+			snprintf(p, sizeof p, "/proc/%ld", (long)s.pid);
+			assert_int_equal(stat(p, &ps), 0);
+			assert_int_equal(ps.st_uid, u.uid);
+		} else {
+			assert_int_equal(st.st_mode & 0777, 0700);
+		}
+	}
 	fd = ipcl_connect_tcp("127.0.0.1", s.port, ipcl_now_ns() + 5 * SEC);
 	assert_true(fd >= 0);
 	close(fd);
-	snprintf(sock, sizeof sock, "%s/redis.sock", s.dir);
+	snprintf(sock, sizeof sock, "%s/redis/redis.sock", s.dir);
 	fd = ipcl_connect_unix(sock, ipcl_now_ns() + 5 * SEC);
 	assert_true(fd >= 0);
 	close(fd);

@@ -77,8 +77,11 @@ void ipcl_server_detach(struct ipcl_server *s);
 void ipcl_server_stop(struct ipcl_server *s);
 
 /*
- * 1 if process pid belongs to the server in dir: its working directory or its
- * command line lies inside dir (resolved). 0 otherwise, also when it is gone.
+ * 1 if process pid belongs to the server in dir: its working directory lies
+ * inside dir (resolved), and its real and effective uids are the dir's owner
+ * (us) or the owner of one of the dir's subdirectories (the server's system
+ * account, see ipcl_server_user_dir). A command line naming dir is not enough.
+ * 0 otherwise, also when it is gone.
  */
 int ipcl_server_owns_pid(const char *dir, pid_t pid);
 
@@ -107,6 +110,38 @@ void ipcl_url_redact(const char *url, char *out, size_t cap);
 
 /* A random secret of 2*nbytes hex characters from getrandom(2) into out. */
 int ipcl_server_secret(char *out, size_t cap, size_t nbytes);
+
+/*
+ * The system account a throwaway server runs as when ipclab runs as root (the
+ * Debian packages create `redis`, `rabbitmq`, `postgres`): no server process
+ * of ours keeps root. drop is 0 when we are not root (the server runs as us).
+ */
+struct ipcl_server_user {
+	int drop; /* 1: switch to uid/gid/groups in the child before exec */
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[64];
+};
+
+/*
+ * Fill u for the account name: drop 0 when not root; 0 with drop 1 when root
+ * and the account exists; -ENOENT when root and there is no such account (u
+ * then says drop 0: the caller decides whether root may run the server).
+ */
+int ipcl_server_user(const char *name, struct ipcl_server_user *u);
+
+/* In a forked child before exec: setgroups, setresgid, setresuid to u (when
+ * u->drop). Async-signal-safe; 0 or -1 (the child should then _exit). */
+int ipcl_server_user_drop(const struct ipcl_server_user *u);
+
+/*
+ * mkdir dir/name with mode 0700 (no symlink at the name, O_EXCL-like: it must
+ * not exist) and hand it to u when u->drop. path (cap bytes) gets the full
+ * name. 0 or -errno.
+ */
+int ipcl_server_user_dir(const char *dir, const char *name,
+			 const struct ipcl_server_user *u, char *path, size_t cap);
 
 /* Shared helpers for the launchers: a free loopback TCP port, or 0 with errno set. */
 int ipcl_free_port(void);

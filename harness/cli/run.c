@@ -202,15 +202,17 @@ static void print_fault(const json_t *r)
 		       json_string_value(json_object_get(f, "outcome")));
 		return;
 	}
-	acked = json_object_get(f, "lost_after_ack") != NULL;
-	printf("  %-12s %s@%lld: %s%s; guarantee %s (judged on %s: %lld lost after "
-	       "ack)\n",
+	acked = json_object_get(f, "lost_after_ack") != NULL &&
+		strcmp(json_string_value(json_object_get(f, "acked_by")), "none") != 0;
+	printf("  %-12s %s@%lld: %s%s; guarantee %s (judged on %s: %lld lost%s)\n",
 	       "fault", json_string_value(json_object_get(f, "scenario")),
 	       (long long)json_integer_value(json_object_get(f, "at")),
 	       json_string_value(json_object_get(f, "outcome")), when,
-	       json_string_value(g), acked ? "acknowledged writes" : "every send",
+	       json_string_value(g),
+	       acked ? "acknowledged writes" : "every send: nothing is acknowledged",
 	       (long long)json_integer_value(
-		   json_object_get(f, acked ? "lost_after_ack" : "lost")));
+		   json_object_get(f, acked ? "lost_after_ack" : "lost")),
+	       acked ? " after ack" : "");
 }
 
 static void print_summary(const json_t *r)

@@ -256,6 +256,8 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
 	json_int_t corrupt = json_integer_value(json_object_get(v, "corrupt"));
 	char perr[IPCL_ERR_MAX + 32] = "", outcome[IPCL_ERR_MAX + 64] = "";
+	const char *by = json_string_value(json_object_get(v, "acked_by"));
+	int judged_acked = by && strcmp(by, "none") != 0;
 
 	json_object_set_new(f, "scenario", json_string(ipcl_fault_name(c->fault)));
 	json_object_set_new(f, "at", json_integer((json_int_t)c->fault_at));
@@ -293,7 +295,8 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	/*
 	 * The guarantee is judged on acknowledged writes (docs/faults.md): a
 	 * message lost after its acknowledgment breaks it, an unacknowledged one
-	 * missing is indeterminate (its sender would send it again).
+	 * missing is indeterminate (its sender would send it again). Where nothing
+	 * acknowledges a message (acked_by "none") it is judged on every send.
 	 */
 	if (json_object_get(v, "lost_after_ack")) {
 		json_int_t after =
@@ -307,10 +310,14 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 				    json_copy(json_object_get(v, "unacked_missing")));
 		json_object_set_new(f, "unacked_delivered",
 				    json_copy(json_object_get(v, "unacked_delivered")));
-		lost = after;
+		if (judged_acked)
+			lost = after;
 	}
 	json_object_set_new(f, "guarantee", json_string(fault_guarantee(lost, dup)));
-	json_object_set_new(f, "judged_on", json_string("acknowledged writes"));
+	json_object_set_new(f, "judged_on",
+			    json_string(judged_acked ? "acknowledged writes"
+						     : "every send (nothing acknowledges "
+						       "a message)"));
 roles:
 	if (b->victim >= 0)
 		json_object_set_new(json_array_get(roles, (size_t)b->victim), "fault",

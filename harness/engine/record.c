@@ -551,39 +551,71 @@ static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board
 	return roles;
 }
 
+/* A probe fact's value, or NULL. */
+static const char *record_fact(const struct ipcl_probe *probe, const char *key)
+{
+	for (int i = 0; i < probe->n; i++)
+		if (strcmp(probe->kv[i].key, key) == 0)
+			return probe->kv[i].val;
+	return NULL;
+}
+
+/* Does a full channel hold the sender back (1) or drop (0)? The probe's
+ * "flow_control" fact where it gives one, else the lossy capability. */
+static int record_flow(const struct ipcl_transport *t, const struct ipcl_probe *probe)
+{
+	const char *fc = record_fact(probe, "flow_control");
+
+	return fc ? strcmp(fc, "0") != 0 : !(t->caps & IPCL_CAP_LOSSY);
+}
+
 /*
  * The Jepsen rule: split "lost" by what the producers were told. A producer's
  * acknowledged count is a prefix of its sequence numbers (struct ipcl_slot);
  * a missing message below it was lost after its acknowledgment (a broken
  * guarantee), one above it is indeterminate (the sender was never told it
- * arrived and would send it again). "acked_by" names the acknowledgment:
- * "transport" (confirms, server replies, COMMIT), "reply" (request/response)
- * or "send" (the mechanism has none: a returned send() counts).
+ * arrived and would send it again). "acked_by" names the acknowledgment
+ * (docs/faults.md): "transport" (confirms, server replies, COMMIT), "reply"
+ * (request/response), "send" (a returned send() of a mechanism with flow
+ * control and no user-space queue: the kernel's queue, or the shared ring,
+ * holds the message) or "none": nothing acknowledges a message, because the
+ * mechanism drops when full (udp, signal-std, a pub/sub at its high-water
+ * mark), or the send only queued it in a library inside the producer
+ * (acknowledgements off: RabbitMQ confirm=none, zmq PUSH, Redis PUBLISH) or
+ * a client talks to a server without waiting for its answer. With "none" every
+ * missing message is unacked_missing.
  */
 static void record_acked(json_t *v, const struct ipcl_runcfg *c,
+			 const struct ipcl_transport *t, const struct ipcl_probe *probe,
 			 const struct ipcl_board *board)
 {
 	static const char *const by[] = {"send", "transport", "reply"};
 	uint64_t acked = 0, after = 0, unacked_missing = 0, unacked_delivered = 0;
-	int kind = IPCL_ACK_SEND;
+	int kind = IPCL_ACK_SEND, none;
 
+	for (int set = 0; set < c->producers && set < ipcl_board_sets(board); set++) {
+		struct ipcl_slot_view p;
+
+		ipcl_board_slot(board, set, &p);
+		if (p.ack_kind > kind)
+			kind = p.ack_kind;
+	}
+	none = kind == IPCL_ACK_SEND &&
+	       (!record_flow(t, probe) || t->acked || (t->caps & IPCL_CAP_NEEDS_SERVER));
 	for (int set = 0; set < ipcl_board_sets(board); set++) {
 		struct ipcl_slot_view p;
 		uint64_t a, miss;
 
 		ipcl_board_slot(board, set % c->producers, &p);
-		a = p.acked < p.msgs ? p.acked : p.msgs;
-		if (set < c->producers) {
+		a = none ? 0 : p.acked < p.msgs ? p.acked : p.msgs;
+		if (set < c->producers)
 			acked += a;
-			if (p.ack_kind > kind)
-				kind = p.ack_kind;
-		}
 		after += ipcl_board_missing(board, set, 0, a);
 		miss = ipcl_board_missing(board, set, a, p.msgs);
 		unacked_missing += miss;
 		unacked_delivered += p.msgs - a - miss;
 	}
-	json_object_set_new(v, "acked_by", json_string(by[kind]));
+	json_object_set_new(v, "acked_by", json_string(none ? "none" : by[kind]));
 	json_object_set_new(v, "acked", json_integer((json_int_t)acked));
 	json_object_set_new(v, "lost_after_ack", json_integer((json_int_t)after));
 	json_object_set_new(v, "unacked_missing",
@@ -594,6 +626,7 @@ static void record_acked(json_t *v, const struct ipcl_runcfg *c,
 
 /* "verify": sent, expected, delivered, unique, lost, duplicated, reordered, corrupt. */
 static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
+			  const struct ipcl_transport *t, const struct ipcl_probe *probe,
 			  const struct ipcl_board *board, const struct record_sums *m)
 {
 	uint64_t unique = 0, expected = m->sent;
@@ -619,7 +652,7 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 				    "timed_out_round_trips",
 				    json_integer((json_int_t)m->lost_rtt));
 	if (c->pattern != IPCL_PINGPONG)
-		record_acked(json_object_get(rec, "verify"), c, board);
+		record_acked(json_object_get(rec, "verify"), c, t, probe, board);
 }
 
 /* "latency", "one_way", "sender_lag", "late_sender", "throughput" and "cpu". */
@@ -677,15 +710,6 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 	record_cpu_timing(json_object_get(rec, "cpu"), board, m);
 }
 
-/* A probe fact's value, or NULL. */
-static const char *record_fact(const struct ipcl_probe *probe, const char *key)
-{
-	for (int i = 0; i < probe->n; i++)
-		if (strcmp(probe->kv[i].key, key) == 0)
-			return probe->kv[i].val;
-	return NULL;
-}
-
 /*
  * What the figures are worth (docs/results.md): "flow_control" (does a full
  * pipe hold the sender back, or drop?), "backpressure" (how), "carried_bytes"
@@ -698,9 +722,8 @@ static void record_delivery(json_t *rec, const struct ipcl_runcfg *c,
 			    const struct ipcl_probe *probe,
 			    const struct ipcl_board *board)
 {
-	const char *fc = record_fact(probe, "flow_control");
 	const char *bp = record_fact(probe, "backpressure");
-	int flow = fc ? strcmp(fc, "0") != 0 : !(t->caps & IPCL_CAP_LOSSY);
+	int flow = record_flow(t, probe);
 	const json_t *v = json_object_get(rec, "verify");
 	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
 	json_int_t expected = json_integer_value(json_object_get(v, "expected"));
@@ -806,7 +829,7 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		json_object_set_new(rec, "error", json_string(error));
 	if (!board)
 		return rec;
-	record_verify(rec, c, board, &m);
+	record_verify(rec, c, t, probe, board, &m);
 	record_figures(rec, c, board, &m);
 	record_delivery(rec, c, t, probe, board);
 	record_intervals(rec, c, board);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/faults.h"
+#include "engine/frame.h"
 #include "engine/parse.h"
 #include "engine/registry.h"
 #include "engine/record.h"
@@ -157,6 +158,9 @@ static void faults_skip(const struct ipcl_transport *t, enum ipcl_fault f, char 
 		snprintf(why, n, "unavailable: %.60s", perr);
 	else if (f == IPCL_FAULT_OVERSIZE && !t->server && !probe.max_msg)
 		snprintf(why, n, "no message size limit");
+	else if (f == IPCL_FAULT_OVERSIZE && !t->server && probe.max_msg < IPCL_FRAME_HDR)
+		snprintf(why, n, "the mechanism carries %zu bytes",
+			 probe.max_msg);
 }
 
 static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,

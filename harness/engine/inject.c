@@ -219,7 +219,10 @@ static void fault_oversize(const struct ipcl_board *b, json_t *f, json_int_t cor
 	int rc = b->oversize_rc;
 	uint64_t whole = atomic_load(&b->oversize_intact),
 		 bad = atomic_load(&b->oversize_bad);
-	int refused = rc == IPCL_ETOOBIG || rc == -EMSGSIZE;
+	/* The mechanism's own refusals (mq_send EMSGSIZE, msgsnd EINVAL, E2BIG),
+	 * or IPCL_ETOOBIG where a transport checks the length itself. */
+	int refused = rc == IPCL_ETOOBIG || rc == -EMSGSIZE || rc == -EINVAL ||
+		      rc == -E2BIG;
 	int good = refused && !whole && !bad && !corrupt;
 
 	json_object_set_new(f, "oversize_bytes",
@@ -230,7 +233,8 @@ static void fault_oversize(const struct ipcl_board *b, json_t *f, json_int_t cor
 	json_object_set_new(f, "received_damaged", json_integer((json_int_t)bad));
 	json_object_set_new(f, "verdict", json_string(good ? "good" : "bad"));
 	if (refused)
-		snprintf(outcome, cap, "refused (%s)%s", ipcl_errname(rc),
+		snprintf(outcome, cap, "refused (%s%s)%s", ipcl_errname(rc),
+			 rc == IPCL_ETOOBIG ? ", the transport's own length check" : "",
 			 good ? "" : ", but messages arrived corrupt");
 	else if (rc)
 		snprintf(outcome, cap, "send failed: %s", ipcl_errname(rc));

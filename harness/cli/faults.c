@@ -159,8 +159,7 @@ static void faults_skip(const struct ipcl_transport *t, enum ipcl_fault f, char 
 	else if (f == IPCL_FAULT_OVERSIZE && !t->server && !probe.max_msg)
 		snprintf(why, n, "no message size limit");
 	else if (f == IPCL_FAULT_OVERSIZE && !t->server && probe.max_msg < IPCL_FRAME_HDR)
-		snprintf(why, n, "the mechanism carries %zu bytes",
-			 probe.max_msg);
+		snprintf(why, n, "the mechanism carries %zu bytes", probe.max_msg);
 }
 
 static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,

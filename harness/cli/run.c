@@ -225,6 +225,8 @@ static void print_summary(const json_t *r)
 		     *ow = json_object_get(r, "one_way");
 	const json_t *lag = json_object_get(r, "sender_lag");
 	const char *status = json_string_value(json_object_get(r, "status"));
+	int ponly = json_is_true(json_object_get(p, "producer_only"));
+	int pp = json_object_get(tp, "round_trips_per_s") != NULL;
 
 	printf("%s %s, %lld B, %s mode, placement %s\n",
 	       json_string_value(json_object_get(r, "transport")),
@@ -242,7 +244,8 @@ static void print_summary(const json_t *r)
 		       strcmp(json_string_value(json_object_get(l, "kind")),
 			      "round_trip") == 0
 			   ? "round trip"
-			   : "one-way",
+		       : ponly ? "queue wait"
+			       : "one-way",
 		       fmt_us(json_integer_value(json_object_get(l, "min"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p90"))),
@@ -261,7 +264,24 @@ static void print_summary(const json_t *r)
 		       fmt_us(json_integer_value(json_object_get(lag, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "p99"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "max"))));
-	if (tp)
+	if (ponly && l && json_integer_value(json_object_get(l, "count")))
+		printf("  %-12s from send to receive, the consumers started after the "
+		       "producers ended: time spent queued, not a delivery latency\n",
+		       "");
+	if (tp && pp)
+		printf("  %-12s %.0f round trips/s  %.1f MB/s (both directions) over "
+		       "%.2f s\n",
+		       "throughput",
+		       json_real_value(json_object_get(tp, "round_trips_per_s")),
+		       json_real_value(json_object_get(tp, "mb_per_s")),
+		       json_real_value(json_object_get(tp, "elapsed_s")));
+	else if (tp && ponly && json_object_get(tp, "drain_msgs_per_s"))
+		printf("  %-12s %.0f msgs/s  %.1f MB/s sent by the producers alone "
+		       "(producer-only; %.0f msgs/s to the end of the drain)\n",
+		       "throughput", json_real_value(json_object_get(tp, "msgs_per_s")),
+		       json_real_value(json_object_get(tp, "mb_per_s")),
+		       json_real_value(json_object_get(tp, "drain_msgs_per_s")));
+	else if (tp)
 		printf("  %-12s %.0f msgs/s  %.1f MB/s over %.2f s\n", "throughput",
 		       json_real_value(json_object_get(tp, "msgs_per_s")),
 		       json_real_value(json_object_get(tp, "mb_per_s")),

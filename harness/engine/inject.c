@@ -221,8 +221,8 @@ static void fault_oversize(const struct ipcl_board *b, json_t *f, json_int_t cor
 		 bad = atomic_load(&b->oversize_bad);
 	/* The mechanism's own refusals (mq_send EMSGSIZE, msgsnd EINVAL, E2BIG),
 	 * or IPCL_ETOOBIG where a transport checks the length itself. */
-	int refused = rc == IPCL_ETOOBIG || rc == -EMSGSIZE || rc == -EINVAL ||
-		      rc == -E2BIG;
+	int refused =
+	    rc == IPCL_ETOOBIG || rc == -EMSGSIZE || rc == -EINVAL || rc == -E2BIG;
 	int good = refused && !whole && !bad && !corrupt;
 
 	json_object_set_new(f, "oversize_bytes",

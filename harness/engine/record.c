@@ -655,6 +655,49 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 		record_acked(json_object_get(rec, "verify"), c, t, probe, board);
 }
 
+/*
+ * "throughput" (docs/results.md). Pingpong: msgs_per_s is round trips/s (also
+ * as round_trips_per_s) and mb_per_s counts both directions of each round
+ * trip (2 x size). Stream: producer_msgs_per_s is what the producers managed
+ * on their own, flushes included. Producer-only: the consumers start after the
+ * producers end, so msgs_per_s and mb_per_s are the producers' rate and the
+ * rate up to the end of the drain is kept as drain_msgs_per_s.
+ */
+static void record_throughput(json_t *rec, const struct ipcl_runcfg *c,
+			      const struct ipcl_board *board, const struct record_sums *m)
+{
+	double el = (double)(m->t_last - m->t_first) / 1e9;
+	double size = (double)ipcl_board_msg_size(board), rate = (double)m->measured / el;
+	double prate = 0;
+	int pp = c->pattern == IPCL_PINGPONG;
+	json_t *tp;
+
+	if (c->pattern == IPCL_STREAM && m->sent_measured && m->send_last > m->t_first)
+		prate = (double)m->sent_measured /
+			((double)(m->send_last - m->t_first) / 1e9);
+	tp = json_pack("{s:I,s:f}", "msgs", (json_int_t)m->measured, "elapsed_s", el);
+	if (c->producer_only && prate > 0) {
+		json_object_set_new(tp, "msgs_per_s", json_real(prate));
+		json_object_set_new(tp, "mb_per_s", json_real(prate * size / 1e6));
+		json_object_set_new(tp, "rate_of",
+				    json_string("producers (producer-only: the consumers "
+						"drained the queue afterwards)"));
+		json_object_set_new(tp, "drain_msgs_per_s", json_real(rate));
+	} else {
+		json_object_set_new(tp, "msgs_per_s", json_real(rate));
+		json_object_set_new(tp, "mb_per_s",
+				    json_real(rate * size * (pp ? 2 : 1) / 1e6));
+	}
+	if (pp) {
+		json_object_set_new(tp, "round_trips_per_s", json_real(rate));
+		json_object_set_new(tp, "bytes_per_round_trip",
+				    json_integer((json_int_t)(2 * size)));
+	}
+	if (prate > 0)
+		json_object_set_new(tp, "producer_msgs_per_s", json_real(prate));
+	json_object_set_new(rec, "throughput", tp);
+}
+
 /* "latency", "one_way", "sender_lag", "late_sender", "throughput" and "cpu". */
 static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 			   const struct ipcl_board *board, const struct record_sums *m)
@@ -684,23 +727,8 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		json_object_set_new(rec, "one_way", ipcl_hist_json(&m->oneway, 0));
 	if (c->pattern == IPCL_RATE)
 		record_sender_lag(rec, c, m);
-	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX) {
-		double el = (double)(m->t_last - m->t_first) / 1e9;
-		size_t size = ipcl_board_msg_size(board);
-
-		json_object_set_new(
-		    rec, "throughput",
-		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)m->measured,
-			      "elapsed_s", el, "msgs_per_s", (double)m->measured / el,
-			      "mb_per_s", (double)m->measured * (double)size / el / 1e6));
-		/* What the producers managed on their own, flushes included. */
-		if (c->pattern == IPCL_STREAM && m->sent_measured &&
-		    m->send_last > m->t_first)
-			json_object_set_new(
-			    json_object_get(rec, "throughput"), "producer_msgs_per_s",
-			    json_real((double)m->sent_measured /
-				      ((double)(m->send_last - m->t_first) / 1e9)));
-	}
+	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX)
+		record_throughput(rec, c, board, m);
 	json_object_set_new(
 	    rec, "cpu",
 	    json_pack("{s:o,s:o,s:s}", "sender",

@@ -647,10 +647,11 @@ static enum run_next run_probe(struct run_state *r, char *err)
 		}
 		if (p->max_msg < IPCL_FRAME_HDR) {
 			/* A sigval: no call takes more, so there is nothing to test. */
-			ipcl_seterr(err, IPCL_EINVAL,
-				    "--fault oversize: not applicable to %s: the mechanism "
-				    "carries %zu bytes",
-				    t->name, p->max_msg);
+			ipcl_seterr(
+			    err, IPCL_EINVAL,
+			    "--fault oversize: not applicable to %s: the mechanism "
+			    "carries %zu bytes",
+			    t->name, p->max_msg);
 			return RUN_USAGE;
 		}
 		/* The channel is made for its largest message; one byte more follows. */

@@ -265,10 +265,11 @@ static int sysv_mq_send(struct ipcl_ep *ep, const void *msg, size_t len,
 		if (errno == EINTR)
 			continue;
 		if (errno == EINVAL && len > (size_t)se->msgmax)
-			return ipcl_seterr(ep->err, -EINVAL,
-					   "msgsnd msqid %d: %zu bytes is over kernel.msgmax "
-					   "(%ld): EINVAL",
-					   se->id, len, se->msgmax);
+			return ipcl_seterr(
+			    ep->err, -EINVAL,
+			    "msgsnd msqid %d: %zu bytes is over kernel.msgmax "
+			    "(%ld): EINVAL",
+			    se->id, len, se->msgmax);
 		if (errno != EAGAIN)
 			return sysv_mq_fail(ep, "msgsnd", errno);
 		rc = sysv_mq_backoff(deadline_ns, &backoff);

@@ -148,6 +148,29 @@ static double fmt_us(json_int_t ns)
 }
 
 /* The human summary of one record. */
+/* The process's CPU (threads mode) and the server's, under cpu/msg. */
+static void print_cpu_more(const json_t *cpu)
+{
+	const json_t *pr = json_object_get(cpu, "process"),
+		     *sv = json_object_get(cpu, "server");
+
+	if (json_is_object(pr))
+		printf("  %-12s %.2f us (user %.2f, sys %.2f): the whole process, "
+		       "library threads included; sender and receiver above are "
+		       "their own threads only\n",
+		       "process/msg",
+		       json_real_value(json_object_get(pr, "total_ns_per_msg")) / 1000,
+		       json_real_value(json_object_get(pr, "user_ns_per_msg")) / 1000,
+		       json_real_value(json_object_get(pr, "sys_ns_per_msg")) / 1000);
+	if (json_is_object(sv) && json_object_get(sv, "total_ns_per_msg"))
+		printf("  %-12s %.2f us (%s)\n", "server/msg",
+		       json_real_value(json_object_get(sv, "total_ns_per_msg")) / 1000,
+		       json_string_value(json_object_get(sv, "source")));
+	else if (json_is_object(sv))
+		printf("  %-12s %s\n", "server/msg",
+		       json_string_value(json_object_get(sv, "note")));
+}
+
 static void print_summary(const json_t *r);
 
 /* Flow control, what travelled, and an overloaded run's loss. */
@@ -306,6 +329,7 @@ static void print_summary(const json_t *r)
 				1000,
 			    json_real_value(json_object_get(rc, "sys_ns_per_msg")) /
 				1000);
+		print_cpu_more(cpu);
 	}
 	if (v) {
 		json_int_t lost = json_integer_value(json_object_get(v, "lost"));

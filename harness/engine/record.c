@@ -480,6 +480,24 @@ static void record_cpu_timing(json_t *cpu, const struct ipcl_board *board,
 			    o, "minflt_per_msg",
 			    json_real((double)m->minflt[i] / (double)m->cpu_msgs[i]));
 	}
+	if (tv.process_cpu && msgs) {
+		double u = (double)tv.process_user_ns, s = (double)tv.process_sys_ns;
+
+		json_object_set_new(
+		    cpu, "process",
+		    json_pack("{s:f,s:f,s:f,s:I,s:s}", "user_ns_per_msg",
+			      u / (double)msgs, "sys_ns_per_msg", s / (double)msgs,
+			      "total_ns_per_msg", (u + s) / (double)msgs, "msgs",
+			      (json_int_t)msgs, "source",
+			      "RUSAGE_SELF from go to the end: every thread of the "
+			      "process, library threads (ZeroMQ I/O, gRPC, librdkafka) "
+			      "and the orchestrator included"));
+		json_object_set_new(
+		    cpu, "per_role_note",
+		    json_string("sender and receiver are their own threads "
+				"(RUSAGE_THREAD): threads a library starts "
+				"are left out; see process"));
+	}
 	if (tv.server_cpu == IPCL_SERVER_CPU_NONE)
 		return;
 	if (tv.server_cpu == IPCL_SERVER_CPU_UNMEASURED || !msgs) {

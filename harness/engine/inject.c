@@ -181,14 +181,23 @@ static void fault_kill_producer(const struct ipcl_board *b, json_t *f, char *out
 	json_object_set_new(f, "consumer_stop", json_string(fault_stop_name(s->stop)));
 	if (s->stop == IPCL_STOP_ERROR)
 		json_object_set_new(f, "consumer_error", json_string(s->err));
-	json_object_set_new(f, "consumer_stop_ms",
+	/*
+	 * An idle stop is the harness's own timeout, not something the mechanism
+	 * told the consumer: its time goes to harness_idle_stop_ms, never to
+	 * consumer_stop_ms (which a cell shows as the time to notice the death).
+	 */
+	json_object_set_new(f,
+			    s->stop == IPCL_STOP_IDLE ? "harness_idle_stop_ms"
+						      : "consumer_stop_ms",
 			    s->stop && s->t_stop >= b->t_fault
 				? fault_ms(s->t_stop - b->t_fault)
 				: json_null());
 	if (s->stop == IPCL_STOP_ERROR)
 		snprintf(outcome, cap, "consumer error: %s", ipcl_errname(s->rc));
 	else if (s->stop == IPCL_STOP_IDLE)
-		snprintf(outcome, cap, "consumer stopped on silence");
+		snprintf(outcome, cap,
+			 "no EOF: death undetectable; harness idle timeout %.0f ms",
+			 (double)c->idle_ns / 1e6);
 	else
 		snprintf(outcome, cap, "consumer saw %s", fault_stop_name(s->stop));
 }

@@ -444,3 +444,22 @@ int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
 	} while (!rc && strcmp(cursor, "0") != 0);
 	return rc;
 }
+
+int ipcl_redis_cpu_ns(struct ipcl_redis *k, int64_t deadline_ns, int64_t *ns)
+{
+	redisReply *r = NULL;
+	const char *u, *y;
+	int rc = ipcl_redis_cmd(k, deadline_ns, &r, "INFO", "INFO cpu");
+
+	if (rc)
+		return rc;
+	u = r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_cpu_user:") : NULL;
+	y = r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_cpu_sys:") : NULL;
+	if (u && y)
+		*ns = (int64_t)((strtod(u + 14, NULL) + strtod(y + 13, NULL)) * 1e9);
+	else
+		rc = ipcl_seterr(k->err, IPCL_EPROTO,
+				 "redis %s: INFO cpu has no used_cpu_*", k->shown);
+	freeReplyObject(r);
+	return rc;
+}

@@ -96,4 +96,10 @@ int ipcl_redis_timeout(const char *v, long long *ms, char *err);
 int ipcl_redis_delete_prefix(struct ipcl_redis *k, const char *prefix,
 			     int64_t deadline_ns);
 
+/*
+ * The server's CPU time since it started (ns): INFO cpu's used_cpu_user +
+ * used_cpu_sys (seconds, microsecond precision). 0, or an error with k->err set.
+ */
+int ipcl_redis_cpu_ns(struct ipcl_redis *k, int64_t deadline_ns, int64_t *ns);
+
 #endif

@@ -252,6 +252,26 @@ out:
 	return rc;
 }
 
+/*
+ * The server's CPU time (server_cpu hook, used for a server given by URL that
+ * ipclab did not start): INFO cpu over a connection of its own.
+ */
+static int kv_server_cpu(const struct ipcl_opts *o, int64_t *ns, char *err)
+{
+	struct ipcl_redis k = {0};
+	struct kv_addr a = {0};
+	int rc = kv_settings(o, &a, err);
+
+	if (rc)
+		return rc;
+	rc = ipcl_redis_open(&k, ipcl_opt(o, kv_options, "url"), a.ct_ms, IPCL_FOREVER,
+			     err);
+	if (!rc)
+		rc = ipcl_redis_cpu_ns(&k, ipcl_now_ns() + a.ct_ms * 1000000LL, ns);
+	ipcl_redis_close(&k);
+	return rc;
+}
+
 /* ---- setup and teardown ------------------------------------------------------- */
 
 static int kv_setup(struct ipcl_chan *c)
@@ -711,4 +731,5 @@ const struct ipcl_transport ipcl_transport_redis_kv = {
     .send = kv_send,
     .recv = kv_recv,
     .close = kv_close,
+    .server_cpu = kv_server_cpu,
 };

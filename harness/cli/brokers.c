@@ -49,116 +49,16 @@ static const char brokers_help[] =
     "State file (0600, in a 0700 dir of your own): $IPCLAB_BROKERS_STATE or\n"
     "$XDG_RUNTIME_DIR/ipclab-brokers.env or /tmp/ipclab-brokers-UID/state.env.\n";
 
-/* 0 if dir is a directory (not a symlink) of ours that no one else may write. */
-static int state_dir_ok(const char *dir, int exact_0700, char *why, size_t cap)
-{
-	struct stat st;
-
-	if (lstat(dir, &st) < 0)
-		return snprintf(why, cap, "%s: %s", dir, strerror(errno)), -1;
-	if (!S_ISDIR(st.st_mode))
-		return snprintf(why, cap, "%s is not a directory (a symlink?)", dir), -1;
-	if (st.st_uid != geteuid())
-		return snprintf(why, cap, "%s belongs to uid %u, not to us", dir,
-				(unsigned)st.st_uid),
-		       -1;
-	if (exact_0700 ? (st.st_mode & 0777) != 0700 : (st.st_mode & 022) != 0)
-		return snprintf(why, cap, "%s has mode %03o (want %s)", dir,
-				(unsigned)(st.st_mode & 0777),
-				exact_0700 ? "0700" : "no group/other write"),
-		       -1;
-	return 0;
-}
-
-/* The state file's path, its dir checked (made when it is the /tmp default). */
+/* The state file's path (harness/servers/state.c). */
 static int state_path(char *out, size_t cap, char *why, size_t wcap)
 {
-	const char *s = getenv("IPCLAB_BROKERS_STATE"), *rt = getenv("XDG_RUNTIME_DIR");
-	char dir[512];
-
-	if (s && *s) {
-		snprintf(out, cap, "%s", s);
-		snprintf(dir, sizeof dir, "%s", s);
-		return state_dir_ok(dirname(dir), 0, why, wcap);
-	}
-	if (rt && *rt && state_dir_ok(rt, 1, why, wcap) == 0) {
-		snprintf(out, cap, "%s/ipclab-brokers.env", rt);
-		return 0;
-	}
-	snprintf(dir, sizeof dir, "/tmp/ipclab-brokers-%u", (unsigned)geteuid());
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return snprintf(why, wcap, "mkdir %s: %s", dir, strerror(errno)), -1;
-	if (state_dir_ok(dir, 1, why, wcap))
-		return -1;
-	snprintf(out, cap, "%s/state.env", dir);
-	return 0;
+	return ipcl_brokers_state_path(out, cap, why, wcap);
 }
 
-/*
- * Read the state file into srv[] (kind set where a server is recorded). Returns
- * 0, -ENOENT when there is none, or -EPERM when it is refused (why says why).
- */
+/* Read the state file into srv[NKINDS]: 0, -ENOENT or -EPERM (why says why). */
 static int state_read(struct ipcl_server *srv, char *why, size_t wcap)
 {
-	char path[512], line[1024];
-	struct stat st;
-	FILE *f;
-	int fd;
-
-	memset(srv, 0, sizeof *srv * NKINDS);
-	if (state_path(path, sizeof path, why, wcap))
-		return -EPERM;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return -ENOENT;
-	if (fd < 0)
-		return snprintf(why, wcap, "%s: %s", path, strerror(errno)), -EPERM;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 0777) != 0600) {
-		snprintf(why, wcap,
-			 "%s: not a regular 0600 file of ours (uid %u, mode %03o)", path,
-			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
-		close(fd);
-		return -EPERM;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		for (int i = 0; i < NKINDS; i++) {
-			char key[64];
-			const char *env = ipcl_server_env(kinds[i]);
-			size_t n;
-
-			if (!env)
-				continue;
-			snprintf(key, sizeof key, "%s=", env);
-			n = strlen(key);
-			if (strncmp(line, key, n) == 0) {
-				snprintf(srv[i].url, sizeof srv[i].url, "%s", line + n);
-				snprintf(srv[i].kind, sizeof srv[i].kind, "%s", kinds[i]);
-			}
-			snprintf(key, sizeof key, "IPCLAB_BROKER_%s=", kinds[i]);
-			n = strlen(key);
-			if (strncmp(line, key, n) == 0) {
-				int pid, aux;
-
-				if (sscanf(line + n, "%d %d %107s", &pid, &aux,
-					   srv[i].dir) == 3 &&
-				    pid > 0 && aux >= 0) {
-					srv[i].pid = pid;
-					srv[i].aux_pid = aux;
-					snprintf(srv[i].kind, sizeof srv[i].kind, "%s",
-						 kinds[i]);
-				}
-			}
-		}
-	}
-	fclose(f);
-	return 0;
+	return ipcl_brokers_state_read(kinds, NKINDS, srv, why, wcap);
 }
 
 int ipcl_brokers_recorded(char url[][256], char kind[][16], int cap, char *why,

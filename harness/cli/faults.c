@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "cli/faults.h"
+#include "engine/frame.h"
 #include "engine/parse.h"
 #include "engine/registry.h"
+#include "engine/rfc2544.h"
 #include "engine/record.h"
 #include "engine/run.h"
 #include "engine/safefile.h"
@@ -36,7 +38,8 @@ static const char faults_help[] =
     "\n"
     "The failure matrix: each fault scenario on each available transport, one\n"
     "stream run each (64 B, no warm-up, the event after half the messages), shown\n"
-    "as a table of transport x scenario. See docs/faults.md.\n"
+    "as a table of transport x scenario. A transport without flow control runs\n"
+    "paced instead, at a quarter of its zero-loss rate. See docs/faults.md.\n"
     "\n"
     "  -t, --transports LIST   comma-separated transports (default: all built in;\n"
     "                          broker transports need their $IPCLAB_*_URL)\n"
@@ -158,10 +161,30 @@ static void faults_skip(const struct ipcl_transport *t, enum ipcl_fault f, char 
 		snprintf(why, n, "unavailable: %.60s", perr);
 	else if (f == IPCL_FAULT_OVERSIZE && !t->server && !probe.max_msg)
 		snprintf(why, n, "no message size limit");
+	else if (f == IPCL_FAULT_OVERSIZE && !t->server && probe.max_msg < IPCL_FRAME_HDR)
+		snprintf(why, n, "the mechanism carries %zu bytes", probe.max_msg);
+}
+
+/* 1 if t drops when full (lossy, or its probe says no flow control). */
+static int faults_lossy(const struct ipcl_transport *t)
+{
+	struct ipcl_opts o = {
+	    .msg_size = 64, .producers = 1, .consumers = 1, .tag = "flt"};
+	struct ipcl_probe probe = {0};
+	char perr[IPCL_ERR_MAX] = "";
+
+	if (t->caps & IPCL_CAP_LOSSY)
+		return 1;
+	if (t->server || !t->probe || t->probe(&o, &probe, perr))
+		return 0;
+	for (int i = 0; i < probe.n; i++)
+		if (!strcmp(probe.kv[i].key, "flow_control"))
+			return !strcmp(probe.kv[i].val, "0");
+	return 0;
 }
 
 static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,
-		       enum ipcl_fault f, struct ipcl_runcfg *c)
+		       enum ipcl_fault f, double rate, struct ipcl_runcfg *c)
 {
 	ipcl_runcfg_init(c);
 	snprintf(c->transport, sizeof c->transport, "%s", t->name);
@@ -174,6 +197,68 @@ static void faults_cfg(const struct plan *pl, const struct ipcl_transport *t,
 	c->fault = f;
 	c->fault_at = pl->count / 2;
 	c->stall_ns = f == IPCL_FAULT_STALL ? pl->stall_ns : 0;
+	if (rate > 0) {
+		c->pattern = IPCL_RATE;
+		c->rate = rate;
+		c->duration_ns = (int64_t)((double)pl->count / rate * NS);
+		if (c->duration_ns < 1)
+			c->duration_ns = 1;
+	}
+}
+
+/*
+ * A transport without flow control drops whatever an unpaced stream sends
+ * too fast, and that loss would be blamed on the event. Its fault runs are
+ * paced instead: at a quarter of the zero-loss rate (a margin: the search
+ * ran on a machine that others share) (RFC 2544 search of
+ * engine/rfc2544.c, bounded to a few seconds), so a loss is the event's.
+ * Returns that rate (msgs/s), or 0 when no loss-free rate was found (then
+ * the runs stay unpaced and the record says so); *zero gets the zero-loss rate.
+ */
+static double faults_pace(const struct plan *pl, const struct ipcl_transport *t,
+			  double *zero)
+{
+	struct ipcl_zero_loss_opts zo = {
+	    .max_trials = 6, .trial_ns = NS / 5, .budget_ns = 6 * NS};
+	struct ipcl_runcfg c;
+	char err[IPCL_ERR_MAX] = "";
+	int failed = 0;
+	json_t *rec, *r;
+
+	*zero = 0;
+	faults_cfg(pl, t, IPCL_FAULT_NONE, 0, &c);
+	c.fault = IPCL_FAULT_NONE;
+	c.fault_at = 0;
+	rec = ipcl_run_zero_loss(&c, &zo, &failed, err);
+	if (!rec)
+		return 0;
+	r = json_object_get(json_object_get(rec, "zero_loss"), "rate");
+	if (json_is_number(r))
+		*zero = json_number_value(r);
+	json_decref(rec);
+	return *zero > 0 ? *zero / 4 : 0;
+}
+
+/* Say in the record how a lossy transport's fault run was paced. */
+static void faults_note_pace(json_t *rec, double rate, double zero)
+{
+	json_t *f = json_object_get(rec, "fault");
+
+	if (!f)
+		return;
+	if (rate > 0)
+		json_object_set_new(
+		    f, "paced",
+		    json_pack("{s:f,s:f,s:s}", "rate", rate, "zero_loss_rate", zero,
+			      "why",
+			      "no flow control: run at a quarter of its zero-loss "
+			      "rate so that a loss is the event's, not overload"));
+	else
+		json_object_set_new(
+		    f, "paced",
+		    json_pack("{s:n,s:s}", "rate", "why",
+			      "no flow control and no loss-free rate found: the "
+			      "loss includes overload drops, not only the event's"));
 }
 
 /* One cell of the matrix from a run's record. */
@@ -204,7 +289,10 @@ static int faults_run(const struct plan *pl)
 		fprintf(stderr, "ipclab faults: out of memory\n");
 		return 1;
 	}
-	for (int i = 0; i < pl->nt; i++)
+	for (int i = 0; i < pl->nt; i++) {
+		int lossy = faults_lossy(pl->t[i]), paced = 0;
+		double rate = 0, zero = 0;
+
 		for (int s = 0; s < pl->nsc; s++) {
 			const struct ipcl_transport *t = pl->t[i];
 			struct ipcl_runcfg c;
@@ -215,13 +303,19 @@ static int faults_run(const struct plan *pl)
 
 			k++;
 			faults_skip(t, pl->sc[s], why, sizeof why);
+			if (!why[0] && lossy && !paced) {
+				rate = faults_pace(pl, t, &zero);
+				paced = 1;
+			}
 			if (!why[0]) {
-				faults_cfg(pl, t, pl->sc[s], &c);
+				faults_cfg(pl, t, pl->sc[s], rate, &c);
 				rec = ipcl_run(&c, &failed, err);
 				if (!rec)
 					snprintf(why, sizeof why, "%.90s", err);
 			}
 			if (rec) {
+				if (lossy)
+					faults_note_pace(rec, rate, zero);
 				ipcl_fault_cell(rec, cells[i][s], CELL_MAX);
 				int wrc = ipcl_result_append(pl->output, rec);
 
@@ -238,6 +332,7 @@ static int faults_run(const struct plan *pl)
 					total, t->name, ipcl_fault_name(pl->sc[s]),
 					cells[i][s], (double)(ipcl_now_ns() - t0) / NS);
 		}
+	}
 	faults_print(pl, cells);
 	if (!pl->quiet)
 		fprintf(stderr, "ipclab faults: records in %s\n", pl->output);

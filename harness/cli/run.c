@@ -149,6 +149,29 @@ static double fmt_us(json_int_t ns)
 }
 
 /* The human summary of one record. */
+/* The process's CPU (threads mode) and the server's, under cpu/msg. */
+static void print_cpu_more(const json_t *cpu)
+{
+	const json_t *pr = json_object_get(cpu, "process"),
+		     *sv = json_object_get(cpu, "server");
+
+	if (json_is_object(pr))
+		printf("  %-12s %.2f us (user %.2f, sys %.2f): the whole process, "
+		       "library threads included; sender and receiver above are "
+		       "their own threads only\n",
+		       "process/msg",
+		       json_real_value(json_object_get(pr, "total_ns_per_msg")) / 1000,
+		       json_real_value(json_object_get(pr, "user_ns_per_msg")) / 1000,
+		       json_real_value(json_object_get(pr, "sys_ns_per_msg")) / 1000);
+	if (json_is_object(sv) && json_object_get(sv, "total_ns_per_msg"))
+		printf("  %-12s %.2f us (%s)\n", "server/msg",
+		       json_real_value(json_object_get(sv, "total_ns_per_msg")) / 1000,
+		       json_string_value(json_object_get(sv, "source")));
+	else if (json_is_object(sv))
+		printf("  %-12s %s\n", "server/msg",
+		       json_string_value(json_object_get(sv, "note")));
+}
+
 static void print_summary(const json_t *r);
 
 /* Flow control, what travelled, and an overloaded run's loss. */
@@ -203,15 +226,17 @@ static void print_fault(const json_t *r)
 		       json_string_value(json_object_get(f, "outcome")));
 		return;
 	}
-	acked = json_object_get(f, "lost_after_ack") != NULL;
-	printf("  %-12s %s@%lld: %s%s; guarantee %s (judged on %s: %lld lost after "
-	       "ack)\n",
+	acked = json_object_get(f, "lost_after_ack") != NULL &&
+		strcmp(json_string_value(json_object_get(f, "acked_by")), "none") != 0;
+	printf("  %-12s %s@%lld: %s%s; guarantee %s (judged on %s: %lld lost%s)\n",
 	       "fault", json_string_value(json_object_get(f, "scenario")),
 	       (long long)json_integer_value(json_object_get(f, "at")),
 	       json_string_value(json_object_get(f, "outcome")), when,
-	       json_string_value(g), acked ? "acknowledged writes" : "every send",
+	       json_string_value(g),
+	       acked ? "acknowledged writes" : "every send: nothing is acknowledged",
 	       (long long)json_integer_value(
-		   json_object_get(f, acked ? "lost_after_ack" : "lost")));
+		   json_object_get(f, acked ? "lost_after_ack" : "lost")),
+	       acked ? " after ack" : "");
 }
 
 static void print_summary(const json_t *r)
@@ -224,6 +249,8 @@ static void print_summary(const json_t *r)
 		     *ow = json_object_get(r, "one_way");
 	const json_t *lag = json_object_get(r, "sender_lag");
 	const char *status = json_string_value(json_object_get(r, "status"));
+	int ponly = json_is_true(json_object_get(p, "producer_only"));
+	int pp = json_object_get(tp, "round_trips_per_s") != NULL;
 
 	printf("%s %s, %lld B, %s mode, placement %s\n",
 	       json_string_value(json_object_get(r, "transport")),
@@ -241,7 +268,8 @@ static void print_summary(const json_t *r)
 		       strcmp(json_string_value(json_object_get(l, "kind")),
 			      "round_trip") == 0
 			   ? "round trip"
-			   : "one-way",
+		       : ponly ? "queue wait"
+			       : "one-way",
 		       fmt_us(json_integer_value(json_object_get(l, "min"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(l, "p90"))),
@@ -260,7 +288,24 @@ static void print_summary(const json_t *r)
 		       fmt_us(json_integer_value(json_object_get(lag, "p50"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "p99"))),
 		       fmt_us(json_integer_value(json_object_get(lag, "max"))));
-	if (tp)
+	if (ponly && l && json_integer_value(json_object_get(l, "count")))
+		printf("  %-12s from send to receive, the consumers started after the "
+		       "producers ended: time spent queued, not a delivery latency\n",
+		       "");
+	if (tp && pp)
+		printf("  %-12s %.0f round trips/s  %.1f MB/s (both directions) over "
+		       "%.2f s\n",
+		       "throughput",
+		       json_real_value(json_object_get(tp, "round_trips_per_s")),
+		       json_real_value(json_object_get(tp, "mb_per_s")),
+		       json_real_value(json_object_get(tp, "elapsed_s")));
+	else if (tp && ponly && json_object_get(tp, "drain_msgs_per_s"))
+		printf("  %-12s %.0f msgs/s  %.1f MB/s sent by the producers alone "
+		       "(producer-only; %.0f msgs/s to the end of the drain)\n",
+		       "throughput", json_real_value(json_object_get(tp, "msgs_per_s")),
+		       json_real_value(json_object_get(tp, "mb_per_s")),
+		       json_real_value(json_object_get(tp, "drain_msgs_per_s")));
+	else if (tp)
 		printf("  %-12s %.0f msgs/s  %.1f MB/s over %.2f s\n", "throughput",
 		       json_real_value(json_object_get(tp, "msgs_per_s")),
 		       json_real_value(json_object_get(tp, "mb_per_s")),
@@ -285,6 +330,7 @@ static void print_summary(const json_t *r)
 				1000,
 			    json_real_value(json_object_get(rc, "sys_ns_per_msg")) /
 				1000);
+		print_cpu_more(cpu);
 	}
 	if (v) {
 		json_int_t lost = json_integer_value(json_object_get(v, "lost"));

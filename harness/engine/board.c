@@ -220,6 +220,9 @@ void ipcl_board_timing(const struct ipcl_board *b, struct ipcl_timing_view *v)
 	v->server_cpu = b->server_cpu;
 	v->server_cpu_ns = b->server_cpu_ns;
 	v->server_cpu_note = b->server_cpu_note;
+	v->process_cpu = b->process_cpu;
+	v->process_user_ns = b->process_user_ns;
+	v->process_sys_ns = b->process_sys_ns;
 }
 
 uint64_t ipcl_board_unique_from(const struct ipcl_board *b, int set, uint64_t from)

@@ -129,13 +129,17 @@ struct ipcl_board {
 	int server_cpu;          /* enum ipcl_server_cpu */
 	int64_t server_cpu_ns;   /* the server's CPU time over the run */
 	char server_cpu_note[IPCL_ERR_MAX];
+	/* Threads mode: the whole process's CPU (RUSAGE_SELF) from go to the end,
+	 * library threads included; process_cpu set when both ends were read. */
+	int process_cpu;
+	int64_t process_user_ns, process_sys_ns;
 	struct ipcl_slot slot[IPCL_MAX_ROLES];
 };
 
 /* How the server's CPU was (or was not) measured. */
 enum ipcl_server_cpu {
 	IPCL_SERVER_CPU_NONE = 0,  /* no server: not a broker transport */
-	IPCL_SERVER_CPU_PROC = 1,  /* throwaway server: /proc/PID/stat of its tree */
+	IPCL_SERVER_CPU_PROC = 1,  /* throwaway or `brokers up` server: /proc/PID/stat */
 	IPCL_SERVER_CPU_QUERY = 2, /* a server by URL that reports its own (Redis INFO) */
 	IPCL_SERVER_CPU_UNMEASURED = 3, /* a server by URL: note says why */
 };
@@ -213,6 +217,8 @@ struct ipcl_timing_view {
 	int server_cpu; /* enum ipcl_server_cpu */
 	int64_t server_cpu_ns;
 	const char *server_cpu_note;
+	int process_cpu; /* threads mode: the whole process's CPU was read */
+	int64_t process_user_ns, process_sys_ns;
 };
 
 void ipcl_board_timing(const struct ipcl_board *b, struct ipcl_timing_view *v);

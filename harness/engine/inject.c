@@ -181,14 +181,21 @@ static void fault_kill_producer(const struct ipcl_board *b, json_t *f, char *out
 	json_object_set_new(f, "consumer_stop", json_string(fault_stop_name(s->stop)));
 	if (s->stop == IPCL_STOP_ERROR)
 		json_object_set_new(f, "consumer_error", json_string(s->err));
-	json_object_set_new(f, "consumer_stop_ms",
-			    s->stop && s->t_stop >= b->t_fault
-				? fault_ms(s->t_stop - b->t_fault)
-				: json_null());
+	/*
+	 * An idle stop is the harness's own timeout, not something the mechanism
+	 * told the consumer: its time goes to harness_idle_stop_ms, never to
+	 * consumer_stop_ms (which a cell shows as the time to notice the death).
+	 */
+	json_object_set_new(
+	    f, s->stop == IPCL_STOP_IDLE ? "harness_idle_stop_ms" : "consumer_stop_ms",
+	    s->stop && s->t_stop >= b->t_fault ? fault_ms(s->t_stop - b->t_fault)
+					       : json_null());
 	if (s->stop == IPCL_STOP_ERROR)
 		snprintf(outcome, cap, "consumer error: %s", ipcl_errname(s->rc));
 	else if (s->stop == IPCL_STOP_IDLE)
-		snprintf(outcome, cap, "consumer stopped on silence");
+		snprintf(outcome, cap,
+			 "no EOF: death undetectable; harness idle timeout %.0f ms",
+			 (double)c->idle_ns / 1e6);
 	else
 		snprintf(outcome, cap, "consumer saw %s", fault_stop_name(s->stop));
 }
@@ -219,7 +226,10 @@ static void fault_oversize(const struct ipcl_board *b, json_t *f, json_int_t cor
 	int rc = b->oversize_rc;
 	uint64_t whole = atomic_load(&b->oversize_intact),
 		 bad = atomic_load(&b->oversize_bad);
-	int refused = rc == IPCL_ETOOBIG || rc == -EMSGSIZE;
+	/* The mechanism's own refusals (mq_send EMSGSIZE, msgsnd EINVAL, E2BIG),
+	 * or IPCL_ETOOBIG where a transport checks the length itself. */
+	int refused =
+	    rc == IPCL_ETOOBIG || rc == -EMSGSIZE || rc == -EINVAL || rc == -E2BIG;
 	int good = refused && !whole && !bad && !corrupt;
 
 	json_object_set_new(f, "oversize_bytes",
@@ -230,7 +240,8 @@ static void fault_oversize(const struct ipcl_board *b, json_t *f, json_int_t cor
 	json_object_set_new(f, "received_damaged", json_integer((json_int_t)bad));
 	json_object_set_new(f, "verdict", json_string(good ? "good" : "bad"));
 	if (refused)
-		snprintf(outcome, cap, "refused (%s)%s", ipcl_errname(rc),
+		snprintf(outcome, cap, "refused (%s%s)%s", ipcl_errname(rc),
+			 rc == IPCL_ETOOBIG ? ", the transport's own length check" : "",
 			 good ? "" : ", but messages arrived corrupt");
 	else if (rc)
 		snprintf(outcome, cap, "send failed: %s", ipcl_errname(rc));
@@ -256,6 +267,8 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	json_int_t dup = json_integer_value(json_object_get(v, "duplicated"));
 	json_int_t corrupt = json_integer_value(json_object_get(v, "corrupt"));
 	char perr[IPCL_ERR_MAX + 32] = "", outcome[IPCL_ERR_MAX + 64] = "";
+	const char *by = json_string_value(json_object_get(v, "acked_by"));
+	int judged_acked = by && strcmp(by, "none") != 0;
 
 	json_object_set_new(f, "scenario", json_string(ipcl_fault_name(c->fault)));
 	json_object_set_new(f, "at", json_integer((json_int_t)c->fault_at));
@@ -285,6 +298,19 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	}
 	json_object_set_new(f, "outcome", json_string(outcome));
 	json_object_set_new(f, "lost", json_integer(lost));
+	/*
+	 * Missing messages the producers sent before the event (seq < at): on a
+	 * mechanism without flow control mostly overload drops, not the event's
+	 * (they include what the event destroyed in a buffer, if anything).
+	 */
+	{
+		uint64_t before = 0;
+
+		for (int set = 0; set < ipcl_board_sets(b); set++)
+			before += ipcl_board_missing(b, set, 0, c->fault_at);
+		json_object_set_new(f, "lost_before_event",
+				    json_integer((json_int_t)before));
+	}
 	json_object_set_new(f, "duplicated", json_integer(dup));
 	json_object_set_new(
 	    f, "reordered",
@@ -293,7 +319,8 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 	/*
 	 * The guarantee is judged on acknowledged writes (docs/faults.md): a
 	 * message lost after its acknowledgment breaks it, an unacknowledged one
-	 * missing is indeterminate (its sender would send it again).
+	 * missing is indeterminate (its sender would send it again). Where nothing
+	 * acknowledges a message (acked_by "none") it is judged on every send.
 	 */
 	if (json_object_get(v, "lost_after_ack")) {
 		json_int_t after =
@@ -307,10 +334,14 @@ void ipcl_fault_record(const struct ipcl_board *b, json_t *rec)
 				    json_copy(json_object_get(v, "unacked_missing")));
 		json_object_set_new(f, "unacked_delivered",
 				    json_copy(json_object_get(v, "unacked_delivered")));
-		lost = after;
+		if (judged_acked)
+			lost = after;
 	}
 	json_object_set_new(f, "guarantee", json_string(fault_guarantee(lost, dup)));
-	json_object_set_new(f, "judged_on", json_string("acknowledged writes"));
+	json_object_set_new(f, "judged_on",
+			    json_string(judged_acked ? "acknowledged writes"
+						     : "every send (nothing acknowledges "
+						       "a message)"));
 roles:
 	if (b->victim >= 0)
 		json_object_set_new(json_array_get(roles, (size_t)b->victim), "fault",

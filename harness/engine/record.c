@@ -481,6 +481,24 @@ static void record_cpu_timing(json_t *cpu, const struct ipcl_board *board,
 			    o, "minflt_per_msg",
 			    json_real((double)m->minflt[i] / (double)m->cpu_msgs[i]));
 	}
+	if (tv.process_cpu && msgs) {
+		double u = (double)tv.process_user_ns, s = (double)tv.process_sys_ns;
+
+		json_object_set_new(
+		    cpu, "process",
+		    json_pack("{s:f,s:f,s:f,s:I,s:s}", "user_ns_per_msg",
+			      u / (double)msgs, "sys_ns_per_msg", s / (double)msgs,
+			      "total_ns_per_msg", (u + s) / (double)msgs, "msgs",
+			      (json_int_t)msgs, "source",
+			      "RUSAGE_SELF from go to the end: every thread of the "
+			      "process, library threads (ZeroMQ I/O, gRPC, librdkafka) "
+			      "and the orchestrator included"));
+		json_object_set_new(
+		    cpu, "per_role_note",
+		    json_string("sender and receiver are their own threads "
+				"(RUSAGE_THREAD): threads a library starts "
+				"are left out; see process"));
+	}
 	if (tv.server_cpu == IPCL_SERVER_CPU_NONE)
 		return;
 	if (tv.server_cpu == IPCL_SERVER_CPU_UNMEASURED || !msgs) {
@@ -552,39 +570,71 @@ static json_t *record_roles(const struct ipcl_runcfg *c, const struct ipcl_board
 	return roles;
 }
 
+/* A probe fact's value, or NULL. */
+static const char *record_fact(const struct ipcl_probe *probe, const char *key)
+{
+	for (int i = 0; i < probe->n; i++)
+		if (strcmp(probe->kv[i].key, key) == 0)
+			return probe->kv[i].val;
+	return NULL;
+}
+
+/* Does a full channel hold the sender back (1) or drop (0)? The probe's
+ * "flow_control" fact where it gives one, else the lossy capability. */
+static int record_flow(const struct ipcl_transport *t, const struct ipcl_probe *probe)
+{
+	const char *fc = record_fact(probe, "flow_control");
+
+	return fc ? strcmp(fc, "0") != 0 : !(t->caps & IPCL_CAP_LOSSY);
+}
+
 /*
  * The Jepsen rule: split "lost" by what the producers were told. A producer's
  * acknowledged count is a prefix of its sequence numbers (struct ipcl_slot);
  * a missing message below it was lost after its acknowledgment (a broken
  * guarantee), one above it is indeterminate (the sender was never told it
- * arrived and would send it again). "acked_by" names the acknowledgment:
- * "transport" (confirms, server replies, COMMIT), "reply" (request/response)
- * or "send" (the mechanism has none: a returned send() counts).
+ * arrived and would send it again). "acked_by" names the acknowledgment
+ * (docs/faults.md): "transport" (confirms, server replies, COMMIT), "reply"
+ * (request/response), "send" (a returned send() of a mechanism with flow
+ * control and no user-space queue: the kernel's queue, or the shared ring,
+ * holds the message) or "none": nothing acknowledges a message, because the
+ * mechanism drops when full (udp, signal-std, a pub/sub at its high-water
+ * mark), or the send only queued it in a library inside the producer
+ * (acknowledgements off: RabbitMQ confirm=none, zmq PUSH, Redis PUBLISH) or
+ * a client talks to a server without waiting for its answer. With "none" every
+ * missing message is unacked_missing.
  */
 static void record_acked(json_t *v, const struct ipcl_runcfg *c,
+			 const struct ipcl_transport *t, const struct ipcl_probe *probe,
 			 const struct ipcl_board *board)
 {
 	static const char *const by[] = {"send", "transport", "reply"};
 	uint64_t acked = 0, after = 0, unacked_missing = 0, unacked_delivered = 0;
-	int kind = IPCL_ACK_SEND;
+	int kind = IPCL_ACK_SEND, none;
 
+	for (int set = 0; set < c->producers && set < ipcl_board_sets(board); set++) {
+		struct ipcl_slot_view p;
+
+		ipcl_board_slot(board, set, &p);
+		if (p.ack_kind > kind)
+			kind = p.ack_kind;
+	}
+	none = kind == IPCL_ACK_SEND &&
+	       (!record_flow(t, probe) || t->acked || (t->caps & IPCL_CAP_NEEDS_SERVER));
 	for (int set = 0; set < ipcl_board_sets(board); set++) {
 		struct ipcl_slot_view p;
 		uint64_t a, miss;
 
 		ipcl_board_slot(board, set % c->producers, &p);
-		a = p.acked < p.msgs ? p.acked : p.msgs;
-		if (set < c->producers) {
+		a = none ? 0 : p.acked < p.msgs ? p.acked : p.msgs;
+		if (set < c->producers)
 			acked += a;
-			if (p.ack_kind > kind)
-				kind = p.ack_kind;
-		}
 		after += ipcl_board_missing(board, set, 0, a);
 		miss = ipcl_board_missing(board, set, a, p.msgs);
 		unacked_missing += miss;
 		unacked_delivered += p.msgs - a - miss;
 	}
-	json_object_set_new(v, "acked_by", json_string(by[kind]));
+	json_object_set_new(v, "acked_by", json_string(none ? "none" : by[kind]));
 	json_object_set_new(v, "acked", json_integer((json_int_t)acked));
 	json_object_set_new(v, "lost_after_ack", json_integer((json_int_t)after));
 	json_object_set_new(v, "unacked_missing",
@@ -595,6 +645,7 @@ static void record_acked(json_t *v, const struct ipcl_runcfg *c,
 
 /* "verify": sent, expected, delivered, unique, lost, duplicated, reordered, corrupt. */
 static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
+			  const struct ipcl_transport *t, const struct ipcl_probe *probe,
 			  const struct ipcl_board *board, const struct record_sums *m)
 {
 	uint64_t unique = 0, expected = m->sent;
@@ -620,7 +671,50 @@ static void record_verify(json_t *rec, const struct ipcl_runcfg *c,
 				    "timed_out_round_trips",
 				    json_integer((json_int_t)m->lost_rtt));
 	if (c->pattern != IPCL_PINGPONG)
-		record_acked(json_object_get(rec, "verify"), c, board);
+		record_acked(json_object_get(rec, "verify"), c, t, probe, board);
+}
+
+/*
+ * "throughput" (docs/results.md). Pingpong: msgs_per_s is round trips/s (also
+ * as round_trips_per_s) and mb_per_s counts both directions of each round
+ * trip (2 x size). Stream: producer_msgs_per_s is what the producers managed
+ * on their own, flushes included. Producer-only: the consumers start after the
+ * producers end, so msgs_per_s and mb_per_s are the producers' rate and the
+ * rate up to the end of the drain is kept as drain_msgs_per_s.
+ */
+static void record_throughput(json_t *rec, const struct ipcl_runcfg *c,
+			      const struct ipcl_board *board, const struct record_sums *m)
+{
+	double el = (double)(m->t_last - m->t_first) / 1e9;
+	double size = (double)ipcl_board_msg_size(board), rate = (double)m->measured / el;
+	double prate = 0;
+	int pp = c->pattern == IPCL_PINGPONG;
+	json_t *tp;
+
+	if (c->pattern == IPCL_STREAM && m->sent_measured && m->send_last > m->t_first)
+		prate = (double)m->sent_measured /
+			((double)(m->send_last - m->t_first) / 1e9);
+	tp = json_pack("{s:I,s:f}", "msgs", (json_int_t)m->measured, "elapsed_s", el);
+	if (c->producer_only && prate > 0) {
+		json_object_set_new(tp, "msgs_per_s", json_real(prate));
+		json_object_set_new(tp, "mb_per_s", json_real(prate * size / 1e6));
+		json_object_set_new(tp, "rate_of",
+				    json_string("producers (producer-only: the consumers "
+						"drained the queue afterwards)"));
+		json_object_set_new(tp, "drain_msgs_per_s", json_real(rate));
+	} else {
+		json_object_set_new(tp, "msgs_per_s", json_real(rate));
+		json_object_set_new(tp, "mb_per_s",
+				    json_real(rate * size * (pp ? 2 : 1) / 1e6));
+	}
+	if (pp) {
+		json_object_set_new(tp, "round_trips_per_s", json_real(rate));
+		json_object_set_new(tp, "bytes_per_round_trip",
+				    json_integer((json_int_t)(2 * size)));
+	}
+	if (prate > 0)
+		json_object_set_new(tp, "producer_msgs_per_s", json_real(prate));
+	json_object_set_new(rec, "throughput", tp);
 }
 
 /* "latency", "one_way", "sender_lag", "late_sender", "throughput" and "cpu". */
@@ -652,23 +746,8 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		json_object_set_new(rec, "one_way", ipcl_hist_json(&m->oneway, 0));
 	if (c->pattern == IPCL_RATE)
 		record_sender_lag(rec, c, m);
-	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX) {
-		double el = (double)(m->t_last - m->t_first) / 1e9;
-		size_t size = ipcl_board_msg_size(board);
-
-		json_object_set_new(
-		    rec, "throughput",
-		    json_pack("{s:I,s:f,s:f,s:f}", "msgs", (json_int_t)m->measured,
-			      "elapsed_s", el, "msgs_per_s", (double)m->measured / el,
-			      "mb_per_s", (double)m->measured * (double)size / el / 1e6));
-		/* What the producers managed on their own, flushes included. */
-		if (c->pattern == IPCL_STREAM && m->sent_measured &&
-		    m->send_last > m->t_first)
-			json_object_set_new(
-			    json_object_get(rec, "throughput"), "producer_msgs_per_s",
-			    json_real((double)m->sent_measured /
-				      ((double)(m->send_last - m->t_first) / 1e9)));
-	}
+	if (m->measured && m->t_last > m->t_first && m->t_first != INT64_MAX)
+		record_throughput(rec, c, board, m);
 	json_object_set_new(
 	    rec, "cpu",
 	    json_pack("{s:o,s:o,s:s}", "sender",
@@ -676,15 +755,6 @@ static void record_figures(json_t *rec, const struct ipcl_runcfg *c,
 		      result_cpu(m->cpu_msgs[1], m->cpu[1][0], m->cpu[1][1]), "clock",
 		      c->threads ? "per-thread rusage" : "per-process rusage"));
 	record_cpu_timing(json_object_get(rec, "cpu"), board, m);
-}
-
-/* A probe fact's value, or NULL. */
-static const char *record_fact(const struct ipcl_probe *probe, const char *key)
-{
-	for (int i = 0; i < probe->n; i++)
-		if (strcmp(probe->kv[i].key, key) == 0)
-			return probe->kv[i].val;
-	return NULL;
 }
 
 /*
@@ -699,9 +769,8 @@ static void record_delivery(json_t *rec, const struct ipcl_runcfg *c,
 			    const struct ipcl_probe *probe,
 			    const struct ipcl_board *board)
 {
-	const char *fc = record_fact(probe, "flow_control");
 	const char *bp = record_fact(probe, "backpressure");
-	int flow = fc ? strcmp(fc, "0") != 0 : !(t->caps & IPCL_CAP_LOSSY);
+	int flow = record_flow(t, probe);
 	const json_t *v = json_object_get(rec, "verify");
 	json_int_t lost = json_integer_value(json_object_get(v, "lost"));
 	json_int_t expected = json_integer_value(json_object_get(v, "expected"));
@@ -807,7 +876,7 @@ json_t *ipcl_result_record(const struct ipcl_runcfg *c, const struct ipcl_transp
 		json_object_set_new(rec, "error", json_string(error));
 	if (!board)
 		return rec;
-	record_verify(rec, c, board, &m);
+	record_verify(rec, c, t, probe, board, &m);
 	record_figures(rec, c, board, &m);
 	record_delivery(rec, c, t, probe, board);
 	record_intervals(rec, c, board);

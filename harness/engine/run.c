@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -345,12 +346,62 @@ static void run_reap(struct ipcl_board *b, int fd, const struct ipcl_transport *
 
 /* Where the server's CPU comes from, and its reading at the start. */
 struct run_srvcpu {
-	pid_t pid;                      /* a server we started, or 0 */
+	pid_t pid; /* a server we or `ipclab brokers up` started, or 0 */
 	const struct ipcl_transport *t; /* its server_cpu() hook, for a URL */
 	const struct ipcl_opts *opts;
 	int64_t start;
-	int ok; /* the start was read */
+	int ok;           /* the start was read */
+	int threads;      /* threads mode: read the whole process's CPU too */
+	int64_t self0[2]; /* its user and sys ns at go */
 };
+
+/*
+ * Threads mode: the whole process's CPU (RUSAGE_SELF, every thread: the roles,
+ * the orchestrator, and the threads a library starts, such as ZeroMQ's I/O
+ * threads, which the roles' RUSAGE_THREAD figures leave out) from go (end 0)
+ * to the end of the run (end 1), onto the board.
+ */
+static void run_process_cpu(struct ipcl_board *b, struct run_srvcpu *sc, int end)
+{
+	struct rusage ru;
+	int64_t u, s;
+
+	if (!sc || !sc->threads || getrusage(RUSAGE_SELF, &ru) < 0)
+		return;
+	u = (int64_t)ru.ru_utime.tv_sec * 1000000000 + ru.ru_utime.tv_usec * 1000;
+	s = (int64_t)ru.ru_stime.tv_sec * 1000000000 + ru.ru_stime.tv_usec * 1000;
+	if (!end) {
+		sc->self0[0] = u;
+		sc->self0[1] = s;
+		return;
+	}
+	b->process_user_ns = u - sc->self0[0];
+	b->process_sys_ns = s - sc->self0[1];
+	b->process_cpu = 1;
+}
+
+/*
+ * The PID of the server the run was given by URL when `ipclab brokers up`
+ * started it: the brokers state file (harness/servers/state.c) records its
+ * URL and PID; the PID counts only while it is still that server (its dir is
+ * ipclab's and the process lies inside it). 0 when unknown.
+ */
+static pid_t run_broker_pid(const struct ipcl_runcfg *c, const struct ipcl_transport *t)
+{
+	const char *kinds[1] = {t->server}, *url = NULL;
+	struct ipcl_server srv;
+	char why[IPCL_ERR_MAX];
+
+	for (int i = 0; i < c->nkv; i++)
+		if (strcmp(c->kv[i].key, "url") == 0)
+			url = c->kv[i].val;
+	if (!url || ipcl_brokers_state_read(kinds, 1, &srv, why, sizeof why) ||
+	    srv.pid <= 0 || strcmp(srv.url, url) != 0)
+		return 0;
+	return ipcl_server_dir_ok(srv.dir) && ipcl_server_owns_pid(srv.dir, srv.pid)
+		   ? srv.pid
+		   : 0;
+}
 
 /* The server's CPU time now (ns): 0, or an error with err set. */
 static int run_server_cpu_read(const struct run_srvcpu *sc, int64_t *ns, char *err)
@@ -441,6 +492,7 @@ static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_tran
 				all_ready = 1;
 			} else if (ready == b->nroles) {
 				run_server_cpu(b, sc, 0);
+				run_process_cpu(b, sc, 0);
 				b->t_go = ipcl_now_ns();
 				atomic_store(&b->go, 1);
 				all_ready = 1;
@@ -503,6 +555,8 @@ static const char *run_wait(struct ipcl_board *b, int fd, const struct ipcl_tran
 		for (int i = 0; i < b->nroles; i++)
 			if (!why)
 				pthread_join(tids[i], NULL);
+		if (!why)
+			run_process_cpu(b, sc, 1); /* every role thread has ended */
 	}
 	return why;
 }
@@ -645,6 +699,15 @@ static enum run_next run_probe(struct run_state *r, char *err)
 				    t->name);
 			return RUN_USAGE;
 		}
+		if (p->max_msg < IPCL_FRAME_HDR) {
+			/* A sigval: no call takes more, so there is nothing to test. */
+			ipcl_seterr(
+			    err, IPCL_EINVAL,
+			    "--fault oversize: not applicable to %s: the mechanism "
+			    "carries %zu bytes",
+			    t->name, p->max_msg);
+			return RUN_USAGE;
+		}
 		/* The channel is made for its largest message; one byte more follows. */
 		r->head.chan_msg_size = p->max_msg;
 		r->head.oversize_len = p->max_msg + 1;
@@ -748,8 +811,11 @@ static void run_roles(struct run_state *r)
 		for (int i = 0; i < b->nchan; i++)
 			ipcl_chan_detach(r->chan[i]);
 	r->srvcpu.pid = r->srv.pid;
+	if (r->t->server && r->srvcpu.pid <= 0)
+		r->srvcpu.pid = run_broker_pid(&r->cfg, r->t);
 	r->srvcpu.t = r->t;
 	r->srvcpu.opts = &r->opts[0];
+	r->srvcpu.threads = threads;
 	w = run_wait(b, r->fd, r->t, r->x, threads ? NULL : r->pids,
 		     threads ? r->tids : NULL, spawned, &r->srvcpu);
 	if (w && !r->why)

@@ -153,6 +153,8 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 
 	for (int a = 0, e; a < rows->ng; a = e) {
 		int rate = !strcmp(rows->g[a].runs->pattern, "rate");
+		/* Pingpong: msgs_per_s is round trips/s, mb_per_s both directions. */
+		int pp = !strcmp(rows->g[a].runs->pattern, "pingpong");
 		const char *h[SUM_NCOL + 1];
 		char t[64];
 
@@ -178,7 +180,10 @@ void ipcl_report_summary(struct ipcl_doc *d, const struct ipcl_report_rows *rows
 		for (int k = 0, i = 0; k < SUM_NCOL; k++) {
 			if (rate && k == SUM_MSGS)
 				h[i++] = "target msgs/s";
-			h[i++] = rate && k == SUM_MSGS ? "achieved msgs/s" : head[k];
+			h[i++] = rate && k == SUM_MSGS     ? "achieved msgs/s"
+				 : pp && k == SUM_MSGS     ? "round trips/s"
+				 : pp && k == SUM_MSGS + 1 ? "MB/s (both ways)"
+							   : head[k];
 		}
 		ipcl_doc_table_begin(d, SUM_NCOL + rate, h);
 		for (int g = a; g < e; g++)

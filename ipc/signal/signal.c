@@ -456,7 +456,8 @@ static int sig_send(struct ipcl_ep *ep, const void *msg, size_t len, int64_t dea
 		if (errno == EINTR)
 			continue;
 		if (errno == ESRCH)
-			return ipcl_seterr(ep->err, -EPIPE, "consumer process %d is gone",
+			return ipcl_seterr(ep->err, -ESRCH,
+					   "rt_sigqueueinfo: consumer process %d is gone",
 					   se->pid);
 		if (errno != EAGAIN)
 			return ipcl_seterr(ep->err, -errno, "rt_sigqueueinfo %d: %s",

@@ -708,8 +708,8 @@ static int dgram_send(struct ipcl_ep *ep, const void *msg, size_t len,
 	}
 	rc = -errno;
 	if (rc == -EMSGSIZE)
-		return ipcl_seterr(ep->err, IPCL_ETOOBIG, "%zu-byte message: %s", len,
-				   strerror(EMSGSIZE));
+		return ipcl_seterr(ep->err, -EMSGSIZE, "%zu-byte message: %s", len,
+				   strerror(EMSGSIZE)); /* the kernel's answer, as is */
 	if (rc == -ECONNREFUSED || rc == -EPIPE || rc == -ECONNRESET)
 		return ipcl_seterr(ep->err, rc, "consumer is gone: %s", strerror(-rc));
 	return ipcl_seterr(ep->err, rc, "send: %s", strerror(-rc));

@@ -32,7 +32,7 @@ for t in posix-mq pipe; do
 	check "the same cell as ipclab faults printed" grep -qF "$(cut -d'|' -f2-3 <<<"$row")" "$tmp/matrix"
 done
 check "pipe's oversize cell says not run" bash -c "grep '^| pipe | lost' '$md' | grep -q '| - |$'"
-check "posix-mq's oversize was refused" bash -c "grep '^| posix-mq | lost' '$md' | grep -q 'refused (IPCL_ETOOBIG)'"
+check "posix-mq's oversize was refused" bash -c "grep '^| posix-mq | lost' '$md' | grep -q 'refused (EMSGSIZE)'"
 check "fault runs stay out of the stream summary" lacks "$md" '^## Summary: stream'
 check "the ordinary run is summarised" grep -q '^## Summary: pingpong' "$md"
 finish

@@ -92,6 +92,18 @@ int ipcl_server_owns_pid(const char *dir, pid_t pid);
 int ipcl_server_dir_ok(const char *dir);
 
 /*
+ * The state file of `ipclab brokers up` ($IPCLAB_BROKERS_STATE,
+ * $XDG_RUNTIME_DIR/ipclab-brokers.env or /tmp/ipclab-brokers-UID/state.env;
+ * its dir is checked, and made when it is the /tmp default): its path into
+ * out, 0 or -1 with why set. state_read fills srv[i] for kinds[i] (kind, url,
+ * pid, aux_pid, dir) where the file records one; 0, -ENOENT when there is no
+ * file, -EPERM when it is refused (not ours, not 0600, a symlink; why says why).
+ */
+int ipcl_brokers_state_path(char *out, size_t cap, char *why, size_t wcap);
+int ipcl_brokers_state_read(const char *const *kinds, int nkinds, struct ipcl_server *srv,
+			    char *why, size_t wcap);
+
+/*
  * For `ipclab clean`: find throwaway-server dirs of ours (in $TMPDIR and /tmp)
  * whose watchdog is gone without the server having been detached for `brokers
  * up`, or detached ones with no process left; stop every process inside them,

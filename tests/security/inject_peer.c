@@ -43,7 +43,8 @@ static int scan(const char *proto, unsigned owner, unsigned char *known, int *fr
 	while (fgets(line, sizeof line, f)) {
 		unsigned addr, port, st, uid;
 
-		if (sscanf(line, " %*d: %8X:%4X %*8X:%*4X %2X %*8X:%*8X %*2X:%*8X %*8X %u",
+		if (sscanf(line,
+			   " %*d: %8X:%4X %*8X:%*4X %2X %*8X:%*8X %*2X:%*8X %*8X %u",
 			   &addr, &port, &st, &uid) != 4)
 			continue;
 		if (addr != 0x0100007F || uid != owner ||
@@ -85,11 +86,13 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct sockaddr_in sa = {.sin_family = AF_INET,
 						 .sin_port = htons((uint16_t)fresh[i]),
-						 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+						 .sin_addr.s_addr =
+						     htonl(INADDR_LOOPBACK)};
 			int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
 			uint32_t pc = ipcl_frame_fill(buf + 4, (size_t)size);
 
-			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+			if (fd < 0 ||
+			    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 				if (fd >= 0)
 					close(fd);
 				continue;

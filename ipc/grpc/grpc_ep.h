@@ -13,11 +13,12 @@
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
 
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
 #define GRPC_MAX_PAYLOAD  (16u << 20)             /* bytes of harness message per Msg */
 #define GRPC_MAX_WIRE     (GRPC_MAX_PAYLOAD + 64) /* a Msg: payload + tag + length */
-#define GRPC_TOKEN_BYTES  16
+#define GRPC_TOKEN_BYTES  IPCL_TOKEN_LEN
 #define GRPC_TOKEN_KEY    "x-ipclab-token"
 #define GRPC_LINGER_NS    (2000LL * 1000 * 1000) /* close() waits this for the server */
 #define GRPC_DRAIN_NS     (5000LL * 1000 * 1000) /* and this for gRPC to let go */

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <ipclab/fdio.h>
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
 #include "http.h"
@@ -141,7 +142,7 @@ static int http_setup(struct ipcl_chan *c)
 	struct sockaddr_in in = {.sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t l = sizeof in;
-	unsigned char raw[HTTP_TOKEN_BYTES];
+	struct ipcl_token tok;
 	char token[2 * HTTP_TOKEN_BYTES + 1];
 	long long conns;
 	int rc;
@@ -157,10 +158,10 @@ static int http_setup(struct ipcl_chan *c)
 	if (c->opts->producers > 1 || c->opts->consumers > 1)
 		return ipcl_seterr(c->err, IPCL_EINVAL,
 				   "one client and one server per channel");
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-		return ipcl_seterr(c->err, -errno, "getrandom: %s", strerror(errno));
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	rc = ipcl_token_new(&tok, c->err);
+	if (rc)
+		return rc;
+	ipcl_token_hex(&tok, token);
 	hc->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (hc->fd < 0)
 		return ipcl_seterr(c->err, -errno, "socket: %s", strerror(errno));

@@ -12,10 +12,11 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include <ipclab/peer.h>
 #include <ipclab/transport.h>
 
-#define HTTP_MAX_BODY    (16u << 20) /* bytes; larger bodies get 413, both ways */
-#define HTTP_TOKEN_BYTES 16          /* random bytes, sent as 32 hex digits */
+#define HTTP_MAX_BODY    (16u << 20)    /* bytes; larger bodies get 413, both ways */
+#define HTTP_TOKEN_BYTES IPCL_TOKEN_LEN /* random bytes, sent as 32 hex digits */
 #define HTTP_TOKEN_HDR   "X-Ipclab-Token"
 #define HTTP_PATH        "/echo"
 #define HTTP_MAX_CONNS   64

@@ -12,7 +12,7 @@ pkgs=(
 	libcurl4-openssl-dev libmicrohttpd-dev
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler python3-grpcio python3-protobuf
 	redis-server redis-tools rabbitmq-server postgresql postgresql-contrib
-	gnuplot-nox jq procps iproute2 docker-compose chromium
+	gnuplot-nox jq procps iproute2 docker-compose chromium linux-perf
 )
 missing=()
 for p in "${pkgs[@]}"; do

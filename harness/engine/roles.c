@@ -742,6 +742,13 @@ static int run_consumer(struct ipcl_role_ctx *x, struct ipcl_ep *in)
 		now = sparse ? 0 : ipcl_clock_now(&b->clock);
 		if (rc == -ETIMEDOUT && timed) {
 			rc = 0;
+			/*
+			 * Silence counts only once every producer is done: a
+			 * channel may deliver late (a broker's batches), and a
+			 * wait before the end says nothing about what is to come.
+			 */
+			if (atomic_load(&b->producers_done) < c->producers)
+				last_rx = now;
 			if (consumer_quiet(b, s, draining, now - last_rx))
 				break;
 			continue;

@@ -600,6 +600,14 @@ static void run_init(struct run_state *r, const struct ipcl_runcfg *cfg)
 
 	r->cfg = *cfg;
 	r->t = t = ipcl_transport_find(cfg->transport);
+	/*
+	 * A broker delivers in batches and after its own timers (Kafka's mock
+	 * cluster hands a new consumer its first batch about 1 s late): give the
+	 * consumers of a server transport 3 s of silence before they call a
+	 * channel done, instead of the 1 s default.
+	 */
+	if ((t->caps & IPCL_CAP_NEEDS_SERVER) && r->cfg.idle_ns < 3 * NS)
+		r->cfg.idle_ns = 3 * NS;
 	r->fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sa.sa_mask);
@@ -614,7 +622,7 @@ static void run_init(struct run_state *r, const struct ipcl_runcfg *cfg)
 		sigaction(SIGCHLD, &sc, &r->old_chld);
 	}
 
-	h->cfg = *cfg;
+	h->cfg = r->cfg;
 	h->nchan = cfg->pattern == IPCL_PINGPONG && !t->reply ? 2 : 1;
 	h->nroles = cfg->pattern == IPCL_PINGPONG ? 2 : cfg->producers + cfg->consumers;
 	h->fanout = (t->caps & IPCL_CAP_FANOUT) != 0;

@@ -26,7 +26,14 @@ cleanup_accounts() {
 	[ -n "$shmid" ] && ipcrm -m "$shmid" 2>/dev/null
 	[ -n "$fake" ] && rm -rf "$fake"
 	[ -n "$state" ] && IPCLAB_BROKERS_STATE=$state "$bin" brokers down >/dev/null 2>&1
-	userdel -r "$user" >/dev/null 2>&1
+	# Every process of the test's own user (the sleeper runs under runuser and
+	# bash): userdel refuses a user that still has one.
+	pkill -KILL -u "$user" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pgrep -u "$user" >/dev/null || break
+		sleep 0.2
+	done
+	userdel -r "$user" >/dev/null 2>&1 || echo "warning: could not remove user $user" >&2
 	cleanup_security
 }
 trap cleanup_accounts EXIT

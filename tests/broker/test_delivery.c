@@ -195,6 +195,7 @@ static int group_teardown(void **state)
 
 int main(int argc, char **argv)
 {
+	int status;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rabbitmq_kill_producer_acked),
 	    cmocka_unit_test(test_redis_stream_takeover),
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_acked_by_commit_and_reply),
 	};
 
-	if (argc >= 4 && strcmp(argv[1], "__role") == 0)
-		return ipcl_role_exec(atoi(argv[2]), atoi(argv[3]));
+	if (ipcl_test_role_entry(argc, argv, &status))
+		return status;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

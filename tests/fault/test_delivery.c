@@ -225,6 +225,7 @@ static void test_zero_loss_udp(void **state)
 
 int main(int argc, char **argv)
 {
+	int status;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pushpull_kill_consumer),
 	    cmocka_unit_test(test_reqrep_kill_consumer),
@@ -235,7 +236,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_zero_loss_udp),
 	};
 
-	if (argc >= 4 && strcmp(argv[1], "__role") == 0)
-		return ipcl_role_exec(atoi(argv[2]), atoi(argv[3]));
+	if (ipcl_test_role_entry(argc, argv, &status))
+		return status;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

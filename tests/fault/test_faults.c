@@ -319,6 +319,7 @@ static int check_after(void **state)
 
 int main(int argc, char **argv)
 {
+	int status;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kill_consumer_queue),
 	    cmocka_unit_test(test_kill_consumer_pipe),
@@ -330,8 +331,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_cli),
 	};
 
-	/* The runner execs /proc/self/exe for its roles: this program. */
-	if (argc >= 4 && strcmp(argv[1], "__role") == 0)
-		return ipcl_role_exec(atoi(argv[2]), atoi(argv[3]));
+	if (ipcl_test_role_entry(argc, argv, &status))
+		return status;
 	return cmocka_run_group_tests(tests, grab_before, check_after);
 }

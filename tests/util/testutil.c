@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/roles.h"
 #include "testutil.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -208,4 +209,12 @@ int ipcl_test_have_program(const char *name)
 	}
 	free(dirs);
 	return found;
+}
+
+int ipcl_test_role_entry(int argc, char **argv, int *status)
+{
+	if (argc < 4 || strcmp(argv[1], "__role") != 0)
+		return 0;
+	*status = ipcl_role_exec(atoi(argv[2]), atoi(argv[3]));
+	return 1;
 }

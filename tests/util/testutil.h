@@ -61,4 +61,12 @@ int ipcl_test_run(char *const argv[], char *out, size_t cap, int *err_lines);
 /* 1 when an executable called name is in a directory of $PATH, else 0. */
 int ipcl_test_have_program(const char *name);
 
+/*
+ * A test program that runs ipcl_run() is also its roles' program: the runner
+ * execs /proc/self/exe as `__role FD SLOT`. Call first in main(): for a role
+ * invocation it runs the role and sets *status (its exit status) and returns
+ * 1; else it returns 0 and the tests run.
+ */
+int ipcl_test_role_entry(int argc, char **argv, int *status);
+
 #endif
